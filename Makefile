@@ -1,0 +1,75 @@
+# leaktop — memory-growth monitor.  `make` builds ./leaktop; `make test` runs the suite.
+BUILD    ?= build
+ARCH     ?= x86
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PYTHON   ?= /usr/bin/python3
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Iuser -Ibpf -I$(BUILD)
+LDLIBS   += -lbpf -ldw -lelf -lz -ljson-c -lstdc++
+BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
+
+# Userspace sources; main() lives in user/main.c so unit tests can link the rest.
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+TARGET_SRCS := $(wildcard tests/targets/*.c tests/targets/*.cc)
+TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
+
+.PHONY: all deps clean test unit e2e demo vmlinux
+all: leaktop
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/.deps-ok: scripts/install-deps.sh
+	@./scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/leaktop.skel.h: $(BUILD)/leaktop.bpf.o
+	$(BPFTOOL) gen skeleton $< name leaktop_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) bpf/leaktop.h $(BUILD)/leaktop.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+leaktop: $(BUILD)/user/main.o $(USER_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Unit tests of pure userspace logic, built with AddressSanitizer.
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(USER_SRCS) $(wildcard user/*.h tests/unit/*.h) $(BUILD)/leaktop.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -Itests/unit \
+		$(UNIT_SRCS) $(USER_SRCS) -o $@ $(LDLIBS)
+
+# Target programs with known allocation patterns for the end-to-end tests.
+$(BUILD)/targets/%: tests/targets/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread $(TARGET_CFLAGS_$*) $< -o $@
+$(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	g++ -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@
+
+# Compiled without frame pointers: the immediate caller must still be right.
+TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2
+# A statically linked executable carries its own malloc.
+TARGET_CFLAGS_static = -static
+
+test: leaktop $(BUILD)/unit_tests $(TARGETS)
+	LEAKTOP=$(CURDIR)/leaktop UNIT_TESTS=$(CURDIR)/$(BUILD)/unit_tests TARGETS_DIR=$(CURDIR)/$(BUILD)/targets \
+		$(PYTHON) -m pytest -p no:cacheprovider -q tests
+
+demo: leaktop $(BUILD)/targets/demo
+	./leaktop -i 1 -c 15 -n 5 -- $(BUILD)/targets/demo
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+clean:
+	rm -rf $(BUILD) leaktop

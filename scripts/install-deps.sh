@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install leaktop's build and test dependencies from Debian 12 packages.
+# Idempotent: prints nothing and changes nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  make clang llvm gcc g++ pkg-config
+  libbpf-dev bpftool
+  libelf-dev libdw-dev zlib1g-dev
+  libjson-c-dev libncurses-dev
+  libcap2-bin procps python3 python3-pytest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "leaktop: missing packages: ${missing[*]}; run as root: sudo $0" >&2
+  exit 1
+fi
+echo "leaktop: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

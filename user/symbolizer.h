@@ -1,0 +1,46 @@
+/* Turns addresses of the target process into frames: function, file:line, object.
+ *
+ * Objects are opened through /proc/PID/root (so a process in a container works)
+ * and symbolized with libdwfl, one Dwfl per object file, in the object's own
+ * ELF address space; results are cached per object and address.  After the
+ * target has exited, addresses in mappings already seen still resolve. */
+#ifndef LEAKTOP_SYMBOLIZER_H
+#define LEAKTOP_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct frame {
+	const char *function; /* demangled name; NULL when unknown (never a guess) */
+	const char *file;     /* source file from DWARF; NULL when not available */
+	int line;	      /* source line; 0 when unknown */
+	const char *object;   /* object path as the target sees it; NULL if unmapped */
+	uint64_t offset;      /* address in the object's ELF address space (addr2line -e) */
+};
+
+struct symbolizer;
+
+/* root: directory under which the target's paths are opened, normally
+ * "/proc/PID/root"; NULL or "" for the host's root (used by tests). */
+struct symbolizer *symbolizer_new(pid_t pid, const char *root);
+void symbolizer_free(struct symbolizer *sym);
+
+/* Re-read /proc/PID/maps (new libraries, dlopen). Done automatically when an
+ * address is in no known mapping; returns false once the process is gone. */
+bool symbolizer_refresh(struct symbolizer *sym);
+
+/* Resolve one address.  For a return address (every frame but the first), the
+ * frame is looked up at addr - 1 so it names the call site, and the address
+ * must directly follow a call instruction in an executable mapping; returns
+ * false when it does not (a frame-pointer walk through code without frame
+ * pointers yields such garbage; the caller cuts the stack there).  Strings in
+ * *out belong to the symbolizer and live until symbolizer_free. */
+bool symbolizer_resolve(struct symbolizer *sym, uint64_t addr, bool return_address,
+			struct frame *out);
+
+/* `object+0xOFFSET` (basename of the object) or "[unknown]" into buf; used where
+ * a frame has no function name. */
+const char *frame_fallback_name(const struct frame *f, char *buf, size_t len);
+
+#endif
