@@ -1,0 +1,106 @@
+/* Command-line parsing: values, conflicts, spawn commands. */
+#include "options.h"
+#include "unit.h"
+
+static int parse(struct options *o, char *err, const char *a, const char *b, const char *c,
+		 const char *d)
+{
+	char *argv[] = { "leaktop", (char *)a, (char *)b, (char *)c, (char *)d, NULL };
+	int argc = 1;
+
+	while (argc < 5 && argv[argc])
+		argc++;
+	return options_parse(argc, argv, o, err, 256);
+}
+
+TEST(options_defaults_with_pid)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-p", "42", NULL, NULL), 0);
+	CHECK_INT(o.pid, 42);
+	CHECK(o.command == NULL);
+	CHECK(o.interval_s == DEFAULT_INTERVAL_S);
+	CHECK(o.window_s == DEFAULT_WINDOW_S);
+	CHECK_INT(o.count, 0);
+	CHECK_INT(o.top, 0);
+	CHECK(!o.json && !o.batch);
+	CHECK_INT(o.max_allocs, DEFAULT_MAX_ALLOCS);
+}
+
+TEST(options_fractional_interval_and_long_names)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "--interval", "0.25", "--pid=7", "--json"), 0);
+	CHECK(o.interval_s == 0.25);
+	CHECK_INT(o.pid, 7);
+	CHECK(o.json);
+}
+
+TEST(options_spawn_command_keeps_its_arguments)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-c", "3", "--", "sleep"), 0);
+	CHECK_INT(o.count, 3);
+	CHECK_STR(o.command[0], "sleep");
+	CHECK(o.command[1] == NULL);
+	/* Options after the command belong to the command. */
+	CHECK_INT(parse(&o, err, "--", "ls", "-p", "1"), 0);
+	CHECK_STR(o.command[1], "-p");
+	CHECK_INT(o.pid, 0);
+}
+
+TEST(options_reject_bad_values)
+{
+	const char *bad[][2] = {
+		{ "-i", "0" }, { "-i", "-1" }, { "-i", "abc" }, { "-i", "nan" }, { "-i", "1e9" },
+		{ "-c", "0" }, { "-c", "-5" }, { "-n", "0" }, { "-n", "10x" }, { "-p", "abc" },
+		{ "-p", "0" }, { "-p", "-3" }, { "--window", "0" }, { "--max-allocs", "1" },
+		{ "-s", "4096" }, { "-s", "x" },
+	};
+	struct options o;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK_INT(parse(&o, err, bad[i][0], bad[i][1], "-p", "1"), -1);
+		CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
+	}
+}
+
+TEST(options_need_exactly_one_target)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-i", "1", NULL, NULL), -1);
+	CHECK(strstr(err, "-p PID") != NULL);
+	CHECK_INT(parse(&o, err, "-p", "1", "--", "ls"), -1);
+	CHECK(strstr(err, "not both") != NULL);
+}
+
+TEST(options_unknown_and_missing_values)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "--bogus", "-p", "1", NULL), -1);
+	CHECK(strstr(err, "--bogus") != NULL);
+	CHECK_INT(parse(&o, err, "-p", NULL, NULL, NULL), -1);
+	CHECK(strstr(err, "needs a value") != NULL);
+}
+
+TEST(options_help)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "--help", NULL, NULL, NULL), 0);
+	CHECK(o.help);
+	CHECK(strstr(options_usage, "--json") != NULL);
+}

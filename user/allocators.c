@@ -1,0 +1,260 @@
+/* Locating allocator functions with libelf: symbol tables to file offsets. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "allocators.h"
+
+const char *const alloc_fn_names[ALLOC_SYMBOLS] = {
+	[FN_MALLOC] = "malloc",
+	[FN_CALLOC] = "calloc",
+	[FN_REALLOC] = "realloc",
+	[FN_REALLOCARRAY] = "reallocarray",
+	[FN_POSIX_MEMALIGN] = "posix_memalign",
+	[FN_ALIGNED_ALLOC] = "aligned_alloc",
+	[FN_MEMALIGN] = "memalign",
+	[FN_VALLOC] = "valloc",
+	[FN_PVALLOC] = "pvalloc",
+	[ALLOC_FREE] = "free",
+};
+
+/* "malloc@@GLIBC_2.2.5" and "malloc" both name malloc. */
+static int symbol_index(const char *name)
+{
+	size_t len = strcspn(name, "@");
+
+	for (int i = 0; i < ALLOC_SYMBOLS; i++)
+		if (strlen(alloc_fn_names[i]) == len && strncmp(name, alloc_fn_names[i], len) == 0)
+			return i;
+	return -1;
+}
+
+/* Virtual address of a function -> offset in the file, through the executable
+ * PT_LOAD segment that holds it. */
+static uint64_t vaddr_to_file_offset(Elf *elf, uint64_t vaddr)
+{
+	size_t n;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
+			return vaddr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+static void scan_symbols(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator_object *obj)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t count = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	GElf_Sym sym;
+
+	for (size_t i = 0; data && i < count; i++) {
+		const char *name;
+		int idx;
+
+		if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			continue;
+		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name || (idx = symbol_index(name)) < 0 || obj->offsets[idx])
+			continue;
+		obj->offsets[idx] = vaddr_to_file_offset(elf, sym.st_value);
+	}
+}
+
+int allocator_object_load(const char *path, const char *open_path, struct allocator_object *obj)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf *elf;
+	int fd;
+
+	memset(obj, 0, sizeof(*obj));
+	snprintf(obj->path, sizeof(obj->path), "%s", path);
+	snprintf(obj->open_path, sizeof(obj->open_path), "%s", open_path);
+	elf_version(EV_CURRENT);
+	fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -1;
+	}
+	/* .dynsym of shared libraries, .symtab of (static) executables. */
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
+			scan_symbols(elf, scn, &sh, obj);
+	}
+	elf_end(elf);
+	close(fd);
+	return obj->offsets[FN_MALLOC] && obj->offsets[ALLOC_FREE];
+}
+
+static int add_object(struct allocator_list *list, const char *path, const char *root)
+{
+	struct allocator_object obj, *grown;
+	char open_path[PATH_MAX];
+
+	for (int i = 0; i < list->count; i++)
+		if (strcmp(list->objects[i].path, path) == 0)
+			return 0;
+	snprintf(open_path, sizeof(open_path), "%s%s", root ? root : "", path);
+	if (allocator_object_load(path, open_path, &obj) != 1)
+		return 0;
+	grown = realloc(list->objects, (list->count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	list->objects = grown;
+	list->objects[list->count++] = obj;
+	return 0;
+}
+
+int allocators_from_maps(pid_t pid, const char *root, struct allocator_list *list)
+{
+	char maps[64], line[PATH_MAX + 128], perms[8];
+	int path_at, err = 0;
+	FILE *f;
+
+	memset(list, 0, sizeof(*list));
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return -errno;
+	while (!err && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		path_at = 0;
+		if (sscanf(line, "%*x-%*x %7s %*x %*x:%*x %*u %n", perms, &path_at) < 1 || !path_at)
+			continue;
+		if (perms[2] != 'x' || line[path_at] != '/' || strstr(line + path_at, " (deleted)"))
+			continue;
+		err = add_object(list, line + path_at, root);
+	}
+	fclose(f);
+	return err;
+}
+
+/* The PT_INTERP of an executable (its dynamic loader); false when static. */
+static bool program_interpreter(const char *exe, char *out, size_t len)
+{
+	bool found = false;
+	size_t n = 0;
+	GElf_Phdr ph;
+	Elf *elf;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF && !elf_getphdrnum(elf, &n)) {
+		for (size_t i = 0; i < n && !found; i++) {
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_INTERP)
+				continue;
+			if (ph.p_filesz < len && pread(fd, out, ph.p_filesz, (off_t)ph.p_offset) == (ssize_t)ph.p_filesz) {
+				out[ph.p_filesz] = '\0';
+				found = out[0] == '/';
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* Runs `interp --list exe` and adds every library it resolves
+ * ("libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"). */
+static int add_loader_libraries(const char *interp, const char *exe, struct allocator_list *list)
+{
+	char line[PATH_MAX + 128], *arrow, *end;
+	int fds[2], status, err = 0;
+	FILE *f;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], STDOUT_FILENO);
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+		execl(interp, interp, "--list", exe, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		/* "\tlibc.so.6 => /path (0x...)" or "\t/lib64/ld-linux... (0x...)" */
+		char *path = (arrow = strstr(line, "=> ")) ? arrow + 3 : line + strspn(line, " \t");
+
+		if (*path != '/' || !(end = strstr(path, " (")))
+			continue;
+		*end = '\0';
+		if (!err)
+			err = add_object(list, path, NULL);
+	}
+	if (f)
+		fclose(f);
+	else
+		close(fds[0]);
+	waitpid(pid, &status, 0);
+	return err;
+}
+
+int allocators_for_program(const char *exe, struct allocator_list *list)
+{
+	char interp[PATH_MAX], line[PATH_MAX];
+	int err;
+	FILE *f;
+
+	memset(list, 0, sizeof(*list));
+	/* A script: the interpreter named by its #! line is what runs. */
+	f = fopen(exe, "re");
+	if (f && fgets(line, sizeof(line), f) && strncmp(line, "#!", 2) == 0) {
+		char *prog = line + 2 + strspn(line + 2, " \t");
+
+		prog[strcspn(prog, " \t\n")] = '\0';
+		fclose(f);
+		f = NULL;
+		if (*prog == '/' && strcmp(prog, exe) != 0) {
+			char resolved[PATH_MAX];
+
+			snprintf(resolved, sizeof(resolved), "%s", prog);
+			return allocators_for_program(resolved, list);
+		}
+	}
+	if (f)
+		fclose(f);
+	err = add_object(list, exe, NULL);
+	if (!err && program_interpreter(exe, interp, sizeof(interp)))
+		err = add_loader_libraries(interp, exe, list);
+	return err;
+}
+
+void allocator_list_free(struct allocator_list *list)
+{
+	free(list->objects);
+	list->objects = NULL;
+	list->count = 0;
+}

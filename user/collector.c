@@ -1,0 +1,73 @@
+/* Reading the kernel maps: walk the per-stack map, sum per-CPU loss counters. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "collector.h"
+
+static int read_lost(int lost_fd, uint64_t lost[LOST_COUNT])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t *per_cpu;
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	per_cpu = calloc((size_t)ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	for (__u32 reason = 0; reason < LOST_COUNT; reason++) {
+		lost[reason] = 0;
+		if (bpf_map_lookup_elem(lost_fd, &reason, per_cpu))
+			continue;
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			lost[reason] += per_cpu[cpu];
+	}
+	free(per_cpu);
+	return 0;
+}
+
+int collect(int stacks_fd, int lost_fd, struct collection *c)
+{
+	struct stack_key key, next;
+	struct stack_stats stats;
+	void *prev = NULL;
+
+	c->count = 0;
+	while (bpf_map_get_next_key(stacks_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(stacks_fd, &key, &stats))
+			continue; /* deleted meanwhile */
+		if (c->count == c->capacity) {
+			size_t cap = c->capacity ? 2 * c->capacity : 1024;
+			struct raw_stack *grown = realloc(c->stacks, cap * sizeof(*grown));
+
+			if (!grown)
+				return -ENOMEM;
+			c->stacks = grown;
+			c->capacity = cap;
+		}
+		c->stacks[c->count++] = (struct raw_stack){ key, stats.bytes, stats.allocs };
+	}
+	return read_lost(lost_fd, c->lost);
+}
+
+void collection_free(struct collection *c)
+{
+	free(c->stacks);
+	memset(c, 0, sizeof(*c));
+}
+
+int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH])
+{
+	__u32 key = (__u32)id;
+	int n = 0;
+
+	memset(ips, 0, MAX_STACK_DEPTH * sizeof(ips[0]));
+	if (id < 0 || bpf_map_lookup_elem(traces_fd, &key, ips))
+		return 0;
+	while (n < MAX_STACK_DEPTH && ips[n])
+		n++;
+	return n;
+}

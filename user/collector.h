@@ -1,0 +1,29 @@
+/* Reading the kernel maps once per interval. */
+#ifndef LEAKTOP_COLLECTOR_H
+#define LEAKTOP_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "leaktop_types.h"
+
+struct raw_stack {
+	struct stack_key key;
+	int64_t bytes;
+	int64_t allocs;
+};
+
+/* One reading of the per-stack map and the loss counters. */
+struct collection {
+	struct raw_stack *stacks;
+	size_t count, capacity;
+	uint64_t lost[LOST_COUNT];
+};
+
+/* Fills *c (reusing its buffer) from the stacks map and the lost counters. */
+int collect(int stacks_fd, int lost_fd, struct collection *c);
+void collection_free(struct collection *c);
+
+/* The kernel's frame-pointer stack for id; returns the number of frames. */
+int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH]);
+
+#endif

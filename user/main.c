@@ -1,0 +1,297 @@
+/* leaktop: which call stacks make a live process's heap grow.
+ *
+ * main() wires the pipeline of DESIGN.md: find the target's allocators, attach
+ * the probes, then once per interval collect the kernel maps, symbolize new
+ * stacks, update the model and print a report. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/capability.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "allocators.h"
+#include "collector.h"
+#include "model.h"
+#include "options.h"
+#include "probes.h"
+#include "report.h"
+#include "stacks.h"
+#include "target.h"
+
+#define FULL_STACKS_IN_TEXT 3
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void install_signal_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wake the wait */
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows up as EPIPE: stop then */
+}
+
+static double now(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool has_capability(const struct __user_cap_data_struct data[2], int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* BPF programs and uprobes need CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN);
+ * reading another process's maps and files needs CAP_SYS_PTRACE. */
+static bool check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	const char *missing = NULL;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return true; /* cannot tell: let the kernel decide */
+	if (!has_capability(data, CAP_SYS_ADMIN) &&
+	    !(has_capability(data, CAP_BPF) && has_capability(data, CAP_PERFMON)))
+		missing = has_capability(data, CAP_BPF) ? "CAP_PERFMON" : "CAP_BPF";
+	else if (!has_capability(data, CAP_SYS_PTRACE))
+		missing = "CAP_SYS_PTRACE";
+	if (!missing)
+		return true;
+	fprintf(stderr, "leaktop: needs root (missing %s): run it with sudo, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE\n",
+		missing);
+	return false;
+}
+
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN || !getenv("LEAKTOP_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+struct session {
+	struct options opts;
+	struct target target;
+	struct probes *probes;
+	struct symbolizer *sym;
+	struct stack_table *stacks;
+	struct model *model;
+	struct collection collection;
+	struct model_row *rows;
+	struct report_stack *report_stacks;
+	double start;
+};
+
+/* One interval: read the maps, update the model, print. false on output error. */
+static bool report_interval(struct session *s)
+{
+	struct options *o = &s->opts;
+	int top = o->top ? o->top : DEFAULT_TOP_BATCH;
+	struct report r = { 0 };
+	size_t n;
+	int err;
+
+	err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes), &s->collection);
+	if (err)
+		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
+	model_begin(s->model, now(CLOCK_MONOTONIC));
+	for (size_t i = 0; i < s->collection.count; i++) {
+		const struct raw_stack *raw = &s->collection.stacks[i];
+		const struct stack *st;
+
+		if (raw->bytes == 0 && raw->allocs == 0)
+			continue; /* balanced: nothing to symbolize */
+		st = stack_table_get(s->stacks, &raw->key);
+		if (st)
+			model_add(s->model, st->id, raw->bytes, raw->allocs, st);
+	}
+	model_end(s->model);
+
+	n = model_rank(s->model, SORT_GROWTH, s->rows, (size_t)top);
+	for (size_t i = 0; i < n; i++) {
+		const struct stack *st = s->rows[i].stack;
+
+		s->report_stacks[i] = (struct report_stack){ s->rows[i].id, s->rows[i].bytes,
+			s->rows[i].allocs, s->rows[i].growth, st->frames, st->nframes };
+	}
+	r.time = now(CLOCK_REALTIME);
+	r.pid = s->target.pid;
+	r.comm = s->target.comm;
+	r.interval_s = o->interval_s;
+	r.elapsed_s = now(CLOCK_MONOTONIC) - s->start;
+	r.bytes = model_total_bytes(s->model);
+	r.allocs = model_total_allocs(s->model);
+	r.growth = model_total_growth(s->model);
+	for (int i = 0; i < LOST_COUNT; i++)
+		r.lost_events += s->collection.lost[i];
+	r.nstacks = model_count(s->model);
+	r.stacks = s->report_stacks;
+	r.count = n;
+
+	if (o->json) {
+		char *line = report_json(&r);
+
+		if (line)
+			printf("%s\n", line);
+		free(line);
+		fflush(stdout);
+	} else {
+		report_text(stdout, &r, FULL_STACKS_IN_TEXT);
+	}
+	return !ferror(stdout);
+}
+
+/* Finds the allocators, attaches the probes and, in spawn mode, starts the
+ * command.  Returns the exit code to use on failure, 0 on success. */
+static int start(struct session *s)
+{
+	struct options *o = &s->opts;
+	struct allocator_list allocators;
+	char err[512];
+	int e;
+
+	if (o->pid)
+		e = target_open(&s->target, o->pid, err, sizeof(err));
+	else
+		e = target_spawn(&s->target, o->command, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "leaktop: %s\n", err);
+		return 1;
+	}
+	if (o->pid)
+		e = allocators_from_maps(s->target.pid, s->target.root, &allocators);
+	else
+		e = allocators_for_program(s->target.exe, &allocators);
+	if (e || allocators.count == 0) {
+		fprintf(stderr, "leaktop: no allocator found in %s %d (%s): no mapped object defines malloc and free%s%s\n",
+			o->pid ? "PID" : "command, PID", s->target.pid, s->target.comm,
+			e ? ": " : "", e ? strerror(-e) : "");
+		allocator_list_free(&allocators);
+		return 1;
+	}
+	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks };
+	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
+	if (!s->probes) {
+		fprintf(stderr, "leaktop: %s\n", err);
+		allocator_list_free(&allocators);
+		return 1;
+	}
+	fprintf(stderr, "leaktop: tracing PID %d (%s): %d probes on", s->target.pid, s->target.comm,
+		probes_count(s->probes));
+	for (int i = 0; i < allocators.count; i++)
+		fprintf(stderr, " %s", allocators.objects[i].path);
+	fputc('\n', stderr);
+	allocator_list_free(&allocators);
+
+	if (s->target.spawned && target_release(&s->target, err, sizeof(err))) {
+		fprintf(stderr, "leaktop: %s\n", err);
+		return 1;
+	}
+	s->sym = symbolizer_new(s->target.pid, s->target.root);
+	s->stacks = s->sym ? stack_table_new(s->sym, probes_stack_traces_fd(s->probes)) : NULL;
+	s->model = model_new(o->window_s);
+	s->rows = calloc((size_t)(o->top ? o->top : DEFAULT_TOP_BATCH), sizeof(*s->rows));
+	s->report_stacks = calloc((size_t)(o->top ? o->top : DEFAULT_TOP_BATCH), sizeof(*s->report_stacks));
+	if (!s->stacks || !s->model || !s->rows || !s->report_stacks) {
+		fprintf(stderr, "leaktop: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+static void target_exit_message(const struct target *t)
+{
+	if (t->spawned && WIFEXITED(t->exit_status))
+		fprintf(stderr, "leaktop: PID %d (%s) exited with status %d\n", t->pid, t->comm,
+			WEXITSTATUS(t->exit_status));
+	else if (t->spawned && WIFSIGNALED(t->exit_status))
+		fprintf(stderr, "leaktop: PID %d (%s) was killed by signal %d\n", t->pid, t->comm,
+			WTERMSIG(t->exit_status));
+	else
+		fprintf(stderr, "leaktop: PID %d (%s) exited\n", t->pid, t->comm);
+}
+
+/* Reports every interval until -c, a signal, the target's exit or an output error. */
+static void run(struct session *s)
+{
+	long interval = 0;
+
+	s->start = now(CLOCK_MONOTONIC);
+	for (;;) {
+		double deadline = s->start + (double)(interval + 1) * s->opts.interval_s;
+		bool exited = false;
+
+		while (!stop_signal && !exited) {
+			double left = deadline - now(CLOCK_MONOTONIC);
+
+			if (left <= 0)
+				break;
+			exited = target_wait_exit(&s->target, (int)ceil(left * 1000));
+		}
+		/* Also on a signal or exit: the last picture is not lost. */
+		if (!report_interval(s))
+			return;
+		interval++;
+		if (exited) {
+			target_exit_message(&s->target);
+			return;
+		}
+		if (stop_signal || (s->opts.count && interval >= s->opts.count))
+			return;
+	}
+}
+
+static void finish(struct session *s)
+{
+	probes_detach(s->probes);
+	target_close(&s->target);
+	stack_table_free(s->stacks);
+	symbolizer_free(s->sym);
+	model_free(s->model);
+	collection_free(&s->collection);
+	free(s->rows);
+	free(s->report_stacks);
+}
+
+int main(int argc, char **argv)
+{
+	struct session s = { 0 };
+	char err[256];
+	int code;
+
+	if (options_parse(argc, argv, &s.opts, err, sizeof(err))) {
+		fprintf(stderr, "leaktop: %s\n", err);
+		return 2;
+	}
+	if (s.opts.help) {
+		fputs(options_usage, stdout);
+		return 0;
+	}
+	if (!check_privileges())
+		return 1;
+	libbpf_set_print(quiet_libbpf);
+	install_signal_handlers();
+	s.target.pidfd = s.target.release_fd = s.target.exec_error_fd = -1;
+
+	code = start(&s);
+	if (code == 0)
+		run(&s);
+	finish(&s);
+	return code;
+}

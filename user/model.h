@@ -1,0 +1,51 @@
+/* Per-stack history of outstanding bytes, growth over a sliding window, ranking.
+ *
+ * Growth estimator: the least-squares slope of outstanding bytes against time
+ * over the samples of the last `window` seconds (at least two samples; zero
+ * before that).  The slope follows a steady leak exactly and is far less
+ * sensitive than a two-point difference to churn caught mid-flight at a
+ * snapshot.  A stack first seen after the first snapshot gets an implicit zero
+ * at the previous snapshot: it did not exist then. */
+#ifndef LEAKTOP_MODEL_H
+#define LEAKTOP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct model;
+
+struct model_row {
+	uint64_t id;
+	int64_t bytes;
+	int64_t allocs;
+	double growth;		/* bytes per second */
+	const void *stack;	/* caller's representative stack for this id */
+};
+
+enum model_sort { SORT_GROWTH, SORT_BYTES, SORT_ALLOCS };
+
+struct model *model_new(double window_s);
+void model_free(struct model *m);
+
+/* One snapshot: begin, add each stack (several adds of one id are summed),
+ * end.  Stacks not added in a snapshot are at zero in it. */
+void model_begin(struct model *m, double time_s);
+int model_add(struct model *m, uint64_t id, int64_t bytes, int64_t allocs, const void *stack);
+void model_end(struct model *m);
+
+/* Forget all history (growth restarts from the next snapshot). */
+void model_reset(struct model *m);
+
+/* The rows of the latest snapshot that hold bytes or grew, best first; returns
+ * how many were written to rows (at most max). */
+size_t model_rank(const struct model *m, enum model_sort sort, struct model_row *rows, size_t max);
+size_t model_count(const struct model *m);	/* stacks in the latest snapshot */
+
+int64_t model_total_bytes(const struct model *m);
+int64_t model_total_allocs(const struct model *m);
+double model_total_growth(const struct model *m);
+
+/* Least-squares slope of (t[i], v[i]); 0 for fewer than two distinct times. */
+double slope(const double *t, const double *v, size_t n);
+
+#endif

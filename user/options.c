@@ -1,0 +1,168 @@
+/* Command-line parsing: getopt_long plus strict number checks. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "options.h"
+
+const char options_usage[] =
+	"Usage: leaktop [OPTIONS] -p PID\n"
+	"       leaktop [OPTIONS] -- COMMAND [ARGS...]\n"
+	"\n"
+	"Shows the call stacks whose outstanding heap bytes grow fastest in a live\n"
+	"process, from BPF probes on its allocator. Needs root (CAP_BPF, CAP_PERFMON,\n"
+	"CAP_SYS_PTRACE). The target is never modified.\n"
+	"\n"
+	"  -p, --pid PID            attach to a running process (all its threads)\n"
+	"  -i, --interval SECONDS   refresh period, fractional allowed (default 1)\n"
+	"  -c, --count N            stop after N intervals (default: until Ctrl-C or exit)\n"
+	"  -n, --top N              stacks shown (default 20)\n"
+	"  -b, --batch              plain text, one block per interval\n"
+	"      --json               one JSON object per interval on stdout\n"
+	"      --window SECONDS     growth is the least-squares slope of outstanding bytes\n"
+	"                           over this many seconds (default 10)\n"
+	"      --max-allocs N       live allocations tracked (default 262144)\n"
+	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
+	"  -s, --sample-bytes N     sampling; only 0 (exact) is supported so far\n"
+	"  -h, --help               show this help\n"
+	"\n"
+	"In spawn mode (-- COMMAND) the command is traced from its first allocation and\n"
+	"is terminated when leaktop stops before it exits.\n"
+	"Exit status: 0 ok (also when the target exits), 1 runtime failure, 2 bad usage.\n";
+
+enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS };
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'c' },
+	{ "top", required_argument, NULL, 'n' },
+	{ "batch", no_argument, NULL, 'b' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "sample-bytes", required_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A whole-string integer in [min, max]. */
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A whole-string finite number of seconds in (0, max]. */
+static bool parse_seconds(const char *s, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_s = DEFAULT_INTERVAL_S;
+	o->window_s = DEFAULT_WINDOW_S;
+	o->max_allocs = DEFAULT_MAX_ALLOCS;
+	o->max_stacks = DEFAULT_MAX_STACKS;
+
+	optind = 0; /* reset getopt: parsing may run more than once (tests) */
+	opterr = 0;
+	/* '+': stop at the first non-option, which begins the command. */
+	while ((c = getopt_long(argc, argv, "+:p:i:c:n:bs:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_long(optarg, 1, 4194304, &v))
+				return fail(err, errlen, "invalid PID '%s': expected a process id", optarg);
+			o->pid = (pid_t)v;
+			break;
+		case 'i':
+			if (!parse_seconds(optarg, 3600, &o->interval_s) || o->interval_s < 0.01)
+				return fail(err, errlen, "invalid interval '%s': expected seconds between 0.01 and 3600", optarg);
+			break;
+		case 'c':
+			if (!parse_long(optarg, 1, 1000000000, &o->count))
+				return fail(err, errlen, "invalid count '%s': expected a positive number of intervals", optarg);
+			break;
+		case 'n':
+			if (!parse_long(optarg, 1, 100000, &v))
+				return fail(err, errlen, "invalid --top '%s': expected a number of stacks from 1 to 100000", optarg);
+			o->top = (int)v;
+			break;
+		case 'b':
+			o->batch = true;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_WINDOW:
+			if (!parse_seconds(optarg, 86400, &o->window_s))
+				return fail(err, errlen, "invalid --window '%s': expected a positive number of seconds", optarg);
+			break;
+		case OPT_MAX_ALLOCS:
+			if (!parse_long(optarg, 16, 1L << 26, &v))
+				return fail(err, errlen, "invalid --max-allocs '%s': expected 16 to 67108864", optarg);
+			o->max_allocs = (uint32_t)v;
+			break;
+		case OPT_MAX_STACKS:
+			if (!parse_long(optarg, 16, 1L << 22, &v))
+				return fail(err, errlen, "invalid --max-stacks '%s': expected 16 to 4194304", optarg);
+			o->max_stacks = (uint32_t)v;
+			break;
+		case 's':
+			if (!parse_long(optarg, 0, 1L << 40, &v))
+				return fail(err, errlen, "invalid --sample-bytes '%s': expected a number of bytes", optarg);
+			if (v != 0)
+				return fail(err, errlen, "sampling (-s %s) is not implemented yet: use -s 0 (exact)", optarg);
+			o->sample_bytes = (uint64_t)v;
+			break;
+		case 'h':
+			o->help = true;
+			return 0;
+		case ':':
+			return fail(err, errlen, "option '%s' needs a value (see --help)", argv[optind - 1]);
+		default:
+			return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->command = &argv[optind];
+	if (o->pid && o->command)
+		return fail(err, errlen, "give either -p PID or a command after --, not both");
+	if (!o->pid && !o->command)
+		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND (see --help)");
+	return 0;
+}

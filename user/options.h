@@ -1,0 +1,37 @@
+/* Command-line parsing (the contract is in DESIGN.md). */
+#ifndef LEAKTOP_OPTIONS_H
+#define LEAKTOP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct options {
+	pid_t pid;		/* -p; 0 in spawn mode */
+	char **command;		/* spawn mode: argv of the command, NULL-terminated */
+	double interval_s;	/* -i */
+	long count;		/* -c; 0 = until Ctrl-C or target exit */
+	int top;		/* -n; 0 = default */
+	bool batch;		/* -b */
+	bool json;		/* --json */
+	bool help;		/* -h: usage was asked for */
+	double window_s;	/* --window: growth is estimated over this many seconds */
+	uint64_t sample_bytes;	/* -s; 0 = exact */
+	uint32_t max_allocs;	/* --max-allocs: live allocations tracked */
+	uint32_t max_stacks;	/* --max-stacks: distinct stacks tracked */
+};
+
+#define DEFAULT_INTERVAL_S 1.0
+#define DEFAULT_WINDOW_S 10.0
+#define DEFAULT_TOP_BATCH 20
+#define DEFAULT_MAX_ALLOCS 262144
+#define DEFAULT_MAX_STACKS 16384
+
+/* Parses argv into *o.  Returns 0 on success; on a usage error returns -1
+ * with a one-line message (no trailing newline) in err. */
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
+
+extern const char options_usage[];
+
+#endif

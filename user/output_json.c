@@ -1,0 +1,61 @@
+/* The JSON-lines view (contract in DESIGN.md), built with json-c so that
+ * escaping is never ours to get wrong. */
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "report.h"
+
+static json_object *string_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *frame_json(const struct frame *f)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string("native"));
+	json_object_object_add(o, "function", string_or_null(f->function));
+	json_object_object_add(o, "file", string_or_null(f->file));
+	json_object_object_add(o, "line", f->line > 0 ? json_object_new_int(f->line) : NULL);
+	json_object_object_add(o, "object", string_or_null(f->object));
+	return o;
+}
+
+static json_object *stack_json(const struct report_stack *s)
+{
+	json_object *o = json_object_new_object(), *frames = json_object_new_array();
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)s->id);
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "outstanding_bytes", json_object_new_int64(s->bytes));
+	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(s->allocs));
+	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(s->growth));
+	for (int i = 0; i < s->nframes; i++)
+		json_object_array_add(frames, frame_json(&s->frames[i]));
+	json_object_object_add(o, "frames", frames);
+	return o;
+}
+
+char *report_json(const struct report *r)
+{
+	json_object *o = json_object_new_object(), *stacks = json_object_new_array();
+	char *line;
+
+	json_object_object_add(o, "time", json_object_new_double(r->time));
+	json_object_object_add(o, "pid", json_object_new_int(r->pid));
+	json_object_object_add(o, "comm", string_or_null(r->comm));
+	json_object_object_add(o, "interval_s", json_object_new_double(r->interval_s));
+	json_object_object_add(o, "elapsed_s", json_object_new_double(r->elapsed_s));
+	json_object_object_add(o, "outstanding_bytes", json_object_new_int64(r->bytes));
+	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(r->allocs));
+	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(r->growth));
+	json_object_object_add(o, "lost_events", json_object_new_uint64(r->lost_events));
+	for (size_t i = 0; i < r->count; i++)
+		json_object_array_add(stacks, stack_json(&r->stacks[i]));
+	json_object_object_add(o, "stacks", stacks);
+	line = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return line;
+}

@@ -1,0 +1,136 @@
+/* Loading the BPF skeleton and attaching uprobes through libbpf's perf-event
+ * path (no tracefs needed).  Probes are bound to the target PID: the kernel
+ * arms them only in its address space, for all of its threads, also across
+ * exec (spawn mode attaches before the exec). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "leaktop.skel.h"
+#include "probes.h"
+
+struct probes {
+	struct leaktop_bpf *skel;
+	struct bpf_link **links;
+	int nlinks;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int attach_one(struct probes *p, struct bpf_program *prog, const char *path,
+		      uint64_t offset, bool retprobe, uint64_t cookie, pid_t pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
+	struct bpf_link *link;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, (size_t)offset, &opts);
+	if (!link)
+		return -errno;
+	p->links[p->nlinks++] = link;
+	return 0;
+}
+
+/* Entry and return probes on each allocation function, an entry probe on free.
+ * Aliases (aligned_alloc and memalign share code in glibc) are probed once. */
+static int attach_object(struct probes *p, const struct allocator_object *obj, pid_t pid)
+{
+	struct leaktop_bpf *skel = p->skel;
+	int err;
+
+	for (int fn = 0; fn < FN_COUNT; fn++) {
+		bool alias = false;
+
+		if (!obj->offsets[fn])
+			continue;
+		for (int prev = 0; prev < fn; prev++)
+			alias |= obj->offsets[prev] == obj->offsets[fn];
+		if (alias)
+			continue;
+		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, obj->offsets[fn], false, fn, pid);
+		if (!err)
+			err = attach_one(p, skel->progs.alloc_return, obj->open_path, obj->offsets[fn], true, fn, pid);
+		if (err)
+			return err;
+	}
+	return attach_one(p, skel->progs.free_enter, obj->open_path, obj->offsets[ALLOC_FREE], false, 0, pid);
+}
+
+struct probes *probes_attach(const struct probes_config *cfg, const struct allocator_list *list,
+			     char *err, size_t errlen)
+{
+	struct probes *p = calloc(1, sizeof(*p));
+	int e;
+
+	if (!p) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->links = calloc((size_t)list->count * (2 * FN_COUNT + 1), sizeof(*p->links));
+	p->skel = leaktop_bpf__open();
+	if (!p->links || !p->skel) {
+		fail(err, errlen, "cannot open the BPF programs: %s", strerror(errno));
+		goto out;
+	}
+	p->skel->rodata->target_tgid = (__u32)cfg->pid;
+	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
+	bpf_map__set_max_entries(p->skel->maps.stacks, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
+	e = leaktop_bpf__load(p->skel);
+	if (e) {
+		fail(err, errlen, "cannot load the BPF programs: %s (needs a kernel with BTF and BPF, and CAP_BPF+CAP_PERFMON)",
+		     strerror(-e));
+		goto out;
+	}
+	for (int i = 0; i < list->count; i++) {
+		e = attach_object(p, &list->objects[i], cfg->pid);
+		if (e) {
+			fail(err, errlen, "cannot attach uprobes to %s: %s", list->objects[i].path, strerror(-e));
+			goto out;
+		}
+	}
+	return p;
+out:
+	probes_detach(p);
+	return NULL;
+}
+
+void probes_detach(struct probes *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	free(p->links);
+	leaktop_bpf__destroy(p->skel);
+	free(p);
+}
+
+int probes_count(const struct probes *p)
+{
+	return p->nlinks;
+}
+
+int probes_stacks_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.stacks);
+}
+
+int probes_stack_traces_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.stack_traces);
+}
+
+int probes_lost_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.lost);
+}

@@ -1,0 +1,30 @@
+/* Loading the BPF programs and attaching them to a target's allocators. */
+#ifndef LEAKTOP_PROBES_H
+#define LEAKTOP_PROBES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "allocators.h"
+
+struct probes;
+
+struct probes_config {
+	pid_t pid;
+	uint32_t max_allocs;
+	uint32_t max_stacks;
+};
+
+/* Loads the programs and attaches them, for pid only, to every allocator
+ * function in the list.  NULL with a message in err on failure (nothing left
+ * attached). */
+struct probes *probes_attach(const struct probes_config *cfg, const struct allocator_list *list,
+			     char *err, size_t errlen);
+void probes_detach(struct probes *p);
+
+int probes_count(const struct probes *p);	/* uprobes attached */
+int probes_stacks_fd(const struct probes *p);
+int probes_stack_traces_fd(const struct probes *p);
+int probes_lost_fd(const struct probes *p);
+
+#endif

@@ -1,0 +1,135 @@
+/* Building symbolized stacks from the kernel's stack keys. */
+#define _GNU_SOURCE
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+#include "allocators.h"
+#include "collector.h"
+#include "stacks.h"
+
+struct stack_table {
+	struct symbolizer *sym;
+	int traces_fd;
+	void *root; /* tsearch tree of struct stack *, ordered by key */
+};
+
+static int compare_keys(const void *a, const void *b)
+{
+	return memcmp(&((const struct stack *)a)->key, &((const struct stack *)b)->key,
+		      sizeof(struct stack_key));
+}
+
+struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
+{
+	struct stack_table *t = calloc(1, sizeof(*t));
+
+	if (t) {
+		t->sym = sym;
+		t->traces_fd = traces_fd;
+	}
+	return t;
+}
+
+static void free_stack(void *node)
+{
+	struct stack *s = node;
+
+	free(s->frames);
+	free(s);
+}
+
+void stack_table_free(struct stack_table *t)
+{
+	if (!t)
+		return;
+	tdestroy(t->root, free_stack);
+	free(t);
+}
+
+static void hash_bytes(uint64_t *h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		*h ^= p[i];
+		*h *= 0x100000001b3ULL;
+	}
+}
+
+static void hash_string(uint64_t *h, const char *s)
+{
+	/* The terminating NUL separates fields; a missing one hashes as "\1". */
+	if (s)
+		hash_bytes(h, s, strlen(s) + 1);
+	else
+		hash_bytes(h, "\1", 1);
+}
+
+uint64_t stack_id_hash(const struct frame *frames, int nframes)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < nframes; i++) {
+		const struct frame *f = &frames[i];
+		int64_t line = f->line;
+
+		hash_string(&h, f->function);
+		hash_string(&h, f->file);
+		hash_bytes(&h, &line, sizeof(line));
+		hash_string(&h, f->object);
+		if (!f->function)
+			hash_bytes(&h, &f->offset, sizeof(f->offset));
+	}
+	return h;
+}
+
+/* frames[0]: the allocator, named by the probe that fired (aliases such as
+ * __libc_malloc would be as true, but less telling); frames[1]: the caller
+ * read at the stack pointer; then the frame-pointer walk, cut at the first
+ * address that is not a plausible return address. */
+static void build(struct stack_table *t, struct stack *s)
+{
+	uint64_t ips[MAX_STACK_DEPTH];
+	int n = read_stack_trace(t->traces_fd, s->key.stack_id, ips);
+	struct frame f;
+
+	s->frames = calloc((size_t)n + 2, sizeof(*s->frames));
+	if (!s->frames)
+		return;
+	memset(&f, 0, sizeof(f));
+	if (n > 0)
+		symbolizer_resolve(t->sym, ips[0], false, &f);
+	f.function = s->key.fn < FN_COUNT ? alloc_fn_names[s->key.fn] : NULL;
+	s->frames[s->nframes++] = f;
+
+	if (!symbolizer_resolve(t->sym, s->key.caller, true, &f))
+		return;
+	s->frames[s->nframes++] = f;
+	for (int i = 1; i < n; i++) {
+		if (i == 1 && ips[i] == s->key.caller)
+			continue;
+		if (!symbolizer_resolve(t->sym, ips[i], true, &f))
+			break;
+		s->frames[s->nframes++] = f;
+	}
+}
+
+const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)
+{
+	struct stack probe = { .key = *key }, *s, **found;
+
+	found = tfind(&probe, &t->root, compare_keys);
+	if (found)
+		return *found;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->key = *key;
+	build(t, s);
+	s->id = stack_id_hash(s->frames, s->nframes);
+	if (!tsearch(s, &t->root, compare_keys)) {
+		free_stack(s);
+		return NULL;
+	}
+	return s;
+}

@@ -1,0 +1,29 @@
+/* Symbolized stacks, one per kernel stack key, made once and kept. */
+#ifndef LEAKTOP_STACKS_H
+#define LEAKTOP_STACKS_H
+
+#include <stdint.h>
+#include "leaktop_types.h"
+#include "symbolizer.h"
+
+struct stack {
+	struct stack_key key;
+	uint64_t id;		/* hash of the symbolized frames: stable across runs */
+	int nframes;
+	struct frame *frames;	/* innermost first: frames[0] is the allocator */
+};
+
+struct stack_table;
+
+struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd);
+void stack_table_free(struct stack_table *t);
+
+/* The symbolized stack of key, built on first use. NULL only when out of memory. */
+const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key);
+
+/* FNV-1a over each frame's function, file, line and object (and the offset
+ * where the function is unknown): the same code path gets the same id in every
+ * run, whatever the load addresses. */
+uint64_t stack_id_hash(const struct frame *frames, int nframes);
+
+#endif
