@@ -144,10 +144,12 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	if (!is_target(pid_tgid))
 		return 0;
 
-	/* Nested call (the allocator calling one of its own entry points):
-	 * the outermost call is the one the program made; count it once. */
+	/* Nested call (the allocator calling one of its own entry points, or
+	 * tail-jumping to one, as reallocarray -> realloc does: same sp): the
+	 * outermost call is the one the program made; count it once.  A record
+	 * with a lower sp than ours is stale (its thread died mid-call). */
 	p = bpf_map_lookup_elem(&pending, &tid);
-	if (p && sp < p->sp) {
+	if (p && sp <= p->sp) {
 		p->depth++;
 		return 0;
 	}
