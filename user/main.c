@@ -18,7 +18,10 @@
 #include "allocators.h"
 #include "collector.h"
 #include "model.h"
+#include "atomic_file.h"
 #include "options.h"
+#include "output_folded.h"
+#include "output_prom.h"
 #include "probes.h"
 #include "report.h"
 #include "stacks.h"
@@ -26,11 +29,14 @@
 
 #define FULL_STACKS_IN_TEXT 3
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, dump_requested;
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGUSR1)
+		dump_requested = 1;
+	else
+		stop_signal = sig;
 }
 
 static void install_signal_handlers(void)
@@ -40,6 +46,7 @@ static void install_signal_handlers(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks now */
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows up as EPIPE: stop then */
 }
 
@@ -95,19 +102,16 @@ struct session {
 	struct collection collection;
 	struct model_row *rows;
 	struct report_stack *report_stacks;
+	size_t capacity;	/* of rows and report_stacks */
 	double start;
+	bool prom_failing;	/* the last textfile write failed */
 };
 
-/* One interval: read the maps, update the model, print. false on output error. */
-static bool report_interval(struct session *s)
+/* Reads the maps and brings the model up to date. */
+static void update(struct session *s)
 {
-	struct options *o = &s->opts;
-	int top = o->top ? o->top : DEFAULT_TOP_BATCH;
-	struct report r = { 0 };
-	size_t n;
-	int err;
+	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes), &s->collection);
 
-	err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes), &s->collection);
 	if (err)
 		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
 	model_begin(s->model, now(CLOCK_MONOTONIC));
@@ -122,28 +126,93 @@ static bool report_interval(struct session *s)
 			model_add(s->model, st->id, raw->bytes, raw->allocs, st);
 	}
 	model_end(s->model);
+}
 
-	n = model_rank(s->model, SORT_GROWTH, s->rows, (size_t)top);
+/* The latest snapshot as a report of its best `max` stacks. */
+static bool build_report(struct session *s, enum model_sort sort, size_t max, struct report *r)
+{
+	size_t n;
+
+	if (max > s->capacity) {
+		struct model_row *rows = realloc(s->rows, max * sizeof(*rows));
+		struct report_stack *stacks = rows ? realloc(s->report_stacks, max * sizeof(*stacks)) : NULL;
+
+		if (rows)
+			s->rows = rows;
+		if (!stacks)
+			return false;
+		s->report_stacks = stacks;
+		s->capacity = max;
+	}
+	n = model_rank(s->model, sort, s->rows, max);
 	for (size_t i = 0; i < n; i++) {
 		const struct stack *st = s->rows[i].stack;
 
 		s->report_stacks[i] = (struct report_stack){ s->rows[i].id, s->rows[i].bytes,
 			s->rows[i].allocs, s->rows[i].growth, st->frames, st->nframes };
 	}
-	r.time = now(CLOCK_REALTIME);
-	r.pid = s->target.pid;
-	r.comm = s->target.comm;
-	r.interval_s = o->interval_s;
-	r.elapsed_s = now(CLOCK_MONOTONIC) - s->start;
-	r.bytes = model_total_bytes(s->model);
-	r.allocs = model_total_allocs(s->model);
-	r.growth = model_total_growth(s->model);
+	memset(r, 0, sizeof(*r));
+	r->time = now(CLOCK_REALTIME);
+	r->pid = s->target.pid;
+	r->comm = s->target.comm;
+	r->interval_s = s->opts.interval_s;
+	r->elapsed_s = now(CLOCK_MONOTONIC) - s->start;
+	r->bytes = model_total_bytes(s->model);
+	r->allocs = model_total_allocs(s->model);
+	r->growth = model_total_growth(s->model);
 	for (int i = 0; i < LOST_COUNT; i++)
-		r.lost_events += s->collection.lost[i];
-	r.nstacks = model_count(s->model);
-	r.stacks = s->report_stacks;
-	r.count = n;
+		r->lost_events += s->collection.lost[i];
+	r->nstacks = model_count(s->model);
+	r->stacks = s->report_stacks;
+	r->count = n;
+	return true;
+}
 
+/* Folded stacks of every stack holding memory (their lines add up to the total). */
+static void write_folded(struct session *s)
+{
+	struct report r;
+	char err[512];
+
+	if (!s->opts.folded_file)
+		return;
+	if (!build_report(s, SORT_BYTES, model_count(s->model) + 1, &r) ||
+	    folded_write(s->opts.folded_file, &r, err, sizeof(err)))
+		fprintf(stderr, "leaktop: %s\n", err);
+}
+
+/* One interval: update, then every view. false when stdout is gone. */
+static bool report_interval(struct session *s)
+{
+	struct options *o = &s->opts;
+	size_t top = (size_t)(o->top ? o->top : DEFAULT_TOP_BATCH);
+	size_t prom_top = o->prom_file ? (size_t)o->prom_top : 0;
+	struct report r;
+	char err[512];
+
+	update(s);
+	if (!build_report(s, SORT_GROWTH, (top > prom_top ? top : prom_top) + 1, &r)) {
+		fprintf(stderr, "leaktop: out of memory\n");
+		return false;
+	}
+	if (o->prom_file) {
+		/* A failed write (disk full) is reported once and retried next interval. */
+		bool failed = prom_write(o->prom_file, &r, prom_top, err, sizeof(err)) != 0;
+
+		if (failed && !s->prom_failing)
+			fprintf(stderr, "leaktop: %s (retrying every interval)\n", err);
+		else if (!failed && s->prom_failing)
+			fprintf(stderr, "leaktop: %s written again\n", o->prom_file);
+		s->prom_failing = failed;
+	}
+	if (dump_requested) {
+		dump_requested = 0;
+		write_folded(s);
+	}
+	if (o->quiet)
+		return true;
+	if (r.count > top)
+		r.count = top;
 	if (o->json) {
 		char *line = report_json(&r);
 
@@ -166,6 +235,11 @@ static int start(struct session *s)
 	char err[512];
 	int e;
 
+	if ((o->prom_file && output_path_check("--prom-file", o->prom_file, err, sizeof(err))) ||
+	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err)))) {
+		fprintf(stderr, "leaktop: %s\n", err);
+		return 2;
+	}
 	if (o->pid)
 		e = target_open(&s->target, o->pid, err, sizeof(err));
 	else
@@ -206,9 +280,7 @@ static int start(struct session *s)
 	s->sym = symbolizer_new(s->target.pid, s->target.root);
 	s->stacks = s->sym ? stack_table_new(s->sym, probes_stack_traces_fd(s->probes)) : NULL;
 	s->model = model_new(o->window_s);
-	s->rows = calloc((size_t)(o->top ? o->top : DEFAULT_TOP_BATCH), sizeof(*s->rows));
-	s->report_stacks = calloc((size_t)(o->top ? o->top : DEFAULT_TOP_BATCH), sizeof(*s->report_stacks));
-	if (!s->stacks || !s->model || !s->rows || !s->report_stacks) {
+	if (!s->stacks || !s->model) {
 		fprintf(stderr, "leaktop: out of memory\n");
 		return 1;
 	}
@@ -243,6 +315,12 @@ static void run(struct session *s)
 			if (left <= 0)
 				break;
 			exited = target_wait_exit(&s->target, (int)ceil(left * 1000));
+		}
+		if (dump_requested && !stop_signal && !exited && now(CLOCK_MONOTONIC) < deadline) {
+			dump_requested = 0;
+			update(s);
+			write_folded(s);
+			continue;
 		}
 		/* Also on a signal or exit: the last picture is not lost. */
 		if (!report_interval(s))
@@ -290,8 +368,10 @@ int main(int argc, char **argv)
 	s.target.pidfd = s.target.release_fd = s.target.exec_error_fd = -1;
 
 	code = start(&s);
-	if (code == 0)
+	if (code == 0) {
 		run(&s);
+		write_folded(&s);
+	}
 	finish(&s);
 	return code;
 }

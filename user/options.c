@@ -24,6 +24,10 @@ const char options_usage[] =
 	"      --json               one JSON object per interval on stdout\n"
 	"      --window SECONDS     growth is the least-squares slope of outstanding bytes\n"
 	"                           over this many seconds (default 10)\n"
+	"      --prom-file PATH     also write a Prometheus textfile every interval\n"
+	"      --prom-top N         stacks with their own series there (default 20)\n"
+	"      --folded PATH        also write folded stacks at exit and on SIGUSR1\n"
+	"  -q, --quiet              no report on stdout (with --prom-file/--folded)\n"
 	"      --max-allocs N       live allocations tracked (default 262144)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
 	"  -s, --sample-bytes N     sampling; only 0 (exact) is supported so far\n"
@@ -33,7 +37,7 @@ const char options_usage[] =
 	"is terminated when leaktop stops before it exits.\n"
 	"Exit status: 0 ok (also when the target exits), 1 runtime failure, 2 bad usage.\n";
 
-enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS };
+enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -46,6 +50,10 @@ static const struct option long_options[] = {
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "sample-bytes", required_argument, NULL, 's' },
+	{ "prom-file", required_argument, NULL, OPT_PROM_FILE },
+	{ "prom-top", required_argument, NULL, OPT_PROM_TOP },
+	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -98,11 +106,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	o->window_s = DEFAULT_WINDOW_S;
 	o->max_allocs = DEFAULT_MAX_ALLOCS;
 	o->max_stacks = DEFAULT_MAX_STACKS;
+	o->prom_top = DEFAULT_PROM_TOP;
 
 	optind = 0; /* reset getopt: parsing may run more than once (tests) */
 	opterr = 0;
 	/* '+': stop at the first non-option, which begins the command. */
-	while ((c = getopt_long(argc, argv, "+:p:i:c:n:bs:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:i:c:n:bs:qh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!parse_long(optarg, 1, 4194304, &v))
@@ -149,6 +158,24 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 				return fail(err, errlen, "sampling (-s %s) is not implemented yet: use -s 0 (exact)", optarg);
 			o->sample_bytes = (uint64_t)v;
 			break;
+		case OPT_PROM_FILE:
+			if (!*optarg)
+				return fail(err, errlen, "--prom-file needs a file name");
+			o->prom_file = optarg;
+			break;
+		case OPT_PROM_TOP:
+			if (!parse_long(optarg, 0, 10000, &v))
+				return fail(err, errlen, "invalid --prom-top '%s': expected 0 to 10000 stacks", optarg);
+			o->prom_top = (int)v;
+			break;
+		case OPT_FOLDED:
+			if (!*optarg)
+				return fail(err, errlen, "--folded needs a file name");
+			o->folded_file = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -164,5 +191,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "give either -p PID or a command after --, not both");
 	if (!o->pid && !o->command)
 		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND (see --help)");
+	if (o->quiet && o->json)
+		return fail(err, errlen, "--quiet and --json conflict: --quiet prints no report");
+	if (o->quiet && !o->prom_file && !o->folded_file)
+		return fail(err, errlen, "--quiet leaves no output: add --prom-file PATH or --folded PATH");
 	return 0;
 }

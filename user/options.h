@@ -20,6 +20,10 @@ struct options {
 	uint64_t sample_bytes;	/* -s; 0 = exact */
 	uint32_t max_allocs;	/* --max-allocs: live allocations tracked */
 	uint32_t max_stacks;	/* --max-stacks: distinct stacks tracked */
+	const char *prom_file;	/* --prom-file: Prometheus textfile, every interval */
+	int prom_top;		/* --prom-top: stacks with their own series */
+	const char *folded_file; /* --folded: folded stacks at exit and on SIGUSR1 */
+	bool quiet;		/* --quiet: no report on stdout (files only) */
 };
 
 #define DEFAULT_INTERVAL_S 1.0
@@ -27,6 +31,7 @@ struct options {
 #define DEFAULT_TOP_BATCH 20
 #define DEFAULT_MAX_ALLOCS 262144
 #define DEFAULT_MAX_STACKS 16384
+#define DEFAULT_PROM_TOP 20
 
 /* Parses argv into *o.  Returns 0 on success; on a usage error returns -1
  * with a one-line message (no trailing newline) in err. */
