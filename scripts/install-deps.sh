@@ -9,6 +9,8 @@ packages=(
   libelf-dev libdw-dev zlib1g-dev
   libjson-c-dev libncurses-dev
   libcap2-bin procps python3 python3-pytest
+  # tests only: real exporters and servers, started by the suite on loopback
+  prometheus prometheus-node-exporter curl tmux
 )
 
 missing=()
@@ -24,5 +26,13 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "leaktop: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages with daemons (prometheus, node_exporter) must not start them here:
+# the tests start their own on loopback.
+policy=/usr/sbin/policy-rc.d
+added_policy=
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && added_policy=1
+fi
+trap 'if [[ -n $added_policy ]]; then rm -f "$policy"; fi' EXIT
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
