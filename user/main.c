@@ -316,12 +316,6 @@ static void run(struct session *s)
 				break;
 			exited = target_wait_exit(&s->target, (int)ceil(left * 1000));
 		}
-		if (dump_requested && !stop_signal && !exited && now(CLOCK_MONOTONIC) < deadline) {
-			dump_requested = 0;
-			update(s);
-			write_folded(s);
-			continue;
-		}
 		/* Also on a signal or exit: the last picture is not lost. */
 		if (!report_interval(s))
 			return;

@@ -166,6 +166,7 @@ int target_spawn(struct target *t, char **argv, char *err, size_t errlen)
 
 		close(release[1]);
 		close(exec_error[0]);
+		signal(SIGPIPE, SIG_DFL); /* leaktop ignores it; the command must not */
 		/* One byte means go; EOF means leaktop gave up (or died). */
 		if (read(release[0], &byte, 1) == 1) {
 			execve(t->exe, argv, environ);
