@@ -1,0 +1,184 @@
+"""Helpers for the end-to-end tests: start processes (always cleaned up by PID),
+read their output line by line with timeouts, find stacks in leaktop's JSON."""
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LEAKTOP = os.environ.get("LEAKTOP", str(ROOT / "leaktop"))
+TARGETS = Path(os.environ.get("TARGETS_DIR", str(ROOT / "build" / "targets")))
+TARGET_SOURCES = ROOT / "tests" / "targets"
+
+
+class Proc:
+    """A started process whose stdout lines are queued as they come."""
+
+    def __init__(self, argv, env=None):
+        self.argv = argv
+        self.popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env, start_new_session=True)
+        self.pid = self.popen.pid
+        self.lines = queue.Queue()
+        self.stderr_lines = []
+        threading.Thread(target=self._pump, args=(self.popen.stdout, self.lines.put, True),
+                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.popen.stderr, self.stderr_lines.append,
+                                                  False), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, put, mark_eof):
+        for line in stream:
+            put(line.rstrip("\n"))
+        if mark_eof:
+            put(None)
+
+    def read_line(self, timeout):
+        """The next stdout line, or None at EOF or after timeout seconds."""
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wait_line(self, wanted, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.read_line(deadline - time.monotonic())
+            if line is None:
+                break
+            if line == wanted:
+                return
+        raise AssertionError(f"{self.argv[0]}: no line {wanted!r} within {timeout}s; "
+                             f"stderr: {self.stderr()}")
+
+    def json_lines(self, count, timeout):
+        """The next `count` JSON objects printed on stdout."""
+        objects = []
+        deadline = time.monotonic() + timeout
+        while len(objects) < count:
+            line = self.read_line(max(0.01, deadline - time.monotonic()))
+            if line is None:
+                raise AssertionError(f"got {len(objects)} of {count} JSON lines in {timeout}s; "
+                                     f"stderr: {self.stderr()}")
+            objects.append(json.loads(line))
+        return objects
+
+    def all_json(self, timeout):
+        """Every JSON line until the process exits."""
+        self.popen.wait(timeout=timeout)
+        objects = []
+        while True:
+            line = self.read_line(2)
+            if line is None:
+                return objects
+            objects.append(json.loads(line))
+
+    def wait(self, timeout):
+        return self.popen.wait(timeout=timeout)
+
+    def stderr(self):
+        time.sleep(0.05)
+        return "\n".join(self.stderr_lines)
+
+    def kill(self):
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@pytest.fixture
+def procs():
+    """Starts processes for a test and kills every one of them (by PID) after it."""
+    started = []
+
+    def start(argv, env=None):
+        p = Proc([str(a) for a in argv], env=env)
+        started.append(p)
+        return p
+
+    yield start
+    for p in reversed(started):
+        p.kill()
+
+
+def target(name):
+    path = TARGETS / name
+    assert path.exists(), f"{path} not built (make test builds it)"
+    return str(path)
+
+
+def alloc_line(source, marker):
+    """Line number of the `/* ALLOC:marker */` line in a target's source."""
+    for number, text in enumerate((TARGET_SOURCES / source).read_text().splitlines(), 1):
+        if re.search(rf"ALLOC:{re.escape(marker)}\b", text):
+            return number
+    raise AssertionError(f"no ALLOC:{marker} in {source}")
+
+
+def caller_name(stack):
+    frames = stack["frames"]
+    return frames[1]["function"] if len(frames) > 1 else None
+
+
+def find_stack(report, function, allocator=None):
+    """The stack whose immediate caller (frames[1]) is `function` (a prefix for C++)."""
+    for stack in report["stacks"]:
+        name = caller_name(stack)
+        if name and (name == function or name.startswith(function + "(")):
+            if allocator is None or stack["frames"][0]["function"] == allocator:
+                return stack
+    names = [(s["frames"][0]["function"], caller_name(s)) for s in report["stacks"]]
+    raise AssertionError(f"no stack with caller {function}; stacks: {names}")
+
+
+def leaktop(*args):
+    return [LEAKTOP, *[str(a) for a in args]]
+
+
+def attach_after_ready(procs, name, *leaktop_args, intervals_after=2):
+    """Starts target `name --wait`, attaches leaktop --json -i 0.5, lets the target
+    allocate once the probes are live; returns the report `intervals_after`
+    intervals after the target said ready."""
+    tgt = procs([target(name), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", *leaktop_args))
+    lt.json_lines(1, 15)  # probes are attached once the first report is out
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    return lt.json_lines(intervals_after + 1, 15)[-1], tgt, lt
+
+
+def spawn_after_ready(procs, name, *leaktop_args, intervals_after=2):
+    """Runs leaktop --json -i 0.5 -- target; returns a report `intervals_after`
+    intervals after the target said ready (target stdout is leaktop's too)."""
+    lt = procs(leaktop("--json", "-i", "0.5", *leaktop_args, "--", target(name)))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line = lt.read_line(deadline - time.monotonic())
+        assert line is not None, f"leaktop ended early: {lt.stderr()}"
+        if line == "ready":
+            return lt.json_lines(intervals_after + 1, 15)[-1], lt
+    raise AssertionError("target never said ready")
+
+
+def leaktop_links():
+    """Ids of BPF links whose program is one of leaktop's."""
+    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True).stdout
+    progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
+    ours = {p["id"] for p in json.loads(progs or "[]")
+            if p.get("name") in ("alloc_enter", "alloc_return", "free_enter")}
+    return {link["id"] for link in json.loads(out or "[]") if link.get("prog_id") in ours}
