@@ -60,6 +60,8 @@ $(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
 TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2
 # A statically linked executable carries its own malloc.
 TARGET_CFLAGS_static = -static
+# No libc, so no allocator to find.
+TARGET_CFLAGS_nomalloc = -static -nostdlib -fno-stack-protector
 
 test: leaktop $(BUILD)/unit_tests $(TARGETS)
 	LEAKTOP=$(CURDIR)/leaktop UNIT_TESTS=$(CURDIR)/$(BUILD)/unit_tests TARGETS_DIR=$(CURDIR)/$(BUILD)/targets \

@@ -4,7 +4,7 @@
 
 void *kept[20]; /* not static: must not be optimized away */
 
-__attribute__((noinline)) static int nofp_caller(int n)
+__attribute__((noinline, noclone)) static int nofp_caller(int n)
 {
 	int ok = 0;
 
