@@ -72,14 +72,16 @@ class Proc:
         return objects
 
     def all_json(self, timeout):
-        """Every JSON line until the process exits."""
+        """Every JSON line until the process exits (a spawned target's own
+        output, on the same stdout, is skipped)."""
         self.popen.wait(timeout=timeout)
         objects = []
         while True:
             line = self.read_line(2)
             if line is None:
                 return objects
-            objects.append(json.loads(line))
+            if line.startswith("{"):
+                objects.append(json.loads(line))
 
     def wait(self, timeout):
         return self.popen.wait(timeout=timeout)
