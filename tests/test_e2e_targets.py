@@ -1,7 +1,10 @@
 """Growth ranking, threads, code without frame pointers, static executables, C++."""
+import subprocess
+
 import pytest
 
-from conftest import alloc_line, attach_after_ready, find_stack, spawn_after_ready
+from conftest import (alloc_line, attach_after_ready, find_stack, leaktop, spawn_after_ready,
+                      target)
 
 LEAK_RATE = 102400  # leak_rate.c: 10240 bytes every 100 ms
 
@@ -62,3 +65,32 @@ def test_cpp_names_are_demangled(procs):
     assert stack["frames"][1]["function"] == "leaky::Cache::store(int)"
     assert stack["outstanding_bytes"] == 10 * 1234
     assert stack["frames"][1]["line"] == alloc_line("cpp.cc", "store")
+
+
+def test_stripped_executable_gets_no_wrong_name(procs, tmp_path):
+    stripped = tmp_path / "exact-stripped"
+    subprocess.run(["strip", "-o", str(stripped), target("exact")], check=True)
+    lt = procs(leaktop("--json", "-i", "0.5", "-n", "50", "--", stripped))
+    report = None
+    while (line := lt.read_line(15)) is not None:
+        if line == "ready":
+            report = lt.json_lines(2, 15)[-1]
+            break
+    assert report, lt.stderr()
+    ours = [s for s in report["stacks"] if s["frames"][1]["object"] == str(stripped)]
+    sizes = sorted(s["outstanding_bytes"] for s in ours)
+    assert 100000 in sizes and 65536 in sizes
+    for stack in ours:
+        caller = stack["frames"][1]
+        # keep_blocks & co. are static functions: no symbol is left for them.
+        assert caller["function"] is None, caller
+        assert caller["file"] is None and caller["line"] is None
+
+
+def test_full_maps_are_counted_and_tracked_figures_stay_right(procs):
+    report, _ = spawn_after_ready(procs, "exact", "-n", "50", "--max-allocs", "16")
+    assert report["lost_events"] > 0
+    stack = find_stack(report, "keep_blocks")
+    assert 0 < stack["outstanding_allocs"] <= 16
+    assert stack["outstanding_bytes"] == 1000 * stack["outstanding_allocs"]
+    assert report["outstanding_allocs"] <= 16
