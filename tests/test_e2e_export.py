@@ -220,3 +220,16 @@ def test_disk_full_is_reported_and_retried(procs, tiny_fs):
     wait_for(lambda: "written again" in lt.stderr(), 10, "recovery")
     assert lt.stderr().count("retrying") == 1  # reported once, not every interval
     assert good != prom.read_text()
+
+
+def test_read_only_directory_is_refused(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=16k", "tmpfs", str(ro)], check=True)
+    try:
+        result = subprocess.run(leaktop("--prom-file", ro / "x.prom", "-p", "1"),
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], check=False)
+    assert result.returncode == 2
+    assert "not writable" in result.stderr and len(result.stderr.splitlines()) == 1
