@@ -60,6 +60,23 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* Probe hits (calls seen), for leaktop's own load on the target. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+static __always_inline void count_hit(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&hits, &zero);
+
+	if (n)
+		*n += 1;
+}
+
 static __always_inline void count_lost(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&lost, &reason);
@@ -143,6 +160,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 
 	if (!is_target(pid_tgid))
 		return 0;
+	count_hit();
 
 	/* Nested call (the allocator calling one of its own entry points, or
 	 * tail-jumping to one, as reallocarray -> realloc does: same sp): the
@@ -235,8 +253,10 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr)
 {
-	if (!is_target(bpf_get_current_pid_tgid()) || !ptr)
+	if (!is_target(bpf_get_current_pid_tgid()))
 		return 0;
-	release(ptr);
+	count_hit();
+	if (ptr)
+		release(ptr);
 	return 0;
 }

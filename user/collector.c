@@ -6,7 +6,8 @@
 #include <bpf/libbpf.h>
 #include "collector.h"
 
-static int read_lost(int lost_fd, uint64_t lost[LOST_COUNT])
+/* Sums the per-CPU values of counters[0..n) of a per-CPU array. */
+static int read_counters(int fd, uint64_t *counters, __u32 n)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	uint64_t *per_cpu;
@@ -16,18 +17,18 @@ static int read_lost(int lost_fd, uint64_t lost[LOST_COUNT])
 	per_cpu = calloc((size_t)ncpus, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
-	for (__u32 reason = 0; reason < LOST_COUNT; reason++) {
-		lost[reason] = 0;
-		if (bpf_map_lookup_elem(lost_fd, &reason, per_cpu))
+	for (__u32 i = 0; i < n; i++) {
+		counters[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, per_cpu))
 			continue;
 		for (int cpu = 0; cpu < ncpus; cpu++)
-			lost[reason] += per_cpu[cpu];
+			counters[i] += per_cpu[cpu];
 	}
 	free(per_cpu);
 	return 0;
 }
 
-int collect(int stacks_fd, int lost_fd, struct collection *c)
+int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c)
 {
 	struct stack_key key, next;
 	struct stack_stats stats;
@@ -50,7 +51,7 @@ int collect(int stacks_fd, int lost_fd, struct collection *c)
 		}
 		c->stacks[c->count++] = (struct raw_stack){ key, stats.bytes, stats.allocs };
 	}
-	return read_lost(lost_fd, c->lost);
+	return read_counters(lost_fd, c->lost, LOST_COUNT) ?: read_counters(hits_fd, &c->hits, 1);
 }
 
 void collection_free(struct collection *c)

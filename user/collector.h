@@ -17,10 +17,11 @@ struct collection {
 	struct raw_stack *stacks;
 	size_t count, capacity;
 	uint64_t lost[LOST_COUNT];
+	uint64_t hits;		/* probe hits since attaching */
 };
 
-/* Fills *c (reusing its buffer) from the stacks map and the lost counters. */
-int collect(int stacks_fd, int lost_fd, struct collection *c);
+/* Fills *c (reusing its buffer) from the stacks map and the counters. */
+int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c);
 void collection_free(struct collection *c);
 
 /* The kernel's frame-pointer stack for id; returns the number of frames. */

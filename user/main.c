@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "report.h"
 #include "stacks.h"
 #include "target.h"
+#include "tui.h"
 
 #define FULL_STACKS_IN_TEXT 3
 
@@ -105,16 +107,28 @@ struct session {
 	size_t capacity;	/* of rows and report_stacks */
 	double start;
 	bool prom_failing;	/* the last textfile write failed */
+	struct tui *tui;	/* the live view, when on a terminal */
+	int nprobes;
+	char cmdline[256];
+	uint64_t last_hits;	/* probe hits at the previous update, for hits/s */
+	double last_update, hits_per_s;
 };
 
 /* Reads the maps and brings the model up to date. */
 static void update(struct session *s)
 {
-	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes), &s->collection);
+	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
+			  probes_hits_fd(s->probes), &s->collection);
+
+	double t = now(CLOCK_MONOTONIC);
 
 	if (err)
 		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
-	model_begin(s->model, now(CLOCK_MONOTONIC));
+	if (s->last_update > 0 && t > s->last_update)
+		s->hits_per_s = (double)(s->collection.hits - s->last_hits) / (t - s->last_update);
+	s->last_hits = s->collection.hits;
+	s->last_update = t;
+	model_begin(s->model, t);
 	for (size_t i = 0; i < s->collection.count; i++) {
 		const struct raw_stack *raw = &s->collection.stacks[i];
 		const struct stack *st;
@@ -181,23 +195,17 @@ static void write_folded(struct session *s)
 		fprintf(stderr, "leaktop: %s\n", err);
 }
 
-/* One interval: update, then every view. false when stdout is gone. */
-static bool report_interval(struct session *s)
+/* The files written every interval: the Prometheus textfile, and the folded
+ * stacks when SIGUSR1 asked for them. */
+static void write_exports(struct session *s)
 {
 	struct options *o = &s->opts;
-	size_t top = (size_t)(o->top ? o->top : DEFAULT_TOP_BATCH);
-	size_t prom_top = o->prom_file ? (size_t)o->prom_top : 0;
 	struct report r;
 	char err[512];
 
-	update(s);
-	if (!build_report(s, SORT_GROWTH, (top > prom_top ? top : prom_top) + 1, &r)) {
-		fprintf(stderr, "leaktop: out of memory\n");
-		return false;
-	}
-	if (o->prom_file) {
+	if (o->prom_file && build_report(s, SORT_GROWTH, (size_t)o->prom_top + 1, &r)) {
 		/* A failed write (disk full) is reported once and retried next interval. */
-		bool failed = prom_write(o->prom_file, &r, prom_top, err, sizeof(err)) != 0;
+		bool failed = prom_write(o->prom_file, &r, (size_t)o->prom_top, err, sizeof(err)) != 0;
 
 		if (failed && !s->prom_failing)
 			fprintf(stderr, "leaktop: %s (retrying every interval)\n", err);
@@ -209,10 +217,18 @@ static bool report_interval(struct session *s)
 		dump_requested = 0;
 		write_folded(s);
 	}
-	if (o->quiet)
-		return true;
-	if (r.count > top)
-		r.count = top;
+}
+
+/* Batch text or a JSON line on stdout. false when stdout is gone. */
+static bool print_report(struct session *s)
+{
+	struct options *o = &s->opts;
+	struct report r;
+
+	if (!build_report(s, SORT_GROWTH, (size_t)(o->top ? o->top : DEFAULT_TOP_BATCH), &r)) {
+		fprintf(stderr, "leaktop: out of memory\n");
+		return false;
+	}
 	if (o->json) {
 		char *line = report_json(&r);
 
@@ -224,6 +240,27 @@ static bool report_interval(struct session *s)
 		report_text(stdout, &r, FULL_STACKS_IN_TEXT);
 	}
 	return !ferror(stdout);
+}
+
+static void draw_tui(struct session *s)
+{
+	struct tui_status st = { s->cmdline, s->nprobes, s->hits_per_s, "exact" };
+	struct report r;
+
+	if (build_report(s, tui_sort(s->tui), (size_t)tui_rows(s->tui), &r))
+		tui_draw(s->tui, &r, s->model, &st);
+}
+
+/* One interval: update, then every view. false when stdout is gone. */
+static bool report_interval(struct session *s)
+{
+	update(s);
+	write_exports(s);
+	if (s->tui) {
+		draw_tui(s);
+		return true;
+	}
+	return s->opts.quiet || print_report(s);
 }
 
 /* Finds the allocators, attaches the probes and, in spawn mode, starts the
@@ -266,8 +303,9 @@ static int start(struct session *s)
 		allocator_list_free(&allocators);
 		return 1;
 	}
+	s->nprobes = probes_count(s->probes);
 	fprintf(stderr, "leaktop: tracing PID %d (%s): %d probes on", s->target.pid, s->target.comm,
-		probes_count(s->probes));
+		s->nprobes);
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
 	fputc('\n', stderr);
@@ -299,38 +337,121 @@ static void target_exit_message(const struct target *t)
 		fprintf(stderr, "leaktop: PID %d (%s) exited\n", t->pid, t->comm);
 }
 
-/* Reports every interval until -c, a signal, the target's exit or an output error. */
+/* The command line of the target, for the TUI header. */
+static void read_cmdline(struct session *s)
+{
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", s->target.pid);
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(s->cmdline, 1, sizeof(s->cmdline) - 1, f);
+		fclose(f);
+	}
+	for (size_t i = 0; i + 1 < n; i++)
+		if (s->cmdline[i] == '\0')
+			s->cmdline[i] = ' ';
+	s->cmdline[n] = '\0';
+}
+
+enum event { EVENT_DEADLINE, EVENT_EXIT, EVENT_KEY, EVENT_SIGNAL };
+
+/* Waits until the deadline, the target's exit, a key (TUI) or a signal. */
+static enum event wait_event(struct session *s, double deadline)
+{
+	struct pollfd fds[2] = { { .fd = s->target.pidfd, .events = POLLIN },
+				 { .fd = STDIN_FILENO, .events = POLLIN } };
+
+	for (;;) {
+		double left = deadline - now(CLOCK_MONOTONIC);
+		int n;
+
+		if (stop_signal)
+			return EVENT_SIGNAL;
+		if (s->target.exited)
+			return EVENT_EXIT;
+		if (left <= 0)
+			return EVENT_DEADLINE;
+		n = poll(fds, s->tui ? 2 : 1, (int)ceil(left * 1000));
+		if (n > 0 && (fds[0].revents & POLLIN))
+			target_wait_exit(&s->target, 0); /* reaps a spawned child */
+		else if (n > 0 && s->tui && fds[1].revents)
+			return EVENT_KEY;
+	}
+}
+
+/* A key's action in the TUI; false to quit. */
+static bool handle_keys(struct session *s, double *deadline)
+{
+	static const double steps[] = { 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60 };
+	enum tui_action action = tui_read_keys(s->tui);
+	size_t i = 0;
+
+	switch (action) {
+	case TUI_QUIT:
+		return false;
+	case TUI_RESET:
+		model_reset(s->model);
+		break;
+	case TUI_FASTER:
+	case TUI_SLOWER:
+		while (i + 1 < sizeof(steps) / sizeof(steps[0]) && steps[i] < s->opts.interval_s)
+			i++;
+		if (action == TUI_FASTER && i > 0)
+			i--;
+		else if (action == TUI_SLOWER && steps[i] <= s->opts.interval_s && i + 1 < sizeof(steps) / sizeof(steps[0]))
+			i++;
+		s->opts.interval_s = steps[i];
+		*deadline = s->last_update + s->opts.interval_s;
+		break;
+	default:
+		break;
+	}
+	if (action != TUI_NONE)
+		draw_tui(s);
+	return true;
+}
+
+/* Reports every interval until -c, q, a signal, the target's exit or an
+ * output error. */
 static void run(struct session *s)
 {
-	long interval = 0;
+	long intervals = 0;
+	double deadline;
 
 	s->start = now(CLOCK_MONOTONIC);
+	deadline = s->start + s->opts.interval_s;
 	for (;;) {
-		double deadline = s->start + (double)(interval + 1) * s->opts.interval_s;
-		bool exited = false;
+		enum event ev = wait_event(s, deadline);
 
-		while (!stop_signal && !exited) {
-			double left = deadline - now(CLOCK_MONOTONIC);
-
-			if (left <= 0)
-				break;
-			exited = target_wait_exit(&s->target, (int)ceil(left * 1000));
+		if (ev == EVENT_KEY) {
+			if (!handle_keys(s, &deadline))
+				return;
+			continue;
 		}
 		/* Also on a signal or exit: the last picture is not lost. */
 		if (!report_interval(s))
 			return;
-		interval++;
-		if (exited) {
+		intervals++;
+		if (ev == EVENT_EXIT) {
+			tui_close(s->tui);
 			target_exit_message(&s->target);
 			return;
 		}
-		if (stop_signal || (s->opts.count && interval >= s->opts.count))
+		if (ev == EVENT_SIGNAL || (s->opts.count && intervals >= s->opts.count))
 			return;
+		deadline += s->opts.interval_s;
+		if (deadline < now(CLOCK_MONOTONIC)) /* fell behind: do not burst */
+			deadline = now(CLOCK_MONOTONIC) + s->opts.interval_s;
 	}
 }
 
 static void finish(struct session *s)
 {
+	tui_close(s->tui);
+	free(s->tui);
 	probes_detach(s->probes);
 	target_close(&s->target);
 	stack_table_free(s->stacks);
@@ -363,7 +484,16 @@ int main(int argc, char **argv)
 
 	code = start(&s);
 	if (code == 0) {
+		read_cmdline(&s);
+		if (!s.opts.batch && !s.opts.json && !s.opts.quiet && isatty(STDOUT_FILENO) &&
+		    isatty(STDIN_FILENO))
+			s.tui = tui_open();
 		run(&s);
+		if (s.tui) {
+			/* The terminal back as it was, then the last picture in text. */
+			tui_close(s.tui);
+			print_report(&s);
+		}
 		write_folded(&s);
 	}
 	finish(&s);

@@ -239,6 +239,20 @@ size_t model_rank(const struct model *m, enum model_sort sort, struct model_row 
 	return n;
 }
 
+size_t model_recent(const struct model *m, uint64_t id, double *bytes, size_t max)
+{
+	size_t pos, first, n;
+	const struct entry *e = find(m, id, &pos);
+
+	if (!e)
+		return 0;
+	n = e->history.count < max ? e->history.count : max;
+	first = e->history.count - n;
+	for (size_t i = 0; i < n; i++)
+		bytes[i] = e->history.samples[first + i].bytes;
+	return n;
+}
+
 size_t model_count(const struct model *m)
 {
 	size_t n = 0;

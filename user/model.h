@@ -45,6 +45,10 @@ int64_t model_total_bytes(const struct model *m);
 int64_t model_total_allocs(const struct model *m);
 double model_total_growth(const struct model *m);
 
+/* The latest outstanding bytes of id, oldest first, at most max of them (from
+ * the growth window); returns how many. */
+size_t model_recent(const struct model *m, uint64_t id, double *bytes, size_t max);
+
 /* Least-squares slope of (t[i], v[i]); 0 for fewer than two distinct times. */
 double slope(const double *t, const double *v, size_t n);
 

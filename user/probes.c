@@ -134,3 +134,8 @@ int probes_lost_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.lost);
 }
+
+int probes_hits_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.hits);
+}

@@ -26,5 +26,6 @@ int probes_count(const struct probes *p);	/* uprobes attached */
 int probes_stacks_fd(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
+int probes_hits_fd(const struct probes *p);
 
 #endif

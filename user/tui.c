@@ -1,0 +1,285 @@
+/* The live view: ncurses screen, keys, selection and the stack detail view.
+ * Layout of each line is in tui_layout.c; this file only places and paints. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <langinfo.h>
+#include <locale.h>
+#include <ncurses.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tui.h"
+#include "tui_layout.h"
+
+#define HEADER_LINES 4
+#define TOTAL_HISTORY 512
+
+enum { PAIR_TITLE = 1, PAIR_GROWING, PAIR_ALERT, PAIR_SELECTED };
+
+struct tui {
+	bool utf8, colors, paused, detail, help, closed;
+	enum model_sort sort;
+	uint64_t selected_id;	/* the selection follows the stack, not the row */
+	int selected_row;
+	struct report frozen;	/* what is shown while paused */
+	double totals[TOTAL_HISTORY];
+	size_t ntotals;
+	double last_time;
+};
+
+static const char *const sort_names[] = { "growth", "outstanding", "count" };
+
+struct tui *tui_open(void)
+{
+	struct tui *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	setlocale(LC_ALL, "");
+	t->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	if (!initscr()) {
+		free(t);
+		return NULL;
+	}
+	cbreak();
+	noecho();
+	nodelay(stdscr, TRUE);
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	set_escdelay(25);
+	if (has_colors()) {
+		t->colors = true;
+		start_color();
+		use_default_colors();
+		init_pair(PAIR_TITLE, COLOR_BLACK, COLOR_CYAN);
+		init_pair(PAIR_GROWING, COLOR_RED, -1);
+		init_pair(PAIR_ALERT, COLOR_WHITE, COLOR_RED);
+		init_pair(PAIR_SELECTED, COLOR_BLACK, COLOR_WHITE);
+	}
+	return t;
+}
+
+void tui_close(struct tui *t)
+{
+	if (!t || t->closed)
+		return;
+	t->closed = true;
+	curs_set(1);
+	endwin();
+}
+
+enum model_sort tui_sort(const struct tui *t)
+{
+	return t->sort;
+}
+
+bool tui_paused(const struct tui *t)
+{
+	return t->paused;
+}
+
+int tui_rows(const struct tui *t)
+{
+	(void)t;
+	return LINES - HEADER_LINES - 2 > 1 ? LINES - HEADER_LINES - 2 : 1;
+}
+
+enum tui_action tui_read_keys(struct tui *t)
+{
+	enum tui_action action = TUI_NONE;
+	int key;
+
+	while ((key = getch()) != ERR) {
+		enum tui_action a = TUI_REDRAW;
+
+		if (t->help) { /* any key closes the help */
+			t->help = false;
+		} else if (key == 'q' || key == 'Q') {
+			a = TUI_QUIT;
+		} else if (key == 'h' || key == '?') {
+			t->help = true;
+		} else if (t->detail && (key == 27 || key == KEY_LEFT || key == KEY_BACKSPACE)) {
+			t->detail = false;
+		} else if (key == KEY_UP || key == 'k') {
+			t->selected_row = t->selected_row > 0 ? t->selected_row - 1 : 0;
+			t->selected_id = 0;
+		} else if (key == KEY_DOWN || key == 'j') {
+			t->selected_row++;
+			t->selected_id = 0;
+		} else if (key == '\n' || key == KEY_ENTER || key == KEY_RIGHT) {
+			t->detail = true;
+		} else if (key == 's') {
+			t->sort = (t->sort + 1) % 3;
+			a = TUI_RESORT;
+		} else if (key == 'p') {
+			t->paused = !t->paused;
+		} else if (key == '+' || key == '=') {
+			a = TUI_FASTER;
+		} else if (key == '-') {
+			a = TUI_SLOWER;
+		} else if (key == 'r') {
+			a = TUI_RESET;
+		} else if (key != KEY_RESIZE) {
+			a = TUI_NONE;
+		}
+		if (a > action)
+			action = a;
+	}
+	return action;
+}
+
+/* One line, exactly the screen's width, in the given attributes. */
+static void line(int y, const char *text, attr_t attrs)
+{
+	char cut[2048];
+
+	tui_truncate(cut, sizeof(cut), text, COLS, true);
+	attron(attrs);
+	mvaddstr(y, 0, cut);
+	for (int x = tui_display_width(cut); x < COLS; x++)
+		addch(' ');
+	attroff(attrs);
+}
+
+static void draw_header(struct tui *t, const struct report *r, const struct tui_status *st)
+{
+	char text[2048], total[32], growth[32], graph[1024];
+	int secs = (int)r->elapsed_s;
+
+	snprintf(text, sizeof(text), "leaktop  pid %d (%s)  %s", r->pid, r->comm ? r->comm : "?",
+		 st->cmdline ? st->cmdline : "");
+	line(0, text, t->colors ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);
+	snprintf(text, sizeof(text),
+		 "elapsed %02d:%02d:%02d  interval %gs  mode %s  probes %d  hits %.0f/s  sort %s%s",
+		 secs / 3600, secs / 60 % 60, secs % 60, r->interval_s, st->mode, st->probes,
+		 st->hits_per_s, sort_names[t->sort], t->paused ? "  [PAUSED]" : "");
+	line(1, text, A_NORMAL);
+	snprintf(text, sizeof(text), "outstanding %s (%s) in %lld allocations, %zu stacks  ",
+		 format_bytes(total, sizeof(total), (double)r->bytes),
+		 format_rate(growth, sizeof(growth), r->growth), (long long)r->allocs, r->nstacks);
+	line(2, text, A_NORMAL);
+	if (r->lost_events) {
+		char lost[64];
+
+		snprintf(lost, sizeof(lost), " lost events %llu ", (unsigned long long)r->lost_events);
+		attron(t->colors ? COLOR_PAIR(PAIR_ALERT) : A_REVERSE);
+		mvaddstr(2, tui_display_width(text) < COLS - 24 ? tui_display_width(text) : 0, lost);
+		attroff(t->colors ? COLOR_PAIR(PAIR_ALERT) : A_REVERSE);
+	}
+	tui_sparkline(graph, sizeof(graph), t->totals, t->ntotals, COLS - 16 > 8 ? COLS - 16 : 8, t->utf8);
+	snprintf(text, sizeof(text), "heap %-10s %s", total, graph);
+	line(3, text, A_NORMAL);
+}
+
+static void draw_table(struct tui *t, const struct report *r, const struct model *m)
+{
+	struct tui_columns cols;
+	char text[4096], trend[256];
+	double recent[16];
+	int rows = tui_rows(t);
+
+	tui_columns_for_width(COLS, &cols);
+	tui_format_titles(text, sizeof(text), &cols, sort_names[t->sort], t->utf8);
+	line(HEADER_LINES, text, A_BOLD | A_UNDERLINE);
+	for (int i = 0; i < rows; i++) {
+		const struct report_stack *s = i < (int)r->count ? &r->stacks[i] : NULL;
+		attr_t attrs = A_NORMAL;
+
+		if (!s) {
+			line(HEADER_LINES + 1 + i, "", A_NORMAL);
+			continue;
+		}
+		tui_sparkline(trend, sizeof(trend), recent,
+			      model_recent(m, s->id, recent, (size_t)(cols.trend ? cols.trend : 1)),
+			      cols.trend, t->utf8);
+		tui_format_row(text, sizeof(text), &cols, i + 1, s, trend, t->utf8);
+		if (i == t->selected_row)
+			attrs = t->colors ? COLOR_PAIR(PAIR_SELECTED) : A_REVERSE;
+		else if (s->growth >= 0.5)
+			attrs = t->colors ? COLOR_PAIR(PAIR_GROWING) | A_BOLD : A_BOLD;
+		line(HEADER_LINES + 1 + i, text, attrs);
+	}
+}
+
+static void draw_detail(struct tui *t, const struct report_stack *s)
+{
+	char text[2048], label[1024], bytes[32], rate[32];
+	int y = HEADER_LINES;
+
+	snprintf(text, sizeof(text), "stack %016llx  %s outstanding in %lld allocations, %s  (Esc/left: back)",
+		 (unsigned long long)s->id, format_bytes(bytes, sizeof(bytes), (double)s->bytes),
+		 (long long)s->allocs, format_rate(rate, sizeof(rate), s->growth));
+	line(y++, text, A_BOLD | A_UNDERLINE);
+	for (int i = 0; i < s->nframes && y < LINES - 1; i++) {
+		const struct frame *f = &s->frames[i];
+
+		snprintf(text, sizeof(text), "%3d  %s  [%s]", i, format_frame(label, sizeof(label), f),
+			 f->object ? f->object : "?");
+		line(y++, text, A_NORMAL);
+	}
+	while (y < LINES - 1)
+		line(y++, "", A_NORMAL);
+	(void)t;
+}
+
+static void draw_help(void)
+{
+	static const char *const help[] = {
+		"Keys",
+		"  up/down, j/k    select a stack",
+		"  Enter, right    show the selected stack in full",
+		"  Esc, left       back to the table",
+		"  s               sort by growth, outstanding bytes, allocation count",
+		"  p               pause the display (collection goes on)",
+		"  + / -           shorter / longer interval",
+		"  r               reset growth history",
+		"  q               quit (the last report is printed)",
+		"  h, ?            this help",
+		"",
+		"Press any key.",
+	};
+	int y = HEADER_LINES;
+
+	for (size_t i = 0; i < sizeof(help) / sizeof(help[0]) && y < LINES - 1; i++)
+		line(y++, help[i], i == 0 ? A_BOLD : A_NORMAL);
+	while (y < LINES - 1)
+		line(y++, "", A_NORMAL);
+}
+
+void tui_draw(struct tui *t, const struct report *r, const struct model *m,
+	      const struct tui_status *st)
+{
+	const struct report_stack *selected = NULL;
+
+	if (r->time != t->last_time) { /* a new snapshot: extend the heap graph */
+		t->last_time = r->time;
+		if (t->ntotals == TOTAL_HISTORY)
+			memmove(t->totals, t->totals + 1, --t->ntotals * sizeof(t->totals[0]));
+		t->totals[t->ntotals++] = (double)r->bytes;
+	}
+	if (t->paused)
+		r = t->frozen.stacks ? &t->frozen : r;
+	else
+		t->frozen = *r;
+	/* Keep the selection on the same stack when rows move. */
+	for (size_t i = 0; t->selected_id && i < r->count; i++)
+		if (r->stacks[i].id == t->selected_id)
+			t->selected_row = (int)i;
+	if (t->selected_row >= (int)r->count)
+		t->selected_row = r->count ? (int)r->count - 1 : 0;
+	if (t->selected_row >= tui_rows(t))
+		t->selected_row = tui_rows(t) - 1;
+	if (t->selected_row < (int)r->count) {
+		selected = &r->stacks[t->selected_row];
+		t->selected_id = selected->id;
+	}
+
+	erase(); /* curses redraws only the cells that changed */
+	draw_header(t, r, st);
+	if (t->help)
+		draw_help();
+	else if (t->detail && selected)
+		draw_detail(t, selected);
+	else
+		draw_table(t, r, m);
+	line(LINES - 1, "h help  s sort  p pause  +/- interval  r reset  Enter stack  q quit", A_DIM);
+	refresh();
+}
