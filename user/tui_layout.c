@@ -10,7 +10,7 @@ void tui_columns_for_width(int width, struct tui_columns *c)
 	memset(c, 0, sizeof(*c));
 	c->rank = 3;
 	c->growth = 12;
-	c->bytes = 11;
+	c->bytes = 12;
 	if (width >= 60)
 		c->allocs = 8;
 	if (width >= 72)
