@@ -1,0 +1,162 @@
+"""The live view, driven inside tmux: ranking, sort key, stack detail, resize,
+quitting with the terminal restored."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import LEAKTOP, target
+
+
+class Tmux:
+    """A private tmux server (its own socket) running one command in a pane."""
+
+    def __init__(self, tmp_path, command, width=120, height=30, term="xterm-256color"):
+        self.socket = f"leaktop-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.done = tmp_path / "status"
+        script = f"TERM={term} {command}; echo $? > {self.done}; sleep 600"
+        self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), "sh", "-c", script)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+                              text=True, timeout=10).stdout
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "0")
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "0", *keys)
+
+    def wait_screen(self, pattern, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if re.search(pattern, text, re.M):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"screen never matched {pattern!r}:\n{self.screen()}")
+
+    def wait_exit(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not self.done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return int(self.done.read_text())
+
+    def leaktop_pid(self):
+        """leaktop is the child of the pane's shell."""
+        shell = self.tmux("display", "-p", "-t", "0", "#{pane_pid}").strip()
+        with open(f"/proc/{shell}/task/{shell}/children") as f:
+            return int(f.read().split()[0])
+
+    def close(self):
+        try:
+            os.kill(self.leaktop_pid(), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tui(tmp_path, procs):
+    """Starts leak_rate --wait, leaktop's TUI on it in tmux, then lets the target
+    allocate once the view is up (so big_static is seen too)."""
+    sessions = []
+
+    def start(width=120, height=30, term="xterm-256color"):
+        tgt = procs([target("leak_rate"), "--wait"])
+        tgt.wait_line("waiting", 10)
+        t = Tmux(tmp_path, f"{LEAKTOP} -i 0.5 --window 2 -p {tgt.pid}", width, height, term)
+        sessions.append(t)
+        t.wait_screen(r"GROWTH/s")
+        os.kill(tgt.pid, signal.SIGUSR1)
+        t.wait_screen(r"^\s+1 .*leak_slowly")
+        return t
+
+    yield start
+    for t in sessions:
+        t.close()
+
+
+def table_rows(screen):
+    return [line for line in screen.splitlines() if re.match(r"\s+\d+\s+\S+ [KMG]?i?B/s", line)]
+
+
+def parse_rate(text):
+    value, unit = re.match(r"([\d.]+) (B|KiB|MiB|GiB)/s", text).groups()
+    return float(value) * {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
+
+
+def test_top_row_is_the_leak_at_its_rate(tui):
+    t = tui()
+    time.sleep(3)  # let the growth window fill
+    screen = t.screen()
+    first = table_rows(screen)[0]
+    assert "leak_slowly (leak_rate.c:" in first
+    rate = parse_rate(re.search(r"[\d.]+ \w+/s", first).group(0))
+    assert rate == pytest.approx(102400, rel=0.10)
+    assert "probes 17" in screen or re.search(r"probes \d+", screen)
+    assert re.search(r"hits \d+/s", screen)
+    assert "lost" not in screen  # shown only when non-zero
+
+
+def test_sort_key_changes_order(tui):
+    t = tui()
+    t.wait_screen(r"^\s+2 .*big_static")
+    assert "leak_slowly" in table_rows(t.screen())[0]  # by growth
+    t.keys("s")
+    screen = t.wait_screen(r"\*OUTSTANDING")
+    assert "big_static" in table_rows(screen)[0]  # by outstanding: 10 MiB first
+    t.keys("s")
+    t.wait_screen(r"\*ALLOCS")
+    assert "leak_slowly" in table_rows(t.screen())[0]  # by count
+
+
+def test_enter_shows_the_whole_stack(tui):
+    t = tui()
+    t.keys("k")  # select the top row (the selection otherwise follows its stack)
+    t.keys("Enter")
+    screen = t.wait_screen(r"^\s+1\s+leak_slowly \(leak_rate\.c:\d+\)\s+\[.*/leak_rate\]")
+    assert re.search(r"^\s+0\s+malloc.*\[.*libc\.so\.6\]", screen, re.M)
+    assert re.search(r"^\s+2\s+main \(leak_rate\.c:\d+\)", screen, re.M)
+    t.keys("Escape")
+    t.wait_screen(r"GROWTH/s")
+
+
+def test_resize_keeps_the_layout(tui):
+    t = tui(width=120, height=30)
+    t.wait_screen(r"^\s+1 .*leak_slowly")
+    t.tmux("resize-window", "-t", "0", "-x", "50", "-y", "12")
+    time.sleep(1.5)
+    screen = t.screen()
+    lines = screen.splitlines()
+    assert all(len(line) <= 50 for line in lines)
+    assert len(lines) <= 12
+    assert "GROWTH/s" in screen and table_rows(screen)
+    t.tmux("resize-window", "-t", "0", "-x", "160", "-y", "40")
+    time.sleep(1.5)
+    assert "TREND" in t.screen()  # wide again: all columns back
+
+
+def test_quit_restores_terminal_and_prints_report(tui):
+    t = tui()
+    t.wait_screen(r"^\s+1 .*leak_slowly")
+    assert t.tmux("display", "-p", "-t", "0", "#{alternate_on}").strip() == "1"
+    t.keys("q")
+    assert t.wait_exit() == 0
+    assert t.tmux("display", "-p", "-t", "0", "#{alternate_on}").strip() == "0"
+    screen = t.screen()
+    assert "GROWTH" in screen and "leak_slowly (leak_rate.c:" in screen  # the final report
+
+
+@pytest.mark.parametrize("term", ["xterm", "screen", "tmux-256color"])
+def test_other_terminals(tui, term):
+    t = tui(term=term)
+    t.keys("h")
+    t.wait_screen(r"pause the display")
+    t.keys("x")
+    t.wait_screen(r"GROWTH/s")
+    t.keys("q")
+    assert t.wait_exit() == 0
