@@ -160,3 +160,14 @@ def test_other_terminals(tui, term):
     t.wait_screen(r"GROWTH/s")
     t.keys("q")
     assert t.wait_exit() == 0
+
+
+def test_pause_freezes_the_display(tui):
+    t = tui()
+    t.keys("p")
+    frozen = t.wait_screen(r"\[PAUSED\]")
+    time.sleep(1.5)
+    assert t.screen() == frozen  # nothing moves, though collection goes on
+    t.keys("p")
+    time.sleep(1.2)
+    assert "[PAUSED]" not in t.screen() and t.screen() != frozen

@@ -19,9 +19,10 @@ struct tui {
 	enum model_sort sort;
 	uint64_t selected_id;	/* the selection follows the stack, not the row */
 	int selected_row;
-	struct report frozen;	/* what is shown while paused */
+	struct report frozen;	/* what is shown while paused, with its own */
+	struct report_stack *frozen_stacks; /* copy of the rows (frames are shared) */
 	double totals[TOTAL_HISTORY];
-	size_t ntotals;
+	size_t ntotals, frozen_ntotals; /* the graph goes on; the display does not */
 	double last_time;
 };
 
@@ -64,6 +65,8 @@ void tui_close(struct tui *t)
 	t->closed = true;
 	curs_set(1);
 	endwin();
+	free(t->frozen_stacks);
+	t->frozen_stacks = NULL;
 }
 
 enum model_sort tui_sort(const struct tui *t)
@@ -164,7 +167,8 @@ static void draw_header(struct tui *t, const struct report *r, const struct tui_
 		mvaddstr(2, tui_display_width(text) < COLS - 24 ? tui_display_width(text) : 0, lost);
 		attroff(t->colors ? COLOR_PAIR(PAIR_ALERT) : A_REVERSE);
 	}
-	tui_sparkline(graph, sizeof(graph), t->totals, t->ntotals, COLS - 16 > 8 ? COLS - 16 : 8, t->utf8);
+	tui_sparkline(graph, sizeof(graph), t->totals, t->paused ? t->frozen_ntotals : t->ntotals,
+		      COLS - 16 > 8 ? COLS - 16 : 8, t->utf8);
 	snprintf(text, sizeof(text), "heap %-10s %s", total, graph);
 	line(3, text, A_NORMAL);
 }
@@ -251,14 +255,28 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 
 	if (r->time != t->last_time) { /* a new snapshot: extend the heap graph */
 		t->last_time = r->time;
-		if (t->ntotals == TOTAL_HISTORY)
+		if (t->ntotals == TOTAL_HISTORY) {
 			memmove(t->totals, t->totals + 1, --t->ntotals * sizeof(t->totals[0]));
+			if (t->frozen_ntotals)
+				t->frozen_ntotals--;
+		}
 		t->totals[t->ntotals++] = (double)r->bytes;
 	}
-	if (t->paused)
-		r = t->frozen.stacks ? &t->frozen : r;
-	else
-		t->frozen = *r;
+	if (!t->paused)
+		t->frozen_ntotals = t->ntotals;
+	if (!t->paused) {
+		/* Keep a copy: the caller's rows are refilled every interval. */
+		struct report_stack *copy = realloc(t->frozen_stacks, (r->count + 1) * sizeof(*copy));
+
+		if (copy) {
+			memcpy(copy, r->stacks, r->count * sizeof(*copy));
+			t->frozen_stacks = copy;
+			t->frozen = *r;
+			t->frozen.stacks = copy;
+		}
+	} else if (t->frozen_stacks) {
+		r = &t->frozen;
+	}
 	/* Keep the selection on the same stack when rows move. */
 	for (size_t i = 0; t->selected_id && i < r->count; i++)
 		if (r->stacks[i].id == t->selected_id)
