@@ -171,3 +171,19 @@ def test_pause_freezes_the_display(tui):
     t.keys("p")
     time.sleep(1.2)
     assert "[PAUSED]" not in t.screen() and t.screen() != frozen
+
+
+def test_target_exit_restores_terminal(tmp_path, procs):
+    tgt = procs([target("exits"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    t = Tmux(tmp_path, f"{LEAKTOP} -i 0.5 -p {tgt.pid}")
+    try:
+        t.wait_screen(r"GROWTH/s")
+        os.kill(tgt.pid, signal.SIGUSR1)
+        assert t.wait_exit(15) == 0
+        screen = t.screen()
+        assert t.tmux("display", "-p", "-t", "0", "#{alternate_on}").strip() == "0"
+        assert f"PID {tgt.pid} (exits) exited" in screen
+        assert "keep_then_exit (exits.c:" in screen  # the final report
+    finally:
+        t.close()
