@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(wildcard tests/targets/*.c tests/targets/*.cc)
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz
 all: leaktop
 
 deps:
@@ -63,8 +63,28 @@ TARGET_CFLAGS_static = -static
 # No libc, so no allocator to find.
 TARGET_CFLAGS_nomalloc = -static -nostdlib -fno-stack-protector
 
-test: leaktop $(BUILD)/unit_tests $(TARGETS)
+# libFuzzer harnesses (clang's compiler-rt): ELF/DWARF input from the target.
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 600
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(wildcard user/*.h) $(BUILD)/leaktop.skel.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iuser -Ibpf -I$(BUILD) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$< user/symbolizer.c user/allocators.c -o $@ -ldw -lelf -lz -lstdc++
+
+# Each harness runs FUZZ_SECONDS divided among them; findings land in build/fuzz-findings.
+fuzz: $(FUZZERS)
+	@mkdir -p $(BUILD)/fuzz-findings
+	@for f in $(FUZZERS); do \
+		name=$$(basename $$f); corpus=$(BUILD)/fuzz-corpus/$$name; mkdir -p $$corpus; \
+		echo "fuzzing $$name for $$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) ))s"; \
+		$$f -max_total_time=$$(( $(FUZZ_SECONDS) / $(words $(FUZZERS)) )) -timeout=10 \
+			-artifact_prefix=$(BUILD)/fuzz-findings/ $$corpus tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
+	done
+
+test: leaktop $(BUILD)/unit_tests $(TARGETS) $(FUZZERS)
 	LEAKTOP=$(CURDIR)/leaktop UNIT_TESTS=$(CURDIR)/$(BUILD)/unit_tests TARGETS_DIR=$(CURDIR)/$(BUILD)/targets \
+		FUZZERS_DIR=$(CURDIR)/$(BUILD) \
 		$(PYTHON) -m pytest -p no:cacheprovider -q tests
 
 demo: leaktop $(BUILD)/targets/demo

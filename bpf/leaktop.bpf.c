@@ -68,6 +68,10 @@ struct {
 	__type(value, __u64);
 } hits SEC(".maps");
 
+/* Times the target exec'd: its old heap, and the code its stacks point to,
+ * are gone then.  Every stack key carries it; userspace reads it each interval. */
+__u32 generation = 0;
+
 static __always_inline void count_hit(void)
 {
 	__u32 zero = 0;
@@ -172,7 +176,8 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		return 0;
 	}
 
-	call.key.fn = (__u32)bpf_get_attach_cookie(ctx);
+	call.key.fn = (__u16)bpf_get_attach_cookie(ctx);
+	call.key.generation = (__u16)generation;
 	switch (call.key.fn) {
 	case FN_MALLOC:
 	case FN_VALLOC:
@@ -258,5 +263,13 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	count_hit();
 	if (ptr)
 		release(ptr);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(target_exec)
+{
+	if (is_target(bpf_get_current_pid_tgid()))
+		__sync_fetch_and_add(&generation, 1);
 	return 0;
 }

@@ -36,8 +36,10 @@ enum lost_reason {
  * stack pointer, which is always right. */
 struct stack_key {
 	__u64 caller;
-	__s32 stack_id; /* id in the stack_traces map, -1 when lost */
-	__u32 fn;	/* enum alloc_fn */
+	__s32 stack_id;		/* id in the stack_traces map, -1 when lost */
+	__u16 fn;		/* enum alloc_fn */
+	__u16 generation;	/* execs of the target so far: stacks of an old
+				 * program image are not symbolized with the new one */
 };
 
 /* Outstanding (allocated, not yet freed) figures of one stack. */

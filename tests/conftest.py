@@ -90,16 +90,30 @@ class Proc:
         time.sleep(0.05)
         return "\n".join(self.stderr_lines)
 
+    def children(self):
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(pid) for pid in f.read().split()]
+        except OSError:
+            return []
+
     def kill(self):
-        if self.popen.poll() is None:
+        """Ends the process and the children it started (leaktop's spawned
+        target), by PID: SIGTERM first so leaktop detaches cleanly."""
+        children = self.children()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.popen.poll() is not None:
+                break
+            os.kill(self.pid, sig)
             try:
-                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 @pytest.fixture

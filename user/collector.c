@@ -60,6 +60,36 @@ void collection_free(struct collection *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen)
+{
+	struct stack_key key, next;
+	struct alloc_info info;
+	__u64 addr, next_addr;
+	void *prev = NULL;
+
+	/* Deleting the current key would restart the walk: delete behind it. */
+	while (bpf_map_get_next_key(stacks_fd, prev, &next) == 0) {
+		if (prev && key.generation != gen)
+			bpf_map_delete_elem(stacks_fd, &key);
+		key = next;
+		prev = &key;
+	}
+	if (prev && key.generation != gen)
+		bpf_map_delete_elem(stacks_fd, &key);
+
+	prev = NULL;
+	bool drop = false;
+	while (bpf_map_get_next_key(allocs_fd, prev, &next_addr) == 0) {
+		if (drop)
+			bpf_map_delete_elem(allocs_fd, &addr);
+		addr = next_addr;
+		prev = &addr;
+		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && info.key.generation != gen;
+	}
+	if (drop)
+		bpf_map_delete_elem(allocs_fd, &addr);
+}
+
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH])
 {
 	__u32 key = (__u32)id;

@@ -24,6 +24,10 @@ struct collection {
 int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c);
 void collection_free(struct collection *c);
 
+/* After an exec: deletes the live allocations and stacks of older program
+ * images (generations other than gen), which are gone with them. */
+void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen);
+
 /* The kernel's frame-pointer stack for id; returns the number of frames. */
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH]);
 

@@ -110,13 +110,40 @@ struct session {
 	struct tui *tui;	/* the live view, when on a terminal */
 	int nprobes;
 	char cmdline[256];
+	uint32_t generation;	/* target execs seen (spawn mode: its own exec is 1) */
 	uint64_t last_hits;	/* probe hits at the previous update, for hits/s */
 	double last_update, hits_per_s;
 };
 
+static void read_cmdline(struct session *s);
+
+/* The target exec'd: its heap is gone with the old program.  Start afresh on
+ * the new one; stacks of the old image are never symbolized with the new. */
+static void follow_exec(struct session *s, uint32_t generation)
+{
+	bool own_exec = s->target.spawned && s->generation == 0 && generation == 1;
+
+	s->generation = generation;
+	drop_other_generations(probes_allocs_fd(s->probes), probes_stacks_fd(s->probes),
+			       (uint16_t)generation);
+	symbolizer_refresh(s->sym);
+	model_reset(s->model);
+	if (own_exec)
+		return;
+	target_read_comm(&s->target);
+	read_cmdline(s);
+	fprintf(stderr, "leaktop: PID %d executed a new program (%s): its old heap is gone, tracing the new one\n",
+		s->target.pid, s->target.comm);
+}
+
 /* Reads the maps and brings the model up to date. */
 static void update(struct session *s)
 {
+	uint32_t generation = probes_generation(s->probes);
+
+	if (generation != s->generation)
+		follow_exec(s, generation);
+
 	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
 			  probes_hits_fd(s->probes), &s->collection);
 
@@ -135,6 +162,8 @@ static void update(struct session *s)
 
 		if (raw->bytes == 0 && raw->allocs == 0)
 			continue; /* balanced: nothing to symbolize */
+		if (raw->key.generation != (uint16_t)s->generation)
+			continue; /* an older program image, or one that just exec'd */
 		st = stack_table_get(s->stacks, &raw->key);
 		if (st)
 			model_add(s->model, st->id, raw->bytes, raw->allocs, st);

@@ -91,6 +91,11 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		     strerror(-e));
 		goto out;
 	}
+	p->skel->links.target_exec = bpf_program__attach(p->skel->progs.target_exec);
+	if (!p->skel->links.target_exec) {
+		fail(err, errlen, "cannot attach to the exec tracepoint: %s", strerror(errno));
+		goto out;
+	}
 	for (int i = 0; i < list->count; i++) {
 		e = attach_object(p, &list->objects[i], cfg->pid);
 		if (e) {
@@ -138,4 +143,14 @@ int probes_lost_fd(const struct probes *p)
 int probes_hits_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.hits);
+}
+
+int probes_allocs_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.allocs);
+}
+
+uint32_t probes_generation(const struct probes *p)
+{
+	return *(volatile __u32 *)&p->skel->bss->generation;
 }

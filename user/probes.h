@@ -27,5 +27,9 @@ int probes_stacks_fd(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
 int probes_hits_fd(const struct probes *p);
+int probes_allocs_fd(const struct probes *p);
+
+/* How many times the target has exec'd since the probes were attached. */
+uint32_t probes_generation(const struct probes *p);
 
 #endif

@@ -166,6 +166,20 @@ bool symbolizer_refresh(struct symbolizer *s)
 	return true;
 }
 
+bool symbolizer_add_mapping(struct symbolizer *s, uint64_t start, uint64_t end, uint64_t pgoff,
+			    const char *path)
+{
+	struct mapping *grown = realloc(s->maps, (s->nmaps + 1) * sizeof(*grown));
+	struct object *obj = object_open(s, path);
+
+	if (grown)
+		s->maps = grown;
+	if (!grown || !obj)
+		return false;
+	s->maps[s->nmaps++] = (struct mapping){ start, end, pgoff, obj };
+	return true;
+}
+
 struct symbolizer *symbolizer_new(pid_t pid, const char *root)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));

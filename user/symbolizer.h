@@ -30,6 +30,11 @@ void symbolizer_free(struct symbolizer *sym);
  * address is in no known mapping; returns false once the process is gone. */
 bool symbolizer_refresh(struct symbolizer *sym);
 
+/* Adds a mapping of `path` (under root) at [start, end) from file offset pgoff,
+ * as a line of /proc/PID/maps would; for tests and fuzzing without a process. */
+bool symbolizer_add_mapping(struct symbolizer *sym, uint64_t start, uint64_t end, uint64_t pgoff,
+			    const char *path);
+
 /* Resolve one address.  For a return address (every frame but the first), the
  * frame is looked up at addr - 1 so it names the call site, and the address
  * must directly follow a call instruction in an executable mapping; returns

@@ -39,7 +39,7 @@ static void init(struct target *t, pid_t pid)
 	snprintf(t->root, sizeof(t->root), "/proc/%d/root", pid);
 }
 
-static void read_comm(struct target *t)
+void target_read_comm(struct target *t)
 {
 	char path[64];
 	FILE *f;
@@ -114,7 +114,7 @@ int target_open(struct target *t, pid_t pid, char *err, size_t errlen)
 		/* A thread id: trace its whole process. */
 		init(t, (pid_t)tgid);
 	}
-	read_comm(t);
+	target_read_comm(t);
 	t->pidfd = pidfd_open(t->pid);
 	if (t->pidfd < 0)
 		return fail(err, errlen, "cannot watch PID %d: %s", t->pid, strerror(errno));

@@ -36,6 +36,9 @@ int target_release(struct target *t, char *err, size_t errlen);
  * Returns early (false) when a signal arrives. */
 bool target_wait_exit(struct target *t, int timeout_ms);
 
+/* Re-reads the process name (it changes on exec). */
+void target_read_comm(struct target *t);
+
 /* Spawn mode: terminate the child if it still runs, and reap it. */
 void target_close(struct target *t);
 

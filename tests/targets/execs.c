@@ -1,0 +1,34 @@
+/* Keeps 5000 bytes, then exec's itself; the new image keeps 7000 bytes. */
+#include <stdlib.h>
+#include "target.h"
+
+__attribute__((noinline)) static void before_exec(void)
+{
+	void *p = malloc(5000); /* ALLOC:before_exec */
+
+	KEEP(p);
+}
+
+__attribute__((noinline)) static void after_exec(void)
+{
+	void *p = malloc(7000); /* ALLOC:after_exec */
+
+	KEEP(p);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--after") == 0) {
+		after_exec();
+		printf("exec'd\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	wait_for_go(argc, argv);
+	before_exec();
+	say_ready();
+	usleep(1500000);
+	execl("/proc/self/exe", argv[0], "--after", (char *)NULL);
+	return 1;
+}

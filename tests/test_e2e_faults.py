@@ -1,0 +1,109 @@
+"""Faults: leaktop killed, the target exec'ing, forking or churning threads,
+signals and a closed pipe; the target's behaviour unchanged."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import LEAKTOP, find_stack, leaktop, leaktop_links, target
+
+
+def test_sigkill_leaves_nothing_attached_and_target_unaffected(procs):
+    tgt = procs([target("leak_rate")])
+    time.sleep(0.2)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(2, 15)
+    assert leaktop_links()
+    os.kill(lt.pid, signal.SIGKILL)
+    lt.wait(10)
+    deadline = time.monotonic() + 10
+    while leaktop_links() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the kernel frees links when the last fd closes
+    assert not leaktop_links()
+    progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    assert "alloc_enter" not in progs and "free_enter" not in progs
+    time.sleep(0.3)
+    assert tgt.popen.poll() is None
+
+
+def test_exec_is_followed_without_wrong_attribution(procs):
+    tgt = procs([target("execs"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 10)
+    before = lt.json_lines(2, 10)[-1]
+    assert find_stack(before, "before_exec")["outstanding_bytes"] == 5000
+    tgt.wait_line("exec'd", 10)
+    after = lt.json_lines(3, 10)[-1]
+    assert "executed a new program" in lt.stderr()
+    stack = find_stack(after, "after_exec")
+    assert stack["outstanding_bytes"] == 7000
+    assert stack["frames"][1]["file"].endswith("execs.c")
+    callers = [s["frames"][1]["function"] for s in after["stacks"] if len(s["frames"]) > 1]
+    assert "before_exec" not in callers  # the old heap is gone
+    assert after["outstanding_bytes"] == sum(s["outstanding_bytes"] for s in after["stacks"])
+
+
+def test_spawn_through_a_shell_exec(procs):
+    lt = procs(leaktop("--json", "-i", "0.3", "-c", "6", "--",
+                       "sh", "-c", f"exec {target('exact')} > /dev/null"))
+    reports = lt.all_json(30)
+    assert lt.wait(5) == 0
+    assert find_stack(reports[-1], "keep_blocks")["outstanding_bytes"] == 100000
+
+
+def test_children_are_not_traced(procs):
+    # The shell forks `exact` as a child (no exec in place): leaktop traces the shell only.
+    lt = procs(leaktop("--json", "-i", "0.3", "-c", "5", "--",
+                       "sh", "-c", f"{target('exact')} > /dev/null & sleep 3; kill $!"))
+    reports = lt.all_json(30)
+    for report in reports:
+        callers = [s["frames"][1]["function"] for s in report["stacks"] if len(s["frames"]) > 1]
+        assert "keep_blocks" not in callers
+
+
+def test_thread_churn(procs):
+    report_threads = 50 * 4 * 512
+    lt = procs(leaktop("--json", "-i", "0.3", "--", target("threads")))
+    while (line := lt.read_line(20)) is not None and line != "ready":
+        pass
+    report = lt.json_lines(2, 10)[-1]
+    assert find_stack(report, "thread_keep")["outstanding_bytes"] == report_threads
+    assert report["lost_events"] == 0
+
+
+def test_sighup_stops_cleanly(procs):
+    tgt = procs([target("leak_rate")])
+    time.sleep(0.2)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    os.kill(lt.pid, signal.SIGHUP)
+    assert lt.wait(10) == 0
+    assert not leaktop_links()
+
+
+def test_closed_pipe_stops_cleanly(procs):
+    tgt = procs([target("leak_rate")])
+    time.sleep(0.2)
+    result = subprocess.run(f"{LEAKTOP} -p {tgt.pid} -b -i 0.2 | head -1; echo ${{PIPESTATUS[0]}}",
+                            shell=True, executable="/bin/bash", capture_output=True, text=True,
+                            timeout=30)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("leaktop ")
+    assert lines[-1] == "0"  # leaktop saw EPIPE and stopped normally
+    assert not leaktop_links()
+    assert tgt.popen.poll() is None
+
+
+def test_target_output_is_unchanged(tmp_path):
+    """A deterministic program prints the same bytes with and without leaktop."""
+    program = ["sh", "-c", "for i in $(seq 1 200); do echo line $i; done | sort | md5sum; "
+                           "ls -la /usr/include/stdio.h"]
+    plain = subprocess.run(program, capture_output=True, text=True, timeout=30).stdout
+    traced_out = tmp_path / "out"
+    with open(traced_out, "w") as out:
+        subprocess.run([LEAKTOP, "-q", "--folded", str(tmp_path / "f"), "-i", "0.2", "--",
+                        *program], stdout=out, stderr=subprocess.DEVNULL, timeout=60, check=True)
+    assert traced_out.read_text() == plain
