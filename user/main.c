@@ -82,7 +82,7 @@ static bool check_privileges(void)
 		missing = "CAP_SYS_PTRACE";
 	if (!missing)
 		return true;
-	fprintf(stderr, "leaktop: needs root (missing %s): run it with sudo, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE\n",
+	fprintf(stderr, "leaktop: needs root (missing %s): run it with sudo, or grant CAP_SYS_ADMIN and CAP_SYS_PTRACE\n",
 		missing);
 	return false;
 }

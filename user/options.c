@@ -13,7 +13,7 @@ const char options_usage[] =
 	"       leaktop [OPTIONS] -- COMMAND [ARGS...]\n"
 	"\n"
 	"Shows the call stacks whose outstanding heap bytes grow fastest in a live\n"
-	"process, from BPF probes on its allocator. Needs root (CAP_BPF, CAP_PERFMON,\n"
+	"process, from BPF probes on its allocator. Needs root (or CAP_SYS_ADMIN and\n"
 	"CAP_SYS_PTRACE). The target is never modified.\n"
 	"\n"
 	"  -p, --pid PID            attach to a running process (all its threads)\n"

@@ -98,6 +98,13 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	}
 	for (int i = 0; i < list->count; i++) {
 		e = attach_object(p, &list->objects[i], cfg->pid);
+		if (e == -EACCES || e == -EPERM) {
+			/* Seen on 6.x kernels: CAP_BPF+CAP_PERFMON load the programs but
+			 * the uprobe perf event itself wants CAP_SYS_ADMIN. */
+			fail(err, errlen, "creating uprobes on %s was refused (%s): run as root or grant CAP_SYS_ADMIN",
+			     list->objects[i].path, strerror(-e));
+			goto out;
+		}
 		if (e) {
 			fail(err, errlen, "cannot attach uprobes to %s: %s", list->objects[i].path, strerror(-e));
 			goto out;

@@ -1,0 +1,49 @@
+"""Least privilege: leaktop runs as an unprivileged user with only the
+capabilities docs/privileges.md lists, and names what is missing otherwise."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import LEAKTOP, find_stack, target
+
+
+def as_nobody(caps, *args):
+    """Runs leaktop as user nobody holding exactly `caps` (ambient capabilities)."""
+    grant = ",".join(f"+{c}" for c in caps)
+    setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    setpriv += [f"--inh-caps={grant}", f"--ambient-caps={grant}"] if caps else ["--inh-caps=-all"]
+    return subprocess.run([*setpriv, LEAKTOP, *args], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_runs_with_only_the_documented_capabilities(procs):
+    tgt = procs([target("exact"), "--wait"])  # a root-owned process
+    tgt.wait_line("waiting", 10)
+    result = as_nobody(["sys_admin", "sys_ptrace"], "-p", str(tgt.pid), "--json", "-i", "0.3",
+                       "-c", "2")
+    assert result.returncode == 0, result.stderr
+    assert '"outstanding_bytes"' in result.stdout
+
+
+def test_spawn_with_only_the_documented_capabilities():
+    result = as_nobody(["sys_admin", "sys_ptrace"], "--json", "-i", "0.5", "-c", "2", "-n", "50",
+                       "--", target("exact"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads([l for l in result.stdout.splitlines() if l.startswith("{")][-1])
+    assert find_stack(report, "keep_blocks")["outstanding_bytes"] == 100000
+
+
+@pytest.mark.parametrize("caps, missing", [
+    ([], "CAP_BPF"),
+    (["bpf"], "CAP_PERFMON"),
+    (["bpf", "perfmon"], "CAP_SYS_PTRACE"),
+    (["sys_admin"], "CAP_SYS_PTRACE"),
+    (["bpf", "perfmon", "sys_ptrace"], "CAP_SYS_ADMIN"),  # uprobe perf events, see docs
+])
+def test_missing_capability_is_named(procs, caps, missing):
+    tgt = procs([target("leak_rate")])
+    result = as_nobody(caps, "-p", str(tgt.pid), "-c", "1")
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert missing in result.stderr
