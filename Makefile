@@ -15,7 +15,7 @@ BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-TARGET_SRCS := $(wildcard tests/targets/*.c tests/targets/*.cc)
+TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
 .PHONY: all deps clean test unit e2e demo vmlinux fuzz
@@ -55,6 +55,13 @@ $(BUILD)/targets/%: tests/targets/%.c | $(BUILD)/.deps-ok
 $(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	g++ -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@
+
+# A library loaded at run time by the dlopen target.
+$(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
+$(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
+TARGET_CFLAGS_dlopen = -ldl
 
 # Compiled without frame pointers: the immediate caller must still be right.
 TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2

@@ -48,6 +48,21 @@ class Proc:
         except queue.Empty:
             return None
 
+    def drain(self):
+        """Drops the lines already printed: what follows is newer."""
+        while True:
+            try:
+                if self.lines.get_nowait() is None:
+                    self.lines.put(None)  # keep the EOF mark
+                    return
+            except queue.Empty:
+                return
+
+    def fresh_json(self, count, timeout):
+        """The `count`-th JSON object printed from now on (older ones skipped)."""
+        self.drain()
+        return self.json_lines(count, timeout)[-1]
+
     def wait_line(self, wanted, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -175,7 +190,7 @@ def attach_after_ready(procs, name, *leaktop_args, intervals_after=2):
     lt.json_lines(1, 15)  # probes are attached once the first report is out
     os.kill(tgt.pid, signal.SIGUSR1)
     tgt.wait_line("ready", 15)
-    return lt.json_lines(intervals_after + 1, 15)[-1], tgt, lt
+    return lt.fresh_json(intervals_after + 1, 15), tgt, lt
 
 
 def spawn_after_ready(procs, name, *leaktop_args, intervals_after=2):

@@ -112,3 +112,10 @@ def test_not_root(procs):
 ])
 def test_unwritable_output(option, path, words):
     check_failure(run([option, path, "-p", "1"]), 2, option, *words)
+
+
+def test_stripped_static_allocator(tmp_path):
+    stripped = tmp_path / "static-stripped"
+    subprocess.run(["strip", "-o", str(stripped), target("static")], check=True)
+    result = run(["--", str(stripped)])
+    check_failure(result, 1, "no allocator", "malloc")

@@ -33,10 +33,10 @@ def test_exec_is_followed_without_wrong_attribution(procs):
     lt.json_lines(1, 15)
     os.kill(tgt.pid, signal.SIGUSR1)
     tgt.wait_line("ready", 10)
-    before = lt.json_lines(2, 10)[-1]
+    before = lt.fresh_json(2, 10)
     assert find_stack(before, "before_exec")["outstanding_bytes"] == 5000
     tgt.wait_line("exec'd", 10)
-    after = lt.json_lines(3, 10)[-1]
+    after = lt.fresh_json(3, 10)
     assert "executed a new program" in lt.stderr()
     stack = find_stack(after, "after_exec")
     assert stack["outstanding_bytes"] == 7000
@@ -107,3 +107,24 @@ def test_target_output_is_unchanged(tmp_path):
         subprocess.run([LEAKTOP, "-q", "--folded", str(tmp_path / "f"), "-i", "0.2", "--",
                         *program], stdout=out, stderr=subprocess.DEVNULL, timeout=60, check=True)
     assert traced_out.read_text() == plain
+
+
+def test_dlopen_and_dlclose(procs):
+    tgt = procs([target("dlopen"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 10)
+    report = lt.fresh_json(2, 10)
+    stacks = [s for s in report["stacks"]
+              if len(s["frames"]) > 1 and s["frames"][1]["function"] == "plugin_cache_entry"]
+    # Both rounds are attributed to the library, whichever address it was loaded at.
+    assert sum(s["outstanding_bytes"] for s in stacks) == 16 * 2222
+    for stack in stacks:
+        assert stack["frames"][1]["object"].endswith("/libleaky.so")
+        assert stack["frames"][1]["file"].endswith("libleaky.c")
+    wrong = [s for s in report["stacks"] if s["outstanding_bytes"] % 2222 == 0
+             and s["outstanding_bytes"] and s not in stacks
+             and s["frames"][0]["function"] == "malloc" and len(s["frames"]) == 1]
+    assert not wrong

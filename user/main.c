@@ -143,6 +143,9 @@ static void update(struct session *s)
 
 	if (generation != s->generation)
 		follow_exec(s, generation);
+	/* Libraries come and go (dlopen/dlclose): note the mappings every
+	 * interval, so a stack is named by what was mapped when it was made. */
+	symbolizer_refresh(s->sym);
 
 	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
 			  probes_hits_fd(s->probes), &s->collection);

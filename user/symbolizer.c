@@ -160,6 +160,25 @@ bool symbolizer_refresh(struct symbolizer *s)
 		maps[n++] = m;
 	}
 	fclose(f);
+	/* Keep what was mapped before and is not overlapped now: a library
+	 * dlclose'd since a stack was recorded still names its frames. */
+	for (size_t i = 0; i < s->nmaps; i++) {
+		const struct mapping *old = &s->maps[i];
+		bool overlapped = false;
+
+		for (size_t j = 0; j < n && !overlapped; j++)
+			overlapped = old->start < maps[j].end && maps[j].start < old->end;
+		if (overlapped)
+			continue;
+		if (n == cap) {
+			struct mapping *grown = realloc(maps, (cap = cap ? 2 * cap : 64) * sizeof(*grown));
+
+			if (!grown)
+				break;
+			maps = grown;
+		}
+		maps[n++] = *old;
+	}
 	free(s->maps);
 	s->maps = maps;
 	s->nmaps = n;
