@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux fuzz
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak
 all: leaktop
 
 deps:
@@ -96,6 +96,14 @@ test: leaktop $(BUILD)/unit_tests $(TARGETS) $(FUZZERS)
 
 demo: leaktop $(BUILD)/targets/demo
 	./leaktop -i 1 -c 15 -n 5 -- $(BUILD)/targets/demo
+
+# Benchmark programs (bench/): not tests; see bench/soak.sh.
+$(BUILD)/bench/%: bench/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@
+
+soak: leaktop $(BUILD)/bench/churn
+	./bench/soak.sh $(SOAK_SECONDS)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

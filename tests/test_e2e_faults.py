@@ -128,3 +128,29 @@ def test_dlopen_and_dlclose(procs):
              and s["outstanding_bytes"] and s not in stacks
              and s["frames"][0]["function"] == "malloc" and len(s["frames"]) == 1]
     assert not wrong
+
+
+def test_target_killed(procs):
+    tgt = procs([target("leak_rate")])
+    time.sleep(0.2)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(2, 15)
+    os.kill(tgt.pid, signal.SIGKILL)
+    reports = lt.all_json(15)
+    assert lt.wait(5) == 0
+    assert f"PID {tgt.pid} (leak_rate) exited" in lt.stderr()
+    assert reports and find_stack(reports[-1], "leak_slowly")["outstanding_bytes"] > 0
+    assert not leaktop_links()
+
+
+def test_full_stack_map_is_counted(procs):
+    lt = procs(leaktop("--json", "-i", "0.3", "-n", "100", "--max-stacks", "16", "--",
+                       target("exact")))
+    while (line := lt.read_line(20)) is not None and line != "ready":
+        pass
+    report = lt.json_lines(2, 10)[-1]
+    assert report["lost_events"] > 0
+    assert len(report["stacks"]) <= 16
+    for stack in report["stacks"]:  # what is tracked is still right
+        if len(stack["frames"]) > 1 and stack["frames"][1]["function"] == "keep_blocks":
+            assert stack["outstanding_bytes"] == 1000 * stack["outstanding_allocs"]

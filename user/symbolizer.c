@@ -6,20 +6,25 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <libelf.h>
 #include <limits.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "symbolizer.h"
 
 /* libstdc++'s demangler (the one every C++ toolchain tool uses). */
 char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
+static const char deleted_suffix[] = " (deleted)";
+
 struct object {
-	char *path;		/* as the target sees it (interned) */
-	int fd;			/* for the call-instruction check; -1 if unreadable */
+	const char *name;	/* as in the maps, " (deleted)" included: its identity */
+	const char *path;	/* as the target sees it */
+	int fd;			/* the file, for the call check; -1 if unreadable */
 	Elf *elf;		/* program headers: file offset -> vaddr */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
@@ -30,9 +35,10 @@ struct mapping {
 	struct object *obj;
 };
 
+/* Keyed by file offset, which maps one to one to the object's vaddr. */
 struct cache_entry {
 	const struct object *obj;
-	uint64_t vaddr;
+	uint64_t file_offset;
 	bool return_address;
 	bool ok;
 	struct frame frame;
@@ -40,20 +46,21 @@ struct cache_entry {
 
 struct symbolizer {
 	pid_t pid;
-	char root[256];
+	int proc_fd;		/* /proc/PID: this process, even once the PID is reused */
+	char *root;
+	char *debuginfo_path;	/* the host's debug directories, then the target's */
+	Dwfl_Callbacks callbacks;
 	struct mapping *maps;
-	size_t nmaps;
-	struct object **objects;
-	size_t nobjects;
-	void *cache;	/* tsearch tree of struct cache_entry */
-	void *strings;	/* tsearch tree of interned strings */
+	size_t nmaps, maps_cap;
+	void *objects;		/* tsearch tree of struct object, by name */
+	void *cache;		/* tsearch tree of struct cache_entry */
+	void *strings;		/* tsearch tree of interned strings */
 };
 
-static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo, /* .gnu_debuglink, build-id */
-	.section_address = dwfl_offline_section_address,
-};
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
 
 static const char *intern(struct symbolizer *s, const char *str)
 {
@@ -61,13 +68,13 @@ static const char *intern(struct symbolizer *s, const char *str)
 
 	if (!str)
 		return NULL;
-	found = tfind(str, &s->strings, (int (*)(const void *, const void *))strcmp);
+	found = tfind(str, &s->strings, compare_strings);
 	if (found)
 		return *found;
 	copy = strdup(str);
 	if (!copy)
 		return NULL;
-	found = tsearch(copy, &s->strings, (int (*)(const void *, const void *))strcmp);
+	found = tsearch(copy, &s->strings, compare_strings);
 	if (!found || *found != copy) {
 		free(copy);
 		return found ? *found : NULL;
@@ -75,44 +82,122 @@ static const char *intern(struct symbolizer *s, const char *str)
 	return copy;
 }
 
-static struct object *object_open(struct symbolizer *s, const char *path)
+static int compare_objects(const void *a, const void *b)
 {
-	char open_path[PATH_MAX];
-	struct object *obj, **grown;
+	const struct object *x = a, *y = b;
 
-	for (size_t i = 0; i < s->nobjects; i++)
-		if (strcmp(s->objects[i]->path, path) == 0)
-			return s->objects[i];
-	grown = realloc(s->objects, (s->nobjects + 1) * sizeof(*grown));
-	obj = calloc(1, sizeof(*obj));
-	if (!grown || !obj) {
-		free(obj);
-		if (grown)
-			s->objects = grown;
-		return NULL;
-	}
-	s->objects = grown;
-	s->objects[s->nobjects++] = obj;
-	obj->path = (char *)intern(s, path);
-	snprintf(open_path, sizeof(open_path), "%s%s", s->root, path);
-	obj->fd = open(open_path, O_RDONLY | O_CLOEXEC);
-	if (obj->fd < 0)
-		return obj; /* frames in it get the object name only */
-	obj->elf = elf_begin(obj->fd, ELF_C_READ, NULL);
-	if (!obj->elf || elf_kind(obj->elf) != ELF_K_ELF)
-		return obj;
-	obj->dwfl = dwfl_begin(&offline_callbacks);
-	if (!obj->dwfl)
-		return obj;
-	dwfl_report_begin(obj->dwfl);
-	/* libdwfl owns the descriptor it is given. */
-	obj->mod = dwfl_report_elf(obj->dwfl, path, open_path, dup(obj->fd), 0, false);
-	dwfl_report_end(obj->dwfl, NULL, NULL);
-	return obj;
+	return strcmp(x->name, y->name);
 }
 
-static void object_close(struct object *obj)
+static bool ends_with(const char *str, const char *suffix)
 {
+	size_t n = strlen(str), k = strlen(suffix);
+
+	return n >= k && strcmp(str + n - k, suffix) == 0;
+}
+
+/* Opens the object's ELF and reports it to its own Dwfl at base 0 without
+ * p_vaddr, so the module's addresses are the file's own vaddrs less the first
+ * PT_LOAD's (the bias dwfl_module_getelf gives back: 0 for an ordinary PIE or
+ * .so; ET_EXEC is always reported at its own addresses). */
+static void object_load(struct symbolizer *s, struct object *obj, const char *file_name)
+{
+	int dwfl_fd;
+
+	obj->elf = elf_begin(obj->fd, ELF_C_READ, NULL);
+	/* Only a plain ELF goes on: libdwfl would also unpack compressed
+	 * files and kernel images, under a descriptor it may then close. */
+	if (!obj->elf || elf_kind(obj->elf) != ELF_K_ELF)
+		return;
+	obj->dwfl = dwfl_begin(&s->callbacks);
+	if (!obj->dwfl)
+		return;
+	/* libdwfl closes the descriptor of a module it keeps, so it gets its
+	 * own; never none, or it would open file_name, maybe another file. */
+	dwfl_fd = fcntl(obj->fd, F_DUPFD_CLOEXEC, 0);
+	if (dwfl_fd < 0)
+		return;
+	dwfl_report_begin(obj->dwfl);
+	obj->mod = dwfl_report_elf(obj->dwfl, obj->path, file_name, dwfl_fd, 0, false);
+	dwfl_report_end(obj->dwfl, NULL, NULL);
+	if (!obj->mod)
+		close(dwfl_fd);
+}
+
+/* Opens only a regular file: opening a device can have effects (a watchdog
+ * arms itself), and a mapping may name one. */
+static int open_regular(int dirfd, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (fstatat(dirfd, path, &st, 0) || !S_ISREG(st.st_mode))
+		return -1;
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The object mapped under `name` at [start, end), opened once per name. */
+static struct object *object_get(struct symbolizer *s, const char *name, uint64_t start,
+				 uint64_t end)
+{
+	struct object probe = { .name = name }, *obj, **found;
+	char open_path[PATH_MAX + 64], *path;
+
+	found = tfind(&probe, &s->objects, compare_objects);
+	if (found)
+		return *found;
+	obj = calloc(1, sizeof(*obj));
+	path = strdup(name);
+	if (!obj || !path)
+		goto fail;
+	obj->fd = -1;
+	if (ends_with(path, deleted_suffix)) {
+		/* The file at the path, if any, is not the one mapped (an
+		 * upgraded library): read the mapped one through map_files. */
+		path[strlen(path) - strlen(deleted_suffix)] = '\0';
+		snprintf(open_path, sizeof(open_path), "map_files/%" PRIx64 "-%" PRIx64, start, end);
+		if (s->proc_fd >= 0)
+			obj->fd = open_regular(s->proc_fd, open_path);
+	} else if (snprintf(open_path, sizeof(open_path), "%s%s", s->root, path) <
+		   (int)sizeof(open_path)) {
+		obj->fd = open_regular(AT_FDCWD, open_path);
+	}
+	obj->name = intern(s, name);
+	obj->path = intern(s, path);
+	free(path);
+	path = NULL;
+	if (!obj->name || !obj->path)
+		goto fail;
+	/* Debug files are searched next to the path, even for a deleted file:
+	 * build-id and CRC checks keep a newer version's from being taken. */
+	snprintf(open_path, sizeof(open_path), "%s%s", s->root, obj->path);
+	if (obj->fd >= 0)
+		object_load(s, obj, open_path); /* else: named by object only */
+	if (!tsearch(obj, &s->objects, compare_objects))
+		goto fail;
+	return obj;
+fail:
+	if (obj && obj->fd >= 0) {
+		if (obj->dwfl)
+			dwfl_end(obj->dwfl);
+		if (obj->elf)
+			elf_end(obj->elf);
+		close(obj->fd);
+	}
+	free(obj);
+	free(path);
+	return NULL;
+}
+
+static void object_close(void *p)
+{
+	struct object *obj = p;
+
 	if (obj->dwfl)
 		dwfl_end(obj->dwfl);
 	if (obj->elf)
@@ -122,43 +207,55 @@ static void object_close(struct object *obj)
 	free(obj);
 }
 
+static bool append_mapping(struct mapping **maps, size_t *n, size_t *cap, const struct mapping *m)
+{
+	if (*n == *cap) {
+		size_t grown_cap = *cap ? 2 * *cap : 64;
+		struct mapping *grown = realloc(*maps, grown_cap * sizeof(*grown));
+
+		if (!grown)
+			return false;
+		*maps = grown;
+		*cap = grown_cap;
+	}
+	(*maps)[(*n)++] = *m;
+	return true;
+}
+
 bool symbolizer_refresh(struct symbolizer *s)
 {
-	char path[64], line[PATH_MAX + 128], perms[8];
 	struct mapping *maps = NULL;
-	size_t n = 0, cap = 0;
-	FILE *f;
+	size_t n = 0, cap = 0, line_len = 0;
+	char *line = NULL;
+	FILE *f = NULL;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", s->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false; /* gone: keep the mappings we knew */
-	while (fgets(line, sizeof(line), f)) {
+	/* Through /proc/PID itself: once the process is gone this fails even
+	 * if the PID is reused, and the mappings we knew are kept. */
+	fd = s->proc_fd >= 0 ? openat(s->proc_fd, "maps", O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (getline(&line, &line_len, f) > 0) {
 		struct mapping m = { 0 };
+		char perms[8];
 		int path_at = 0;
-		char *file, *deleted;
+		const char *name;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*x:%*x %*u %n", &m.start,
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*x:%*x %*s %n", &m.start,
 			   &m.end, perms, &m.pgoff, &path_at) < 4 || !path_at)
 			continue;
-		file = line + path_at;
-		if (perms[2] != 'x' || file[0] != '/')
+		name = line + path_at;
+		if (perms[2] != 'x' || name[0] != '/')
 			continue; /* data, anonymous JIT code, [vdso]: no object to read */
-		if ((deleted = strstr(file, " (deleted)")))
-			*deleted = '\0';
-		m.obj = object_open(s, file);
-		if (!m.obj)
-			continue;
-		if (n == cap) {
-			struct mapping *grown = realloc(maps, (cap = cap ? 2 * cap : 64) * sizeof(*grown));
-
-			if (!grown)
-				break;
-			maps = grown;
-		}
-		maps[n++] = m;
+		m.obj = object_get(s, name, m.start, m.end);
+		if (m.obj && !append_mapping(&maps, &n, &cap, &m))
+			break;
 	}
+	free(line);
 	fclose(f);
 	/* Keep what was mapped before and is not overlapped now: a library
 	 * dlclose'd since a stack was recorded still names its frames. */
@@ -168,61 +265,68 @@ bool symbolizer_refresh(struct symbolizer *s)
 
 		for (size_t j = 0; j < n && !overlapped; j++)
 			overlapped = old->start < maps[j].end && maps[j].start < old->end;
-		if (overlapped)
-			continue;
-		if (n == cap) {
-			struct mapping *grown = realloc(maps, (cap = cap ? 2 * cap : 64) * sizeof(*grown));
-
-			if (!grown)
-				break;
-			maps = grown;
-		}
-		maps[n++] = *old;
+		if (!overlapped && !append_mapping(&maps, &n, &cap, old))
+			break;
 	}
 	free(s->maps);
 	s->maps = maps;
 	s->nmaps = n;
+	s->maps_cap = cap;
 	return true;
 }
 
 bool symbolizer_add_mapping(struct symbolizer *s, uint64_t start, uint64_t end, uint64_t pgoff,
 			    const char *path)
 {
-	struct mapping *grown = realloc(s->maps, (s->nmaps + 1) * sizeof(*grown));
-	struct object *obj = object_open(s, path);
+	struct mapping m = { start, end, pgoff, NULL };
 
-	if (grown)
-		s->maps = grown;
-	if (!grown || !obj)
+	if (!path || start >= end)
 		return false;
-	s->maps[s->nmaps++] = (struct mapping){ start, end, pgoff, obj };
-	return true;
+	m.obj = object_get(s, path, start, end);
+	return m.obj && append_mapping(&s->maps, &s->nmaps, &s->maps_cap, &m);
 }
 
 struct symbolizer *symbolizer_new(pid_t pid, const char *root)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
+	char proc[32];
 
 	if (!s)
 		return NULL;
 	elf_version(EV_CURRENT);
 	s->pid = pid;
-	snprintf(s->root, sizeof(s->root), "%s", root ? root : "");
+	s->root = strdup(root ? root : "");
+	if (!s->root) {
+		free(s);
+		return NULL;
+	}
+	/* Build-id and .gnu_debuglink search: the host's /usr/lib/debug
+	 * first, then the target's own (a container's debug packages). */
+	if (s->root[0] &&
+	    asprintf(&s->debuginfo_path, ":.debug:/usr/lib/debug:%s/usr/lib/debug", s->root) < 0)
+		s->debuginfo_path = NULL;
+	s->callbacks.find_elf = dwfl_build_id_find_elf;
+	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.section_address = dwfl_offline_section_address;
+	s->callbacks.debuginfo_path = s->debuginfo_path ? &s->debuginfo_path : NULL;
+	snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+	s->proc_fd = pid > 0 ? open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	symbolizer_refresh(s);
 	return s;
 }
-
 
 void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
 	tdestroy(s->cache, free);
-	for (size_t i = 0; i < s->nobjects; i++)
-		object_close(s->objects[i]);
-	free(s->objects);
-	free(s->maps);
+	tdestroy(s->objects, object_close);
 	tdestroy(s->strings, free);
+	free(s->maps);
+	if (s->proc_fd >= 0)
+		close(s->proc_fd);
+	free(s->debuginfo_path);
+	free(s->root);
 	free(s);
 }
 
@@ -245,7 +349,7 @@ static bool file_offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
 	for (size_t i = 0; i < n; i++) {
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if (off >= ph.p_offset && off < ph.p_offset + ph.p_filesz) {
+		if (off >= ph.p_offset && off - ph.p_offset < ph.p_filesz) {
 			*vaddr = off - ph.p_offset + ph.p_vaddr;
 			return true;
 		}
@@ -253,38 +357,42 @@ static bool file_offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
 	return false;
 }
 
-/* Does the code just before this return address end with a call?  Near calls
- * are `E8 rel32` (5 bytes) or `FF /2` with a ModRM operand (2 to 7 bytes,
- * maybe after a REX prefix).  A plausibility check, not a decoder: it rejects
- * the garbage a frame-pointer walk finds in code without frame pointers. */
-static bool follows_call(const struct object *obj, uint64_t file_offset)
+/* Does the code just before the return address at file offset `ret` end with
+ * a call?  Read from the file, so it works after the target exited.  Near
+ * calls are `E8 rel32` (5 bytes) or `FF /2` (opcode FF, ModRM reg field 2,
+ * then 0 to 5 bytes of SIB and displacement: 2 to 7 bytes); a REX prefix
+ * comes before the FF and changes nothing here.  A plausibility check, not a
+ * decoder: it rejects the garbage a frame-pointer walk finds in code built
+ * without frame pointers. */
+static bool follows_call(const struct object *obj, uint64_t ret)
 {
-	unsigned char b[7];
+	unsigned char code[7] = { 0 };	/* code[7 - k] is the byte at ret - k */
+	size_t n = ret < sizeof(code) ? (size_t)ret : sizeof(code);
 
-	if (obj->fd < 0 || file_offset < sizeof(b) ||
-	    pread(obj->fd, b, sizeof(b), (off_t)(file_offset - sizeof(b))) != (ssize_t)sizeof(b))
+	if (obj->fd < 0 || n == 0 ||
+	    pread(obj->fd, code + sizeof(code) - n, n, (off_t)(ret - n)) != (ssize_t)n)
 		return false;
-	if (b[7 - 5] == 0xe8)
+	if (code[7 - 5] == 0xe8)
 		return true;
-	for (int len = 2; len <= 7; len++) {
-		unsigned char opcode = b[7 - len], modrm = b[7 - len + 1];
-
-		if (opcode == 0xff && (modrm & 0x38) == 0x10)
+	for (int k = 7; k >= 2; k--)
+		if (code[7 - k] == 0xff && (code[7 - k + 1] & 0x38) == 0x10)
 			return true;
-	}
 	return false;
 }
 
-static void describe(struct symbolizer *s, const struct object *obj, uint64_t vaddr, struct frame *f)
+/* Function, file and line at `vaddr` in the object's ELF address space. */
+static void describe(struct symbolizer *s, const struct object *obj, uint64_t vaddr,
+		     struct frame *f)
 {
-	GElf_Addr bias = 0, offset = 0;
+	GElf_Addr bias = 0, offset = 0, addr;
 	GElf_Sym sym;
 	const char *name;
 	Dwfl_Line *line;
 
 	if (!obj->mod || !dwfl_module_getelf(obj->mod, &bias))
 		return;
-	name = dwfl_module_addrinfo(obj->mod, vaddr + bias, &offset, &sym, NULL, NULL, NULL);
+	addr = vaddr + bias;
+	name = dwfl_module_addrinfo(obj->mod, addr, &offset, &sym, NULL, NULL, NULL);
 	/* Only a symbol that covers the address names it: in a stripped object
 	 * the nearest exported symbol below a local function is not its name. */
 	if (name && (offset < sym.st_size || (sym.st_size == 0 && offset == 0))) {
@@ -296,7 +404,7 @@ static void describe(struct symbolizer *s, const struct object *obj, uint64_t va
 		f->function = intern(s, status == 0 && demangled ? demangled : name);
 		free(demangled);
 	}
-	line = dwfl_module_getsrc(obj->mod, vaddr + bias);
+	line = dwfl_module_getsrc(obj->mod, addr);
 	if (line) {
 		int lineno = 0;
 		const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
@@ -314,28 +422,29 @@ static int compare_entries(const void *a, const void *b)
 
 	if (x->obj != y->obj)
 		return x->obj < y->obj ? -1 : 1;
-	if (x->vaddr != y->vaddr)
-		return x->vaddr < y->vaddr ? -1 : 1;
+	if (x->file_offset != y->file_offset)
+		return x->file_offset < y->file_offset ? -1 : 1;
 	return (int)x->return_address - (int)y->return_address;
 }
 
 bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address, struct frame *out)
 {
-	const struct mapping *m = find_mapping(s, addr);
+	/* A return address belongs to the call before it: all is looked up at
+	 * addr - 1, also the mapping (a call can end one). */
+	uint64_t at = return_address ? addr - 1 : addr, vaddr;
 	struct cache_entry probe = { 0 }, *e, **found;
-	uint64_t file_offset, vaddr;
+	const struct mapping *m;
 
 	memset(out, 0, sizeof(*out));
+	if (return_address && addr == 0)
+		return false;
+	m = find_mapping(s, at);
 	if (!m && symbolizer_refresh(s))
-		m = find_mapping(s, addr);
+		m = find_mapping(s, at);
 	if (!m)
 		return false;
-	file_offset = addr - m->start + m->pgoff;
-	if (!file_offset_to_vaddr(m->obj->elf, file_offset, &vaddr))
-		vaddr = file_offset; /* unreadable object: still name it by offset */
-
 	probe.obj = m->obj;
-	probe.vaddr = vaddr;
+	probe.file_offset = at - m->start + m->pgoff;
 	probe.return_address = return_address;
 	found = tfind(&probe, &s->cache, compare_entries);
 	if (found) {
@@ -347,11 +456,14 @@ bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address
 		return false;
 	*e = probe;
 	e->frame.object = m->obj->path;
-	e->frame.offset = vaddr;
-	e->ok = !return_address || follows_call(m->obj, file_offset);
-	if (e->ok)
-		/* A return address belongs to the call before it: look up addr - 1. */
-		describe(s, m->obj, return_address ? vaddr - 1 : vaddr, &e->frame);
+	e->ok = !return_address || follows_call(m->obj, probe.file_offset + 1);
+	if (file_offset_to_vaddr(m->obj->elf, probe.file_offset, &vaddr)) {
+		if (e->ok)
+			describe(s, m->obj, vaddr, &e->frame);
+	} else {
+		vaddr = probe.file_offset; /* unreadable object: still name it by offset */
+	}
+	e->frame.offset = vaddr + (return_address ? 1 : 0);
 	if (!tsearch(e, &s->cache, compare_entries)) {
 		free(e);
 		return false;
@@ -364,9 +476,9 @@ const char *frame_fallback_name(const struct frame *f, char *buf, size_t len)
 {
 	const char *base;
 
-	if (f->function) {
-		snprintf(buf, len, "%s", f->function);
-	} else if (f->object) {
+	if (f->function)
+		return f->function;
+	if (f->object) {
 		base = strrchr(f->object, '/') ? strrchr(f->object, '/') + 1 : f->object;
 		snprintf(buf, len, "%s+0x%" PRIx64, base, f->offset);
 	} else {
