@@ -2,11 +2,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "options.h"
+#include "errors.h"
 
 const char options_usage[] =
 	"Usage: leaktop [OPTIONS] -p PID\n"
@@ -57,16 +57,6 @@ static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* A whole-string integer in [min, max]. */
 static bool parse_long(const char *s, long min, long max, long *out)

@@ -3,29 +3,19 @@
  * arms them only in its address space, for all of its threads, also across
  * exec (spawn mode attaches before the exec). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "leaktop.skel.h"
 #include "probes.h"
+#include "errors.h"
 
 struct probes {
 	struct leaktop_bpf *skel;
 	struct bpf_link **links;
 	int nlinks;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int attach_one(struct probes *p, struct bpf_program *prog, const char *path,
 		      uint64_t offset, bool retprobe, uint64_t cookie, pid_t pid)

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "target.h"
+#include "errors.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int pidfd_open(pid_t pid)
 {

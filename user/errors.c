@@ -1,0 +1,14 @@
+/* One-line error messages. */
+#include <stdarg.h>
+#include <stdio.h>
+#include "errors.h"
+
+int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
