@@ -74,6 +74,9 @@ uint64_t stack_id_hash(const struct frame *frames, int nframes)
 		int64_t line = f->line;
 
 		hash_string(&h, f->function);
+		if (i == 0)
+			continue; /* the allocator is named by its probe; its location
+				   * is unknown when the kernel's stack was lost */
 		hash_string(&h, f->file);
 		hash_bytes(&h, &line, sizeof(line));
 		hash_string(&h, f->object);

@@ -22,8 +22,9 @@ void stack_table_free(struct stack_table *t);
 const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key);
 
 /* FNV-1a over each frame's function, file, line and object (and the offset
- * where the function is unknown): the same code path gets the same id in every
- * run, whatever the load addresses. */
+ * where the function is unknown; only the name for frame 0, the allocator):
+ * the same code path gets the same id in every run, whatever the load
+ * addresses, and with or without the kernel's part of the stack. */
 uint64_t stack_id_hash(const struct frame *frames, int nframes);
 
 #endif
