@@ -51,17 +51,21 @@ $(BUILD)/unit_tests: $(UNIT_SRCS) $(USER_SRCS) $(wildcard user/*.h tests/unit/*.
 # Target programs with known allocation patterns for the end-to-end tests.
 $(BUILD)/targets/%: tests/targets/%.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread $(TARGET_CFLAGS_$*) $< -o $@
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread $(TARGET_CFLAGS_$*) $< -o $@ $(TARGET_LDLIBS_$*)
 $(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
-	g++ -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@
+	g++ -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@ $(TARGET_LDLIBS_$*)
+
+# Other allocators: jemalloc (as Debian's redis uses it) and tcmalloc.
+TARGET_LDLIBS_jemalloc = -ljemalloc
+TARGET_LDLIBS_tcmalloc = -ltcmalloc_minimal
 
 # A library loaded at run time by the dlopen target.
 $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
 $(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
-TARGET_CFLAGS_dlopen = -ldl
+TARGET_LDLIBS_dlopen = -ldl
 
 # Compiled without frame pointers: the immediate caller must still be right.
 TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2

@@ -182,6 +182,8 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	case FN_MALLOC:
 	case FN_VALLOC:
 	case FN_PVALLOC:
+	case FN_OPERATOR_NEW:
+	case FN_OPERATOR_NEW_ARRAY:
 		call.size = a1;
 		break;
 	case FN_CALLOC:

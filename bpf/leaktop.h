@@ -18,6 +18,8 @@ enum alloc_fn {
 	FN_MEMALIGN,
 	FN_VALLOC,
 	FN_PVALLOC,
+	FN_OPERATOR_NEW,	/* every C++ operator new (size first): plain, */
+	FN_OPERATOR_NEW_ARRAY,	/* nothrow, aligned */
 	FN_COUNT,
 };
 

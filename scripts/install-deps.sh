@@ -11,6 +11,7 @@ packages=(
   libcap2-bin procps python3 python3-pytest
   # tests only: real exporters and servers, started by the suite on loopback
   prometheus prometheus-node-exporter curl tmux
+  libjemalloc-dev libgoogle-perftools-dev redis-server redis-tools
 )
 
 missing=()

@@ -67,6 +67,24 @@ def test_cpp_names_are_demangled(procs):
     assert stack["frames"][1]["line"] == alloc_line("cpp.cc", "store")
 
 
+def test_cpp_operator_new_and_delete(procs):
+    report, _, _ = attach_after_ready(procs, "cpp")
+    objects = find_stack(report, "leaky::Cache::store_objects", allocator="operator new")
+    assert objects["frames"][0]["function"] == "operator new"
+    assert objects["outstanding_bytes"] == 7 * 96 and objects["outstanding_allocs"] == 7
+    assert objects["frames"][1]["line"] == alloc_line("cpp.cc", "store_objects")
+    arrays = find_stack(report, "leaky::Cache::store_objects", allocator="operator new[]")
+    assert arrays["outstanding_bytes"] == 7 * 500
+    assert arrays["frames"][1]["line"] == alloc_line("cpp.cc", "store_arrays")
+    # new/delete balanced; the malloc inside operator new is not counted again.
+    for stack in report["stacks"]:
+        if len(stack["frames"]) > 1 and stack["frames"][1]["function"].startswith(
+                "leaky::Cache::churn_objects"):
+            assert stack["outstanding_bytes"] == 0
+    callers = [s["frames"][1]["function"] for s in report["stacks"] if len(s["frames"]) > 1]
+    assert "operator new(unsigned long)" not in callers
+
+
 def test_stripped_executable_gets_no_wrong_name(procs, tmp_path):
     stripped = tmp_path / "exact-stripped"
     subprocess.run(["strip", "-o", str(stripped), target("exact")], check=True)

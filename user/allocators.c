@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "allocators.h"
 
-const char *const alloc_fn_names[ALLOC_SYMBOLS] = {
+const char *const alloc_fn_names[FN_COUNT + 1] = {
 	[FN_MALLOC] = "malloc",
 	[FN_CALLOC] = "calloc",
 	[FN_REALLOC] = "realloc",
@@ -22,18 +22,80 @@ const char *const alloc_fn_names[ALLOC_SYMBOLS] = {
 	[FN_MEMALIGN] = "memalign",
 	[FN_VALLOC] = "valloc",
 	[FN_PVALLOC] = "pvalloc",
+	[FN_OPERATOR_NEW] = "operator new",
+	[FN_OPERATOR_NEW_ARRAY] = "operator new[]",
 	[ALLOC_FREE] = "free",
 };
 
+/* Symbols probed, by (unversioned) name.  C++ operators are matched mangled:
+ * they are not thin wrappers everywhere (tcmalloc's do not call malloc), and
+ * where they do call malloc (libstdc++) the nested call is counted once, at
+ * the operator, whose caller is then the C++ code that said `new`. */
+static const struct {
+	const char *name;
+	int fn;
+} alloc_symbols[] = {
+	{ "malloc", FN_MALLOC },
+	{ "calloc", FN_CALLOC },
+	{ "realloc", FN_REALLOC },
+	{ "reallocarray", FN_REALLOCARRAY },
+	{ "posix_memalign", FN_POSIX_MEMALIGN },
+	{ "aligned_alloc", FN_ALIGNED_ALLOC },
+	{ "memalign", FN_MEMALIGN },
+	{ "valloc", FN_VALLOC },
+	{ "pvalloc", FN_PVALLOC },
+	{ "free", ALLOC_FREE },
+	{ "_Znwm", FN_OPERATOR_NEW },
+	{ "_ZnwmRKSt9nothrow_t", FN_OPERATOR_NEW },
+	{ "_ZnwmSt11align_val_t", FN_OPERATOR_NEW },
+	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", FN_OPERATOR_NEW },
+	{ "_Znam", FN_OPERATOR_NEW_ARRAY },
+	{ "_ZnamRKSt9nothrow_t", FN_OPERATOR_NEW_ARRAY },
+	{ "_ZnamSt11align_val_t", FN_OPERATOR_NEW_ARRAY },
+	{ "_ZnamSt11align_val_tRKSt9nothrow_t", FN_OPERATOR_NEW_ARRAY },
+	{ "_ZdlPv", ALLOC_FREE },
+	{ "_ZdlPvm", ALLOC_FREE },
+	{ "_ZdlPvRKSt9nothrow_t", ALLOC_FREE },
+	{ "_ZdlPvSt11align_val_t", ALLOC_FREE },
+	{ "_ZdlPvmSt11align_val_t", ALLOC_FREE },
+	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", ALLOC_FREE },
+	{ "_ZdaPv", ALLOC_FREE },
+	{ "_ZdaPvm", ALLOC_FREE },
+	{ "_ZdaPvRKSt9nothrow_t", ALLOC_FREE },
+	{ "_ZdaPvSt11align_val_t", ALLOC_FREE },
+	{ "_ZdaPvmSt11align_val_t", ALLOC_FREE },
+	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", ALLOC_FREE },
+};
+
 /* "malloc@@GLIBC_2.2.5" and "malloc" both name malloc. */
-static int symbol_index(const char *name)
+static int symbol_fn(const char *name)
 {
 	size_t len = strcspn(name, "@");
 
-	for (int i = 0; i < ALLOC_SYMBOLS; i++)
-		if (strlen(alloc_fn_names[i]) == len && strncmp(name, alloc_fn_names[i], len) == 0)
-			return i;
+	for (size_t i = 0; i < sizeof(alloc_symbols) / sizeof(alloc_symbols[0]); i++)
+		if (strlen(alloc_symbols[i].name) == len && strncmp(name, alloc_symbols[i].name, len) == 0)
+			return alloc_symbols[i].fn;
 	return -1;
+}
+
+/* Adds a probe unless its offset is probed already (aliases such as glibc's
+ * aligned_alloc and memalign share their code: one probe, the first name). */
+static void add_probe(struct allocator_object *obj, int fn, uint64_t offset)
+{
+	if (!offset || obj->nprobes == MAX_ALLOC_PROBES)
+		return;
+	for (int i = 0; i < obj->nprobes; i++)
+		if (obj->probes[i].offset == offset)
+			return;
+	obj->probes[obj->nprobes++] = (struct alloc_probe){ fn, offset };
+}
+
+static bool has_fn(const struct allocator_object *obj, int fn)
+{
+	for (int i = 0; i < obj->nprobes; i++)
+		if (obj->probes[i].fn == fn)
+			return true;
+	return false;
 }
 
 /* Virtual address of a function -> offset in the file, through the executable
@@ -62,16 +124,16 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator
 
 	for (size_t i = 0; data && i < count; i++) {
 		const char *name;
-		int idx;
+		int fn;
 
 		if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
 			continue;
 		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 			continue;
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
-		if (!name || (idx = symbol_index(name)) < 0 || obj->offsets[idx])
+		if (!name || (fn = symbol_fn(name)) < 0)
 			continue;
-		obj->offsets[idx] = vaddr_to_file_offset(elf, sym.st_value);
+		add_probe(obj, fn, vaddr_to_file_offset(elf, sym.st_value));
 	}
 }
 
@@ -103,7 +165,7 @@ int allocator_object_load(const char *path, const char *open_path, struct alloca
 	}
 	elf_end(elf);
 	close(fd);
-	return obj->offsets[FN_MALLOC] && obj->offsets[ALLOC_FREE];
+	return has_fn(obj, ALLOC_FREE) && (has_fn(obj, FN_MALLOC) || has_fn(obj, FN_OPERATOR_NEW));
 }
 
 static int add_object(struct allocator_list *list, const char *path, const char *root)

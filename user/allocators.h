@@ -8,15 +8,23 @@
 #include <sys/types.h>
 #include "leaktop_types.h"
 
-#define ALLOC_FREE FN_COUNT		/* index of free() in offsets[] */
-#define ALLOC_SYMBOLS (FN_COUNT + 1)
+#define ALLOC_FREE FN_COUNT	/* free and every operator delete: pointer first */
+#define MAX_ALLOC_PROBES 48
 
-extern const char *const alloc_fn_names[ALLOC_SYMBOLS];
+/* Display names of enum alloc_fn (and ALLOC_FREE). */
+extern const char *const alloc_fn_names[FN_COUNT + 1];
+
+/* One function to probe in an object. */
+struct alloc_probe {
+	int fn;			/* enum alloc_fn, or ALLOC_FREE */
+	uint64_t offset;	/* in the file, as uprobes take it */
+};
 
 struct allocator_object {
 	char path[PATH_MAX];		/* as the target sees it */
 	char open_path[PATH_MAX];	/* as we open it: under /proc/PID/root */
-	uint64_t offsets[ALLOC_SYMBOLS]; /* file offset per function; 0 = absent */
+	struct alloc_probe probes[MAX_ALLOC_PROBES]; /* distinct offsets */
+	int nprobes;
 };
 
 struct allocator_list {
@@ -25,7 +33,8 @@ struct allocator_list {
 };
 
 /* Reads `path` (opened as `open_path`): fills *obj and returns 1 when it
- * defines both malloc and free, 0 when it does not, -1 when it is no ELF. */
+ * is an allocator (defines malloc and free, or C++ operator new and delete),
+ * 0 when it is not, -1 when it is no ELF. */
 int allocator_object_load(const char *path, const char *open_path, struct allocator_object *obj);
 
 /* The allocators mapped in a running process (/proc/PID/maps, paths under root). */

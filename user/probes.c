@@ -30,29 +30,27 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 	return 0;
 }
 
-/* Entry and return probes on each allocation function, an entry probe on free.
- * Aliases (aligned_alloc and memalign share code in glibc) are probed once. */
+/* Entry and return probes on each allocation function, an entry probe on
+ * free and each operator delete. */
 static int attach_object(struct probes *p, const struct allocator_object *obj, pid_t pid)
 {
 	struct leaktop_bpf *skel = p->skel;
-	int err;
+	int err = 0;
 
-	for (int fn = 0; fn < FN_COUNT; fn++) {
-		bool alias = false;
+	for (int i = 0; i < obj->nprobes && !err; i++) {
+		const struct alloc_probe *probe = &obj->probes[i];
 
-		if (!obj->offsets[fn])
+		if (probe->fn == ALLOC_FREE) {
+			err = attach_one(p, skel->progs.free_enter, obj->open_path, probe->offset, false, 0, pid);
 			continue;
-		for (int prev = 0; prev < fn; prev++)
-			alias |= obj->offsets[prev] == obj->offsets[fn];
-		if (alias)
-			continue;
-		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, obj->offsets[fn], false, fn, pid);
+		}
+		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, probe->offset, false,
+				 (uint64_t)probe->fn, pid);
 		if (!err)
-			err = attach_one(p, skel->progs.alloc_return, obj->open_path, obj->offsets[fn], true, fn, pid);
-		if (err)
-			return err;
+			err = attach_one(p, skel->progs.alloc_return, obj->open_path, probe->offset, true,
+					 (uint64_t)probe->fn, pid);
 	}
-	return attach_one(p, skel->progs.free_enter, obj->open_path, obj->offsets[ALLOC_FREE], false, 0, pid);
+	return err;
 }
 
 struct probes *probes_attach(const struct probes_config *cfg, const struct allocator_list *list,
@@ -65,7 +63,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->links = calloc((size_t)list->count * (2 * FN_COUNT + 1), sizeof(*p->links));
+	p->links = calloc((size_t)list->count * 2 * MAX_ALLOC_PROBES, sizeof(*p->links));
 	p->skel = leaktop_bpf__open();
 	if (!p->links || !p->skel) {
 		fail(err, errlen, "cannot open the BPF programs: %s", strerror(errno));

@@ -141,6 +141,19 @@ static int open_regular(int dirfd, const char *path)
 	return fd;
 }
 
+static void object_close(void *p)
+{
+	struct object *obj = p;
+
+	if (obj->dwfl)
+		dwfl_end(obj->dwfl);
+	if (obj->elf)
+		elf_end(obj->elf);
+	if (obj->fd >= 0)
+		close(obj->fd);
+	free(obj);
+}
+
 /* The object mapped under `name` at [start, end), opened once per name. */
 static struct object *object_get(struct symbolizer *s, const char *name, uint64_t start,
 				 uint64_t end)
@@ -152,10 +165,11 @@ static struct object *object_get(struct symbolizer *s, const char *name, uint64_
 	if (found)
 		return *found;
 	obj = calloc(1, sizeof(*obj));
+	if (obj)
+		obj->fd = -1;
 	path = strdup(name);
 	if (!obj || !path)
 		goto fail;
-	obj->fd = -1;
 	if (ends_with(path, deleted_suffix)) {
 		/* The file at the path, if any, is not the one mapped (an
 		 * upgraded library): read the mapped one through map_files. */
@@ -182,29 +196,10 @@ static struct object *object_get(struct symbolizer *s, const char *name, uint64_
 		goto fail;
 	return obj;
 fail:
-	if (obj && obj->fd >= 0) {
-		if (obj->dwfl)
-			dwfl_end(obj->dwfl);
-		if (obj->elf)
-			elf_end(obj->elf);
-		close(obj->fd);
-	}
-	free(obj);
+	if (obj)
+		object_close(obj);
 	free(path);
 	return NULL;
-}
-
-static void object_close(void *p)
-{
-	struct object *obj = p;
-
-	if (obj->dwfl)
-		dwfl_end(obj->dwfl);
-	if (obj->elf)
-		elf_end(obj->elf);
-	if (obj->fd >= 0)
-		close(obj->fd);
-	free(obj);
 }
 
 static bool append_mapping(struct mapping **maps, size_t *n, size_t *cap, const struct mapping *m)

@@ -17,9 +17,35 @@ public:
 		}
 	}
 
+	struct Entry {
+		char payload[96];
+	};
+
+	__attribute__((noinline)) void store_objects(int n)
+	{
+		for (int i = 0; i < n && objects < 64; i++) {
+			entries[objects] = new Entry; /* ALLOC:store_objects */
+			__asm__ volatile("" : : "r"(entries[objects]) : "memory");
+			arrays[objects] = new char[500]; /* ALLOC:store_arrays */
+			__asm__ volatile("" : : "r"(arrays[objects]) : "memory");
+			objects++;
+		}
+	}
+
+	__attribute__((noinline)) void churn_objects(int n)
+	{
+		for (int i = 0; i < n; i++) {
+			Entry *e = new Entry; /* ALLOC:churn_objects */
+			__asm__ volatile("" : : "r"(e) : "memory");
+			delete e;
+		}
+	}
+
 private:
 	void *blocks[64] = {};
-	int count = 0;
+	Entry *entries[64] = {};
+	char *arrays[64] = {};
+	int count = 0, objects = 0;
 };
 } // namespace leaky
 
@@ -38,6 +64,8 @@ int main(int argc, char **argv)
 		sigwait(&set, &sig);
 	}
 	cache.store(10);
+	cache.store_objects(7);
+	cache.churn_objects(50);
 	std::printf("ready\n");
 	std::fflush(stdout);
 	for (;;)
