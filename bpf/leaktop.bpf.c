@@ -184,12 +184,14 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	case FN_PVALLOC:
 	case FN_OPERATOR_NEW:
 	case FN_OPERATOR_NEW_ARRAY:
+	case FN_MALLOCX:
 		call.size = a1;
 		break;
 	case FN_CALLOC:
 		call.size = mul_or_overflow(a1, a2, &call.failed);
 		break;
 	case FN_REALLOC:
+	case FN_RALLOCX:
 		call.old_ptr = a1;
 		call.size = a2;
 		break;
@@ -245,7 +247,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (ret == 0) /* 0 = success; the block is in *memptr */
 			bpf_probe_read_user(&ptr, sizeof(ptr), (void *)call.memptr);
 	}
-	if (call.key.fn == FN_REALLOC || call.key.fn == FN_REALLOCARRAY) {
+	if (call.key.fn == FN_REALLOC || call.key.fn == FN_REALLOCARRAY || call.key.fn == FN_RALLOCX) {
 		/* The old block is gone when realloc succeeded, and also after
 		 * realloc(p, 0), which frees p and may return NULL. A failed
 		 * realloc (NULL for a non-zero size) leaves it in place. */

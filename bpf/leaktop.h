@@ -20,6 +20,8 @@ enum alloc_fn {
 	FN_PVALLOC,
 	FN_OPERATOR_NEW,	/* every C++ operator new (size first): plain, */
 	FN_OPERATOR_NEW_ARRAY,	/* nothrow, aligned */
+	FN_MALLOCX,		/* jemalloc's extended API */
+	FN_RALLOCX,
 	FN_COUNT,
 };
 

@@ -19,6 +19,12 @@ def test_jemalloc(procs):
     churn = [s for s in report["stacks"]
              if len(s["frames"]) > 1 and s["frames"][1]["function"] == "churn_jemalloc"]
     assert all(s["outstanding_bytes"] == 0 for s in churn)
+    # The extended API: the 8 blocks moved by rallocx, the sdallocx/dallocx'd ones gone.
+    moved = find_stack(report, "keep_extended", allocator="rallocx")
+    assert moved["outstanding_bytes"] == 8 * 4000 and moved["outstanding_allocs"] == 8
+    # Without the sdallocx/dallocx probes 50 mallocx blocks would be left here.
+    assert not [s for s in report["stacks"]
+                if s["frames"][0]["function"] == "mallocx" and s["outstanding_bytes"]]
 
 
 def test_tcmalloc_operator_new_and_malloc(procs):

@@ -24,6 +24,8 @@ const char *const alloc_fn_names[FN_COUNT + 1] = {
 	[FN_PVALLOC] = "pvalloc",
 	[FN_OPERATOR_NEW] = "operator new",
 	[FN_OPERATOR_NEW_ARRAY] = "operator new[]",
+	[FN_MALLOCX] = "mallocx",
+	[FN_RALLOCX] = "rallocx",
 	[ALLOC_FREE] = "free",
 };
 
@@ -45,6 +47,10 @@ static const struct {
 	{ "valloc", FN_VALLOC },
 	{ "pvalloc", FN_PVALLOC },
 	{ "free", ALLOC_FREE },
+	{ "mallocx", FN_MALLOCX },
+	{ "rallocx", FN_RALLOCX },
+	{ "dallocx", ALLOC_FREE },
+	{ "sdallocx", ALLOC_FREE },
 	{ "_Znwm", FN_OPERATOR_NEW },
 	{ "_ZnwmRKSt9nothrow_t", FN_OPERATOR_NEW },
 	{ "_ZnwmSt11align_val_t", FN_OPERATOR_NEW },

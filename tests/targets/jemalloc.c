@@ -1,4 +1,5 @@
 /* Linked with libjemalloc: malloc and free are jemalloc's, not glibc's. */
+#include <jemalloc/jemalloc.h>
 #include <stdlib.h>
 #include "target.h"
 
@@ -18,11 +19,33 @@ __attribute__((noinline)) static void churn_jemalloc(void)
 	}
 }
 
+/* jemalloc's extended API: mallocx, rallocx, sdallocx, dallocx. */
+__attribute__((noinline)) static void keep_extended(void)
+{
+	for (int i = 0; i < 8; i++) {
+		void *p = mallocx(1000, 0); /* ALLOC:keep_extended */
+
+		KEEP(p);
+		p = rallocx(p, 4000, 0); /* ALLOC:grow_extended */
+		KEEP(p);
+	}
+	for (int i = 0; i < 50; i++) {
+		void *p = mallocx(700, MALLOCX_ZERO);
+
+		KEEP(p);
+		if (i % 2)
+			sdallocx(p, 700, 0);
+		else
+			dallocx(p, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	wait_for_go(argc, argv);
 	keep_jemalloc();
 	churn_jemalloc();
+	keep_extended();
 	say_ready();
 	for (;;)
 		pause();
