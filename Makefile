@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench
 all: leaktop
 
 deps:
@@ -108,6 +108,20 @@ $(BUILD)/bench/%: bench/%.c | $(BUILD)/.deps-ok
 
 soak: leaktop $(BUILD)/bench/churn
 	./bench/soak.sh $(SOAK_SECONDS)
+
+# The uprobe floor: empty programs on leaktop's probes (bench/floor.*).
+$(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
+	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.c user/allocators.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c -o $@ -lbpf -lelf -lz
+
+# Throughput of the churn target: untraced, under the floor, under leaktop (and
+# memleak when MEMLEAK=/path/to/memleak is given), alternating rounds.
+bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor
+	./bench/throughput.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

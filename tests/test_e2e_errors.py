@@ -109,6 +109,7 @@ def test_not_root(procs):
     ("--prom-file", "/nonexistent-dir/x.prom", ["does not exist"]),
     ("--prom-file", "/tmp", ["directory"]),
     ("--folded", "/nonexistent-dir/x.folded", ["does not exist"]),
+    ("--folded", "/dev/null", ["not a regular file"]),  # renamed over: never a device
 ])
 def test_unwritable_output(option, path, words):
     check_failure(run([option, path, "-p", "1"]), 2, option, *words)

@@ -31,6 +31,9 @@ int output_path_check(const char *option, const char *path, char *err, size_t er
 		return fail(err, errlen, "cannot write %s %s: directory %s is not writable", option, path, dir);
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return fail(err, errlen, "cannot write %s %s: it is a directory, give a file name in it", option, path);
+	/* It is replaced by a rename: never do that to a device, FIFO or socket. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return fail(err, errlen, "cannot write %s %s: not a regular file, give a file name", option, path);
 	return 0;
 }
 
