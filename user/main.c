@@ -126,6 +126,7 @@ static void follow_exec(struct session *s, uint32_t generation)
 	s->generation = generation;
 	drop_other_generations(probes_allocs_fd(s->probes), probes_stacks_fd(s->probes),
 			       (uint16_t)generation);
+	symbolizer_forget_mappings(s->sym);
 	symbolizer_refresh(s->sym);
 	model_reset(s->model);
 	if (own_exec)

@@ -270,6 +270,11 @@ bool symbolizer_refresh(struct symbolizer *s)
 	return true;
 }
 
+void symbolizer_forget_mappings(struct symbolizer *s)
+{
+	s->nmaps = 0; /* objects and cached frames stay: they are keyed by file */
+}
+
 bool symbolizer_add_mapping(struct symbolizer *s, uint64_t start, uint64_t end, uint64_t pgoff,
 			    const char *path)
 {

@@ -30,6 +30,10 @@ void symbolizer_free(struct symbolizer *sym);
  * address is in no known mapping; returns false once the process is gone. */
 bool symbolizer_refresh(struct symbolizer *sym);
 
+/* Forgets every mapping (after an exec, the old program's are meaningless);
+ * the next refresh reads them afresh. */
+void symbolizer_forget_mappings(struct symbolizer *sym);
+
 /* Adds a mapping of `path` (under root) at [start, end) from file offset pgoff,
  * as a line of /proc/PID/maps would; for tests and fuzzing without a process. */
 bool symbolizer_add_mapping(struct symbolizer *sym, uint64_t start, uint64_t end, uint64_t pgoff,
