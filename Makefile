@@ -8,7 +8,7 @@ PYTHON   ?= /usr/bin/python3
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Iuser -Ibpf -I$(BUILD)
-LDLIBS   += -lbpf -ldw -lelf -lz -ljson-c -lncursesw -lstdc++ -lm
+LDLIBS   += -lbpf -ldw -lelf -lz -ljson-c -lncursesw -lstdc++ -lcapstone -lm
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
 
 # Userspace sources; main() lives in user/main.c so unit tests can link the rest.
@@ -28,7 +28,7 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	@./scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

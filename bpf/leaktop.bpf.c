@@ -89,6 +89,8 @@ static __always_inline void count_lost(__u32 reason)
 		*n += 1;
 }
 
+#include "python_stack.bpf.h"
+
 static __always_inline bool is_target(__u64 pid_tgid)
 {
 	return (pid_tgid >> 32) == target_tgid;
@@ -203,6 +205,17 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		call.memptr = a1;
 		call.size = a3;
 		break;
+	case FN_PY_MALLOC:
+	case FN_PY_ARENA:
+		call.size = a2;
+		break;
+	case FN_PY_CALLOC:
+		call.size = mul_or_overflow(a2, a3, &call.failed);
+		break;
+	case FN_PY_REALLOC:
+		call.old_ptr = a2;
+		call.size = a3;
+		break;
 	default: /* aligned_alloc, memalign */
 		call.size = a2;
 		break;
@@ -214,6 +227,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	if (stack_id < 0)
 		count_lost(LOST_STACK);
 	call.key.stack_id = stack_id < 0 ? -1 : (__s32)stack_id;
+	call.key.py_stack = python_stack(tid);
 
 	if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
 		count_lost(LOST_PENDING_FULL);
@@ -247,7 +261,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (ret == 0) /* 0 = success; the block is in *memptr */
 			bpf_probe_read_user(&ptr, sizeof(ptr), (void *)call.memptr);
 	}
-	if (call.key.fn == FN_REALLOC || call.key.fn == FN_REALLOCARRAY || call.key.fn == FN_RALLOCX) {
+	if (call.key.fn == FN_REALLOC || call.key.fn == FN_REALLOCARRAY || call.key.fn == FN_RALLOCX ||
+	    call.key.fn == FN_PY_REALLOC) {
 		/* The old block is gone when realloc succeeded, and also after
 		 * realloc(p, 0), which frees p and may return NULL. A failed
 		 * realloc (NULL for a non-zero size) leaves it in place. */
@@ -260,8 +275,10 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 ptr)
+int BPF_KPROBE(free_enter, __u64 a1, __u64 a2)
 {
+	__u64 ptr = bpf_get_attach_cookie(ctx) == FREE_ARG2 ? a2 : a1;
+
 	if (!is_target(bpf_get_current_pid_tgid()))
 		return 0;
 	count_hit();

@@ -22,7 +22,17 @@ enum alloc_fn {
 	FN_OPERATOR_NEW_ARRAY,	/* nothrow, aligned */
 	FN_MALLOCX,		/* jemalloc's extended API */
 	FN_RALLOCX,
+	FN_PY_MALLOC,		/* CPython's object allocator (pymalloc) through its */
+	FN_PY_CALLOC,		/* allocator table: (ctx, size), (ctx, n, size), */
+	FN_PY_REALLOC,		/* (ctx, ptr, size) */
+	FN_PY_ARENA,		/* a pymalloc arena: (ctx, size) */
 	FN_COUNT,
+};
+
+/* Cookie of a free probe: where the pointer is. */
+enum free_kind {
+	FREE_ARG1,		/* free(ptr), operator delete(ptr, ...) */
+	FREE_ARG2,		/* pymalloc's free(ctx, ptr), arena free(ctx, ptr, size) */
 };
 
 /* Why something could not be tracked; each is a per-CPU counter. */
@@ -31,6 +41,7 @@ enum lost_reason {
 	LOST_ALLOCS_FULL,   /* allocation not tracked: allocs map full */
 	LOST_STACKS_FULL,   /* allocation not tracked: per-stack map full */
 	LOST_PENDING_FULL,  /* call not tracked: too many threads inside the allocator */
+	LOST_PY_STACKS_FULL, /* Python stack map full: native frames kept, Python ones lost */
 	LOST_COUNT,
 };
 
@@ -40,6 +51,7 @@ enum lost_reason {
  * stack pointer, which is always right. */
 struct stack_key {
 	__u64 caller;
+	__u64 py_stack;		/* key in the py_stacks map; 0 when no Python code ran */
 	__s32 stack_id;		/* id in the stack_traces map, -1 when lost */
 	__u16 fn;		/* enum alloc_fn */
 	__u16 generation;	/* execs of the target so far: stacks of an old
@@ -56,6 +68,36 @@ struct stack_stats {
 struct alloc_info {
 	__u64 size;
 	struct stack_key key;
+};
+
+/* Python frames kept per stack; deeper ones are cut and the stack marked. */
+#define MAX_PY_FRAMES 64
+
+/* One Python frame: the code object and where in its bytecode it is. */
+struct py_frame {
+	__u64 code;		/* PyCodeObject address in the target */
+	__s32 offset;		/* byte offset of the current instruction in co_code */
+	__u32 pad;
+};
+
+struct py_stack {
+	__u32 depth;
+	__u32 truncated;	/* more frames than MAX_PY_FRAMES */
+	struct py_frame frames[MAX_PY_FRAMES]; /* innermost first */
+};
+
+/* Where the interpreter keeps the current thread's frames, for one CPython
+ * version (user/python_offsets.c); runtime == 0 turns the walk off. */
+struct python_config {
+	__u64 runtime;			/* address of _PyRuntime in the target */
+	__u32 tstate_current;		/* _PyRuntimeState: thread holding the GIL */
+	__u32 tstate_native_thread_id;	/* PyThreadState: kernel thread id */
+	__u32 tstate_cframe;		/* PyThreadState -> _PyCFrame * */
+	__u32 cframe_current_frame;	/* _PyCFrame -> _PyInterpreterFrame * */
+	__u32 frame_code;		/* _PyInterpreterFrame fields */
+	__u32 frame_previous;
+	__u32 frame_prev_instr;
+	__u32 code_bytecode;		/* PyCodeObject: start of the bytecode */
 };
 
 #endif /* LEAKTOP_H */

@@ -7,11 +7,12 @@ packages=(
   make clang llvm gcc g++ pkg-config
   libbpf-dev bpftool
   libelf-dev libdw-dev zlib1g-dev
-  libjson-c-dev libncurses-dev
+  libjson-c-dev libncurses-dev libcapstone-dev
   libcap2-bin procps python3 python3-pytest
   # tests only: real exporters and servers, started by the suite on loopback
   prometheus prometheus-node-exporter curl tmux
   libjemalloc-dev libgoogle-perftools-dev redis-server redis-tools
+  python3-tornado
 )
 
 missing=()

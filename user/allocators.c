@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "allocators.h"
 
-const char *const alloc_fn_names[FN_COUNT + 1] = {
+const char *const alloc_fn_names[ALLOC_FN_NAMES] = {
 	[FN_MALLOC] = "malloc",
 	[FN_CALLOC] = "calloc",
 	[FN_REALLOC] = "realloc",
@@ -26,7 +26,12 @@ const char *const alloc_fn_names[FN_COUNT + 1] = {
 	[FN_OPERATOR_NEW_ARRAY] = "operator new[]",
 	[FN_MALLOCX] = "mallocx",
 	[FN_RALLOCX] = "rallocx",
+	[FN_PY_MALLOC] = "PyObject_Malloc",
+	[FN_PY_CALLOC] = "PyObject_Calloc",
+	[FN_PY_REALLOC] = "PyObject_Realloc",
+	[FN_PY_ARENA] = "pymalloc arena",
 	[ALLOC_FREE] = "free",
+	[ALLOC_PY_FREE] = "PyObject_Free",
 };
 
 /* Symbols probed, by (unversioned) name.  C++ operators are matched mangled:

@@ -9,10 +9,12 @@
 #include "leaktop_types.h"
 
 #define ALLOC_FREE FN_COUNT	/* free and every operator delete: pointer first */
+#define ALLOC_PY_FREE (FN_COUNT + 1) /* pymalloc's free(ctx, ptr), arena free(ctx, ptr, size) */
+#define ALLOC_FN_NAMES (FN_COUNT + 2)
 #define MAX_ALLOC_PROBES 48
 
-/* Display names of enum alloc_fn (and ALLOC_FREE). */
-extern const char *const alloc_fn_names[FN_COUNT + 1];
+/* Display names of enum alloc_fn (and ALLOC_FREE, ALLOC_PY_FREE). */
+extern const char *const alloc_fn_names[ALLOC_FN_NAMES];
 
 /* One function to probe in an object. */
 struct alloc_probe {

@@ -24,6 +24,7 @@
 #include "output_folded.h"
 #include "output_prom.h"
 #include "probes.h"
+#include "python.h"
 #include "report.h"
 #include "stacks.h"
 #include "target.h"
@@ -112,10 +113,86 @@ struct session {
 	char cmdline[256];
 	uint32_t generation;	/* target execs seen (spawn mode: its own exec is 1) */
 	uint64_t last_hits;	/* probe hits at the previous update, for hits/s */
+	struct python *python;	/* the target's CPython, once found */
+	bool python_note_shown;	/* an unsupported interpreter was reported */
 	double last_update, hits_per_s;
 };
 
 static void read_cmdline(struct session *s);
+
+static const char *const heap_view_notes[] = {
+	[PY_HEAP_MALLOC] = "objects that reach malloc (> 512 B, or all with PYTHONMALLOC=malloc)",
+	[PY_HEAP_PYMALLOC] = "every object (pymalloc's functions are probed)",
+	[PY_HEAP_ARENAS] = "pymalloc's fast path is inlined in this build (LTO): objects <= 512 B show as "
+			   "1 MiB 'pymalloc arena' allocations; for exact figures start the program under "
+			   "leaktop (spawn mode sets PYTHONMALLOC=malloc)",
+};
+
+/* Looks for a CPython interpreter in the target and turns the kernel's Python
+ * stack walk on.  Returns it (or NULL); *view says what the probes in obj
+ * (filled in attach mode) will see. */
+static struct python *find_python(struct session *s, struct allocator_object *obj,
+				  enum python_heap_view *view)
+{
+	char msg[PATH_MAX + 128];
+	struct python *py = python_find(s->target.pid, s->target.root, msg, sizeof(msg));
+
+	if (obj)
+		memset(obj, 0, sizeof(*obj));
+	if (!py) {
+		if (msg[0] && !s->python_note_shown)
+			fprintf(stderr, "leaktop: %s\n", msg);
+		s->python_note_shown = s->python_note_shown || msg[0];
+		return NULL;
+	}
+	*view = PY_HEAP_MALLOC;
+	if (obj)
+		*view = python_allocator_probes(py, obj);
+	return py;
+}
+
+/* Starts using an interpreter found in the target. */
+static void use_python(struct session *s, struct python *py, enum python_heap_view view)
+{
+	struct python_config config;
+
+	s->python = py;
+	python_bpf_config(py, &config);
+	probes_set_python(s->probes, &config);
+	stack_table_set_python(s->stacks, py, probes_py_stacks_fd(s->probes));
+	fprintf(stderr, "leaktop: Python %s in %s: Python frames on; heap seen: %s\n",
+		python_version(py), python_object_path(py), heap_view_notes[view]);
+}
+
+static void forget_python(struct session *s)
+{
+	struct python_config off = { 0 };
+
+	if (!s->python)
+		return;
+	probes_set_python(s->probes, &off);
+	stack_table_set_python(s->stacks, NULL, -1);
+	python_free(s->python);
+	s->python = NULL;
+}
+
+/* Spawn mode: the interpreter is mapped right after the exec; look for it
+ * now rather than an interval later, so its first allocations have Python
+ * frames too. */
+static void await_python(struct session *s)
+{
+	enum python_heap_view view;
+
+	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
+		struct python *py = find_python(s, NULL, &view);
+
+		if (py) {
+			use_python(s, py, view);
+			return;
+		}
+		usleep(5000);
+	}
+}
 
 /* The target exec'd: its heap is gone with the old program.  Start afresh on
  * the new one; stacks of the old image are never symbolized with the new. */
@@ -124,6 +201,8 @@ static void follow_exec(struct session *s, uint32_t generation)
 	bool own_exec = s->target.spawned && s->generation == 0 && generation == 1;
 
 	s->generation = generation;
+	if (!own_exec)
+		forget_python(s);
 	drop_other_generations(probes_allocs_fd(s->probes), probes_stacks_fd(s->probes),
 			       (uint16_t)generation);
 	symbolizer_forget_mappings(s->sym);
@@ -147,6 +226,13 @@ static void update(struct session *s)
 	/* Libraries come and go (dlopen/dlclose): note the mappings every
 	 * interval, so a stack is named by what was mapped when it was made. */
 	symbolizer_refresh(s->sym);
+	if (!s->python) {
+		enum python_heap_view view;
+		struct python *py = find_python(s, NULL, &view);
+
+		if (py)
+			use_python(s, py, view);
+	}
 
 	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
 			  probes_hits_fd(s->probes), &s->collection);
@@ -329,11 +415,29 @@ static int start(struct session *s)
 		allocator_list_free(&allocators);
 		return 1;
 	}
+	/* A CPython target: pymalloc's functions are probed too (attach mode:
+	 * its allocator tables are read from the live process). */
+	struct python *py = NULL;
+	enum python_heap_view view = PY_HEAP_MALLOC;
+	struct allocator_object pymalloc;
+
+	if (o->pid && (py = find_python(s, &pymalloc, &view)) && pymalloc.nprobes) {
+		struct allocator_object *grown = realloc(allocators.objects,
+							 (allocators.count + 1) * sizeof(*grown));
+
+		if (grown) {
+			allocators.objects = grown;
+			allocators.objects[allocators.count++] = pymalloc;
+		} else {
+			view = PY_HEAP_MALLOC;
+		}
+	}
 	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes) {
 		fprintf(stderr, "leaktop: %s\n", err);
 		allocator_list_free(&allocators);
+		python_free(py);
 		return 1;
 	}
 	s->nprobes = probes_count(s->probes);
@@ -353,8 +457,13 @@ static int start(struct session *s)
 	s->model = model_new(o->window_s);
 	if (!s->stacks || !s->model) {
 		fprintf(stderr, "leaktop: out of memory\n");
+		python_free(py);
 		return 1;
 	}
+	if (py)
+		use_python(s, py, view);
+	else if (s->target.spawned)
+		await_python(s);
 	return 0;
 }
 
@@ -488,6 +597,7 @@ static void finish(struct session *s)
 	probes_detach(s->probes);
 	target_close(&s->target);
 	stack_table_free(s->stacks);
+	python_free(s->python);
 	symbolizer_free(s->sym);
 	model_free(s->model);
 	collection_free(&s->collection);
@@ -515,6 +625,10 @@ int main(int argc, char **argv)
 	install_signal_handlers();
 	s.target.pidfd = s.target.release_fd = s.target.exec_error_fd = -1;
 
+	/* A Python program started by leaktop uses malloc for every object, so
+	 * that the probes see small objects too (pymalloc may be inlined). */
+	if (!s.opts.pid)
+		setenv("PYTHONMALLOC", "malloc", 0);
 	code = start(&s);
 	if (code == 0) {
 		read_cmdline(&s);

@@ -14,7 +14,7 @@ static json_object *frame_json(const struct frame *f)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "kind", json_object_new_string("native"));
+	json_object_object_add(o, "kind", json_object_new_string(f->kind == FRAME_PYTHON ? "python" : "native"));
 	json_object_object_add(o, "function", string_or_null(f->function));
 	json_object_object_add(o, "file", string_or_null(f->file));
 	json_object_object_add(o, "line", f->line > 0 ? json_object_new_int(f->line) : NULL);

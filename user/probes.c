@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "leaktop_types.h"
 #include "leaktop.skel.h"
 #include "probes.h"
 #include "errors.h"
@@ -40,8 +41,9 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, p
 	for (int i = 0; i < obj->nprobes && !err; i++) {
 		const struct alloc_probe *probe = &obj->probes[i];
 
-		if (probe->fn == ALLOC_FREE) {
-			err = attach_one(p, skel->progs.free_enter, obj->open_path, probe->offset, false, 0, pid);
+		if (probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE) {
+			err = attach_one(p, skel->progs.free_enter, obj->open_path, probe->offset, false,
+					 probe->fn == ALLOC_PY_FREE ? FREE_ARG2 : FREE_ARG1, pid);
 			continue;
 		}
 		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, probe->offset, false,
@@ -73,6 +75,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
 	bpf_map__set_max_entries(p->skel->maps.stacks, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
 	e = leaktop_bpf__load(p->skel);
 	if (e) {
 		fail(err, errlen, "cannot load the BPF programs: %s (needs a kernel with BTF and BPF, and CAP_BPF+CAP_PERFMON)",
@@ -143,6 +146,24 @@ int probes_hits_fd(const struct probes *p)
 int probes_allocs_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.allocs);
+}
+
+int probes_py_stacks_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.py_stacks);
+}
+
+void probes_set_python(struct probes *p, const struct python_config *config)
+{
+	/* The runtime address last: the walk starts once it is non-zero. */
+	struct python_config *live = &p->skel->bss->python;
+
+	live->runtime = 0;
+	__sync_synchronize();
+	*live = *config;
+	live->runtime = 0;
+	__sync_synchronize();
+	live->runtime = config->runtime;
 }
 
 uint32_t probes_generation(const struct probes *p)

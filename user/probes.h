@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocators.h"
+#include "leaktop_types.h"
 
 struct probes;
 
@@ -28,6 +29,11 @@ int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
 int probes_hits_fd(const struct probes *p);
 int probes_allocs_fd(const struct probes *p);
+
+int probes_py_stacks_fd(const struct probes *p);
+
+/* Turns the kernel's Python stack walk on (config->runtime != 0) or off. */
+void probes_set_python(struct probes *p, const struct python_config *config);
 
 /* How many times the target has exec'd since the probes were attached. */
 uint32_t probes_generation(const struct probes *p);

@@ -3,13 +3,17 @@
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include "allocators.h"
 #include "collector.h"
+#include "python.h"
 #include "stacks.h"
 
 struct stack_table {
 	struct symbolizer *sym;
 	int traces_fd;
+	struct python *python;	/* the target's interpreter, when it has one */
+	int py_stacks_fd;
 	void *root; /* tsearch tree of struct stack *, ordered by key */
 };
 
@@ -36,6 +40,12 @@ static void free_stack(void *node)
 
 	free(s->frames);
 	free(s);
+}
+
+void stack_table_set_python(struct stack_table *t, struct python *py, int py_stacks_fd)
+{
+	t->python = py;
+	t->py_stacks_fd = py_stacks_fd;
 }
 
 void stack_table_free(struct stack_table *t)
@@ -86,17 +96,47 @@ uint64_t stack_id_hash(const struct frame *frames, int nframes)
 	return h;
 }
 
+/* A native frame of the interpreter itself (eval loop, object code): folded
+ * away when the Python frames say more. */
+static bool in_interpreter(const struct stack_table *t, const struct frame *f)
+{
+	return f->object && strcmp(f->object, python_object_path(t->python)) == 0;
+}
+
+/* Appends the Python frames of the stack, innermost first; a stack cut at
+ * MAX_PY_FRAMES ends with a frame named "[truncated]". */
+static void add_python_frames(struct stack_table *t, struct stack *s)
+{
+	static struct py_stack py; /* too big for the stack; one builder at a time */
+	struct frame f;
+
+	if (bpf_map_lookup_elem(t->py_stacks_fd, &s->key.py_stack, &py))
+		return;
+	for (__u32 i = 0; i < py.depth && i < MAX_PY_FRAMES; i++)
+		if (python_frame(t->python, py.frames[i].code, py.frames[i].offset, &f))
+			s->frames[s->nframes++] = f;
+	if (py.truncated) {
+		memset(&f, 0, sizeof(f));
+		f.kind = FRAME_PYTHON;
+		f.function = "[truncated]";
+		s->frames[s->nframes++] = f;
+	}
+}
+
 /* frames[0]: the allocator, named by the probe that fired (aliases such as
  * __libc_malloc would be as true, but less telling); frames[1]: the caller
  * read at the stack pointer; then the frame-pointer walk, cut at the first
- * address that is not a plausible return address. */
+ * address that is not a plausible return address.  With Python frames, the
+ * native ones stop at the first frame of the interpreter and the Python
+ * stack follows. */
 static void build(struct stack_table *t, struct stack *s)
 {
 	uint64_t ips[MAX_STACK_DEPTH];
 	int n = read_stack_trace(t->traces_fd, s->key.stack_id, ips);
+	bool python = s->key.py_stack && t->python;
 	struct frame f;
 
-	s->frames = calloc((size_t)n + 2, sizeof(*s->frames));
+	s->frames = calloc((size_t)n + 2 + (python ? MAX_PY_FRAMES + 1 : 0), sizeof(*s->frames));
 	if (!s->frames)
 		return;
 	memset(&f, 0, sizeof(f));
@@ -105,16 +145,17 @@ static void build(struct stack_table *t, struct stack *s)
 	f.function = s->key.fn < FN_COUNT ? alloc_fn_names[s->key.fn] : NULL;
 	s->frames[s->nframes++] = f;
 
-	if (!symbolizer_resolve(t->sym, s->key.caller, true, &f))
-		return;
-	s->frames[s->nframes++] = f;
-	for (int i = 1; i < n; i++) {
+	for (int i = 0; i < n || i == 0; i++) {
+		uint64_t ip = i == 0 ? s->key.caller : ips[i];
+
 		if (i == 1 && ips[i] == s->key.caller)
 			continue;
-		if (!symbolizer_resolve(t->sym, ips[i], true, &f))
+		if (!symbolizer_resolve(t->sym, ip, true, &f) || (python && in_interpreter(t, &f)))
 			break;
 		s->frames[s->nframes++] = f;
 	}
+	if (python)
+		add_python_frames(t, s);
 }
 
 const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)

@@ -18,6 +18,10 @@ struct stack_table;
 struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd);
 void stack_table_free(struct stack_table *t);
 
+struct python;
+/* Python frames of stacks built from now on come from py (NULL: none). */
+void stack_table_set_python(struct stack_table *t, struct python *py, int py_stacks_fd);
+
 /* The symbolized stack of key, built on first use. NULL only when out of memory. */
 const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key);
 

@@ -11,12 +11,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+enum frame_kind { FRAME_NATIVE, FRAME_PYTHON };
+
 struct frame {
 	const char *function; /* demangled name; NULL when unknown (never a guess) */
 	const char *file;     /* source file from DWARF; NULL when not available */
 	int line;	      /* source line; 0 when unknown */
 	const char *object;   /* object path as the target sees it; NULL if unmapped */
 	uint64_t offset;      /* address in the object's ELF address space (addr2line -e) */
+	enum frame_kind kind;
 };
 
 struct symbolizer;

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* The Python stack of the calling thread, walked in the kernel at an
+ * allocation probe (included by leaktop.bpf.c).
+ *
+ * CPython 3.11: _PyRuntime.gilstate.tstate_current is the thread state of the
+ * thread holding the GIL; when that is the calling thread, its cframe's
+ * current_frame starts a chain of _PyInterpreterFrame linked by `previous`.
+ * Each frame gives its code object and its last instruction; userspace turns
+ * them into file:line and function later, from /proc/PID/mem.  Stacks are
+ * stored once, keyed by a hash of their frames. */
+#ifndef PYTHON_STACK_BPF_H
+#define PYTHON_STACK_BPF_H
+
+/* Set by userspace once it has found the interpreter in the target. */
+struct python_config python = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__type(key, __u64);
+	__type(value, struct py_stack);
+} py_stacks SEC(".maps");
+
+/* Too big for the BPF stack: one scratch stack per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_stack);
+} py_scratch SEC(".maps");
+
+static __always_inline __u64 read_pointer(__u64 base, __u32 offset)
+{
+	__u64 value = 0;
+
+	if (bpf_probe_read_user(&value, sizeof(value), (void *)(base + offset)))
+		return 0;
+	return value;
+}
+
+static __always_inline __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+struct py_walk {
+	__u64 frame;	/* next _PyInterpreterFrame to read */
+	__u64 hash;
+	__u32 depth;
+};
+
+/* One frame of the walk (a bpf_loop callback, so that the verifier checks
+ * it once, not once per frame and path). */
+static long walk_frame(__u32 index, struct py_walk *w)
+{
+	__u32 zero = 0;
+	struct py_stack *st = bpf_map_lookup_elem(&py_scratch, &zero);
+	__u64 code, instr, frame = w->frame;
+
+	if (!frame || !st)
+		return 1;
+	code = read_pointer(frame, python.frame_code);
+	instr = read_pointer(frame, python.frame_prev_instr);
+	w->frame = read_pointer(frame, python.frame_previous);
+	if (code) {
+		struct py_frame *f = &st->frames[w->depth & (MAX_PY_FRAMES - 1)];
+
+		f->code = code;
+		f->offset = (__s32)(instr - (code + python.code_bytecode));
+		w->hash = mix(mix(w->hash, code), instr - code);
+		w->depth++;
+	}
+	return 0;
+}
+
+/* Returns the py_stacks key of this thread's Python stack, 0 when it is
+ * running no Python code (or does not hold the GIL). */
+static __always_inline __u64 python_stack(__u32 tid)
+{
+	struct py_walk w = { .hash = 0xcbf29ce484222325ULL };
+	__u64 runtime = python.runtime, tstate;
+	__u32 zero = 0, native_tid = 0;
+	struct py_stack *st;
+
+	if (!runtime)
+		return 0;
+	tstate = read_pointer(runtime, python.tstate_current);
+	if (!tstate)
+		return 0;
+	if (bpf_probe_read_user(&native_tid, sizeof(native_tid),
+				(void *)(tstate + python.tstate_native_thread_id)) ||
+	    native_tid != tid)
+		return 0;
+	w.frame = read_pointer(read_pointer(tstate, python.tstate_cframe), python.cframe_current_frame);
+	bpf_loop(MAX_PY_FRAMES, walk_frame, &w, 0);
+	st = bpf_map_lookup_elem(&py_scratch, &zero);
+	if (!st || !w.depth)
+		return 0;
+	st->depth = w.depth;
+	st->truncated = w.frame != 0;
+	w.hash = mix(w.hash, st->truncated) | 1; /* 0 means "no Python stack" */
+	if (bpf_map_update_elem(&py_stacks, &w.hash, st, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&py_stacks, &w.hash)) {
+		count_lost(LOST_PY_STACKS_FULL);
+		return 0;
+	}
+	return w.hash;
+}
+
+#endif

@@ -1,0 +1,538 @@
+/* Finding CPython in a target and reading its code objects and allocator
+ * tables from /proc/PID/mem.  Nothing here relies on debug info: the
+ * interpreter's exported symbols (_PyRuntime, Py_Version, PyCode_Type,
+ * PyObject_Malloc, PyObject_GetArenaAllocator) and the version's struct
+ * layout (python_layouts.c) are enough. */
+#define _GNU_SOURCE
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libgen.h>
+#include <limits.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "python.h"
+#include "python_layouts.h"
+
+/* Exported symbols we look up in the interpreter object. */
+enum python_symbol {
+	SYM_RUNTIME,		/* _PyRuntime */
+	SYM_VERSION,		/* Py_Version: PY_VERSION_HEX, 3.11+ */
+	SYM_CODE_TYPE,		/* PyCode_Type: tells a code object from garbage */
+	SYM_OBJECT_MALLOC,	/* PyObject_Malloc: leads to the _PyObject table */
+	SYM_MEM_MALLOC,		/* PyMem_Malloc: leads to the _PyMem table */
+	SYM_ARENA_GETTER,	/* PyObject_GetArenaAllocator: leads to the arena table */
+	SYM_COUNT,
+};
+
+static const char *const symbol_names[SYM_COUNT] = {
+	"_PyRuntime", "Py_Version", "PyCode_Type", "PyObject_Malloc", "PyMem_Malloc",
+	"PyObject_GetArenaAllocator",
+};
+
+/* A code object, read once. */
+struct code_info {
+	uint64_t addr;
+	bool valid;
+	char *function;		/* co_qualname */
+	char *file;		/* co_filename */
+	int first_line;
+	uint8_t *linetable;
+	size_t linetable_len;
+};
+
+struct python {
+	char path[PATH_MAX];	  /* as the target sees it */
+	char open_path[PATH_MAX]; /* under /proc/PID/root */
+	char version[32];
+	const struct python_layout *layout;
+	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
+	int64_t bias;		  /* runtime address - ELF virtual address */
+	int mem_fd;		  /* /proc/PID/mem */
+	void *codes;		  /* tsearch tree of struct code_info *, by addr */
+};
+
+static bool read_mem(const struct python *py, uint64_t addr, void *buf, size_t len)
+{
+	return addr && pread(py->mem_fd, buf, len, (off_t)addr) == (ssize_t)len;
+}
+
+static uint64_t read_u64(const struct python *py, uint64_t addr)
+{
+	uint64_t v = 0;
+
+	return read_mem(py, addr, &v, sizeof(v)) ? v : 0;
+}
+
+/* The exported symbols of an object; false when it is no ELF. */
+static bool read_symbols(const char *open_path, uint64_t symbols[SYM_COUNT])
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	Elf *elf;
+	int fd;
+
+	memset(symbols, 0, SYM_COUNT * sizeof(*symbols));
+	fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			for (int s = 0; name && s < SYM_COUNT; s++)
+				if (strcmp(name, symbol_names[s]) == 0)
+					symbols[s] = sym.st_value;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return true;
+}
+
+/* ELF virtual address <-> file offset through the PT_LOAD segments. */
+static bool segment_of(const char *open_path, uint64_t value, bool by_offset, GElf_Phdr *out)
+{
+	size_t n = 0;
+	bool found = false;
+	Elf *elf;
+	int fd = open(open_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_getphdrnum(elf, &n) == 0) {
+		for (size_t i = 0; i < n && !found; i++) {
+			GElf_Phdr ph;
+
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+				continue;
+			uint64_t start = by_offset ? ph.p_offset : ph.p_vaddr;
+
+			if (value >= start && value < start + ph.p_filesz) {
+				*out = ph;
+				found = true;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* Load bias of `path` in pid: from its mapping with the lowest file offset. */
+static bool find_bias(pid_t pid, struct python *py)
+{
+	char maps[64], line[PATH_MAX + 128];
+	uint64_t best_start = 0, best_pgoff = UINT64_MAX;
+	GElf_Phdr ph;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, pgoff;
+		int path_at = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%llx-%*x %*s %llx %*x:%*x %*u %n", &start, &pgoff, &path_at) < 2 || !path_at)
+			continue;
+		if (strcmp(line + path_at, py->path) == 0 && pgoff < best_pgoff) {
+			best_pgoff = pgoff;
+			best_start = start;
+		}
+	}
+	fclose(f);
+	if (best_pgoff == UINT64_MAX || !segment_of(py->open_path, best_pgoff, true, &ph))
+		return false;
+	py->bias = (int64_t)(best_start - best_pgoff + ph.p_offset - ph.p_vaddr);
+	return true;
+}
+
+/* Candidate objects: executable mappings named like an interpreter
+ * (python3.11, libpython3.11.so.1.0, ...). */
+static bool looks_like_python(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return strncmp(base, "python", 6) == 0 || strncmp(base, "libpython", 9) == 0;
+}
+
+static struct python *try_object(pid_t pid, const char *root, const char *path, char *msg,
+				 size_t msglen)
+{
+	struct python *py = calloc(1, sizeof(*py));
+	char mem[64];
+	uint32_t hex = 0;
+
+	if (!py)
+		return NULL;
+	py->mem_fd = -1;
+	snprintf(py->path, sizeof(py->path), "%s", path);
+	snprintf(py->open_path, sizeof(py->open_path), "%s%s", root ? root : "", path);
+	if (!read_symbols(py->open_path, py->symbols) || !py->symbols[SYM_RUNTIME] ||
+	    !py->symbols[SYM_VERSION] || !find_bias(pid, py))
+		goto not_python;
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
+	py->mem_fd = open(mem, O_RDONLY | O_CLOEXEC);
+	if (py->mem_fd < 0 || !read_mem(py, py->symbols[SYM_VERSION] + (uint64_t)py->bias, &hex, sizeof(hex)))
+		goto not_python;
+	snprintf(py->version, sizeof(py->version), "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
+		 (hex >> 8) & 0xff);
+	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
+	if (!py->layout) {
+		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.11 is); native frames only",
+			 path, py->version);
+		goto not_python;
+	}
+	return py;
+not_python:
+	python_free(py);
+	return NULL;
+}
+
+struct python *python_find(pid_t pid, const char *root, char *msg, size_t msglen)
+{
+	char maps[64], line[PATH_MAX + 128], perms[8];
+	struct python *py = NULL;
+	FILE *f;
+
+	if (msglen)
+		msg[0] = '\0';
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return NULL;
+	while (!py && fgets(line, sizeof(line), f)) {
+		int path_at = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%*x-%*x %7s %*x %*x:%*x %*u %n", perms, &path_at) < 1 || !path_at)
+			continue;
+		if (perms[2] == 'x' && line[path_at] == '/' && looks_like_python(line + path_at))
+			py = try_object(pid, root, line + path_at, msg, msglen);
+	}
+	fclose(f);
+	return py;
+}
+
+static void free_code(void *node)
+{
+	struct code_info *c = node;
+
+	free(c->function);
+	free(c->file);
+	free(c->linetable);
+	free(c);
+}
+
+void python_free(struct python *py)
+{
+	if (!py)
+		return;
+	if (py->mem_fd >= 0)
+		close(py->mem_fd);
+	tdestroy(py->codes, free_code);
+	free(py);
+}
+
+const char *python_object_path(const struct python *py)
+{
+	return py->path;
+}
+
+const char *python_version(const struct python *py)
+{
+	return py->version;
+}
+
+void python_bpf_config(const struct python *py, struct python_config *out)
+{
+	*out = py->layout->bpf;
+	out->runtime = py->symbols[SYM_RUNTIME] + (uint64_t)py->bias;
+}
+
+/* ---- code objects ---- */
+
+static void put_utf8(char **p, uint32_t c)
+{
+	unsigned char *o = (unsigned char *)*p;
+
+	if (c < 0x80) {
+		*o++ = (unsigned char)c;
+	} else if (c < 0x800) {
+		*o++ = (unsigned char)(0xc0 | (c >> 6));
+		*o++ = (unsigned char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		*o++ = (unsigned char)(0xe0 | (c >> 12));
+		*o++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		*o++ = (unsigned char)(0x80 | (c & 0x3f));
+	} else {
+		*o++ = (unsigned char)(0xf0 | ((c >> 18) & 0x07));
+		*o++ = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+		*o++ = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		*o++ = (unsigned char)(0x80 | (c & 0x3f));
+	}
+	*p = (char *)o;
+}
+
+/* A str object as UTF-8 (compact strings only, which code names always are). */
+static char *read_str(const struct python *py, uint64_t addr)
+{
+	const struct python_layout *l = py->layout;
+	uint64_t length = 0;
+	uint32_t state = 0;
+	unsigned kind;
+	bool ascii;
+	char *out, *p;
+	uint8_t *raw;
+
+	if (!read_mem(py, addr + l->unicode_length, &length, sizeof(length)) ||
+	    !read_mem(py, addr + l->unicode_state, &state, sizeof(state)) || length > 4096)
+		return NULL;
+	/* state: interned:2, kind:3, compact:1, ascii:1, ready:1 */
+	kind = (state >> 2) & 7;
+	ascii = (state >> 6) & 1;
+	if (!((state >> 5) & 1) || (kind != 1 && kind != 2 && kind != 4))
+		return NULL;
+	raw = malloc(length * kind + 1);
+	out = malloc(length * 4 + 1);
+	if (!raw || !out ||
+	    !read_mem(py, addr + (ascii ? l->unicode_ascii_data : l->unicode_compact_data), raw, length * kind)) {
+		free(raw);
+		free(out);
+		return NULL;
+	}
+	p = out;
+	for (uint64_t i = 0; i < length; i++) {
+		uint32_t c = kind == 1 ? raw[i] : kind == 2 ? ((uint16_t *)raw)[i] : ((uint32_t *)raw)[i];
+
+		put_utf8(&p, c > 0x10ffff ? 0xfffd : c);
+	}
+	*p = '\0';
+	free(raw);
+	return out;
+}
+
+static void read_code(struct python *py, struct code_info *c)
+{
+	const struct python_layout *l = py->layout;
+	uint64_t table, size = 0;
+	int32_t first_line = 0;
+
+	/* A freed and reused address must not be read as a code object. */
+	if (!py->symbols[SYM_CODE_TYPE] ||
+	    read_u64(py, c->addr + l->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias)
+		return;
+	c->function = read_str(py, read_u64(py, c->addr + l->code_qualname));
+	c->file = read_str(py, read_u64(py, c->addr + l->code_filename));
+	if (read_mem(py, c->addr + l->code_firstlineno, &first_line, sizeof(first_line)))
+		c->first_line = first_line;
+	table = read_u64(py, c->addr + l->code_linetable);
+	if (table && read_mem(py, table + l->bytes_size, &size, sizeof(size)) && size < (1 << 20)) {
+		c->linetable = malloc(size ? size : 1);
+		if (c->linetable && read_mem(py, table + l->bytes_data, c->linetable, size))
+			c->linetable_len = size;
+	}
+	c->valid = c->function || c->file;
+}
+
+static int compare_codes(const void *a, const void *b)
+{
+	uint64_t x = ((const struct code_info *)a)->addr, y = ((const struct code_info *)b)->addr;
+
+	return x < y ? -1 : x > y;
+}
+
+bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame *out)
+{
+	struct code_info probe = { .addr = code }, *c, **found;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = FRAME_PYTHON;
+	found = tfind(&probe, &py->codes, compare_codes);
+	if (found) {
+		c = *found;
+	} else {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return false;
+		c->addr = code;
+		read_code(py, c);
+		if (!tsearch(c, &py->codes, compare_codes)) {
+			free_code(c);
+			return false;
+		}
+	}
+	if (!c->valid)
+		return false;
+	out->function = c->function;
+	out->file = c->file;
+	out->line = py->layout->line_at(c->linetable, c->linetable_len, c->first_line, offset);
+	return true;
+}
+
+/* ---- pymalloc ---- */
+
+/* What the first instructions of an exported allocator function reveal. */
+struct function_scan {
+	uint64_t refs[16];	/* RIP-relative memory operands (ELF vaddrs), in order */
+	int nrefs;
+	uint64_t immediates[16]; /* immediates and RIP-relative lea targets */
+	int nimmediates;
+};
+
+static bool scan_function(const struct python *py, uint64_t vaddr, struct function_scan *out)
+{
+	uint8_t code[96];
+	GElf_Phdr ph;
+	cs_insn *insns;
+	size_t n;
+	csh cs;
+	int fd;
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
+		return false;
+	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
+	ok = fd >= 0 && pread(fd, code, sizeof(code), (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) ==
+				(ssize_t)sizeof(code);
+	if (fd >= 0)
+		close(fd);
+	if (!ok || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return false;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	n = cs_disasm(cs, code, sizeof(code), vaddr, 10, &insns);
+	for (size_t i = 0; i < n; i++) {
+		const cs_x86 *x = &insns[i].detail->x86;
+
+		for (int o = 0; o < x->op_count; o++) {
+			const cs_x86_op *op = &x->operands[o];
+			uint64_t next = insns[i].address + insns[i].size;
+
+			if (op->type == X86_OP_IMM && out->nimmediates < 16)
+				out->immediates[out->nimmediates++] = (uint64_t)op->imm;
+			if (op->type != X86_OP_MEM || op->mem.base != X86_REG_RIP)
+				continue;
+			if (insns[i].id == X86_INS_LEA && out->nimmediates < 16)
+				out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
+			else if (out->nrefs < 16)
+				out->refs[out->nrefs++] = next + (uint64_t)op->mem.disp;
+		}
+		if (insns[i].id == X86_INS_RET || (insns[i].id == X86_INS_JMP && i > 0))
+			break;
+	}
+	cs_free(insns, n);
+	cs_close(&cs);
+	return true;
+}
+
+/* The allocator table a PyObject_Malloc-like function reads: the address T
+ * such that it loads both T (ctx) and T + 8 (the malloc slot). */
+static uint64_t table_of(const struct function_scan *s)
+{
+	for (int i = 0; i < s->nrefs; i++)
+		for (int j = 0; j < s->nrefs; j++)
+			if (s->refs[j] == s->refs[i] + 8)
+				return s->refs[i];
+	return 0;
+}
+
+/* A runtime address inside the interpreter object -> file offset for a uprobe. */
+static uint64_t file_offset(const struct python *py, uint64_t addr)
+{
+	GElf_Phdr ph;
+	uint64_t vaddr = addr - (uint64_t)py->bias;
+
+	if (!addr || !segment_of(py->open_path, vaddr, false, &ph) || !(ph.p_flags & PF_X))
+		return 0;
+	return vaddr - ph.p_vaddr + ph.p_offset;
+}
+
+static void add_probe(struct allocator_object *obj, int fn, uint64_t offset)
+{
+	if (!offset || obj->nprobes == MAX_ALLOC_PROBES)
+		return;
+	for (int i = 0; i < obj->nprobes; i++)
+		if (obj->probes[i].offset == offset)
+			return;
+	obj->probes[obj->nprobes++] = (struct alloc_probe){ fn, offset };
+}
+
+/* Probes malloc, calloc, realloc and free of the table at vaddr `table`
+ * (PyMemAllocatorEx: ctx, malloc, calloc, realloc, free). */
+static void probe_table(const struct python *py, uint64_t table, struct allocator_object *obj)
+{
+	uint64_t slots[5];
+
+	if (!read_mem(py, table + (uint64_t)py->bias, slots, sizeof(slots)))
+		return;
+	add_probe(obj, FN_PY_MALLOC, file_offset(py, slots[1]));
+	add_probe(obj, FN_PY_CALLOC, file_offset(py, slots[2]));
+	add_probe(obj, FN_PY_REALLOC, file_offset(py, slots[3]));
+	add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[4]));
+}
+
+/* Does the function compare the table's malloc slot with the default
+ * allocator's address?  Then the default's fast path is inlined at each call
+ * site (LTO's speculative devirtualization) and probes on it see little. */
+static bool devirtualized(const struct python *py, const struct function_scan *s, uint64_t table)
+{
+	uint64_t slot = read_u64(py, table + 8 + (uint64_t)py->bias);
+
+	for (int i = 0; slot && i < s->nimmediates; i++)
+		if (s->immediates[i] == slot || s->immediates[i] + (uint64_t)py->bias == slot)
+			return true;
+	return false;
+}
+
+enum python_heap_view python_allocator_probes(struct python *py, struct allocator_object *obj)
+{
+	struct function_scan object_malloc, mem_malloc, arenas;
+	uint64_t object_table, mem_table;
+
+	memset(obj, 0, sizeof(*obj));
+	snprintf(obj->path, sizeof(obj->path), "%s", py->path);
+	snprintf(obj->open_path, sizeof(obj->open_path), "%s", py->open_path);
+	if (!scan_function(py, py->symbols[SYM_OBJECT_MALLOC], &object_malloc) ||
+	    !(object_table = table_of(&object_malloc)))
+		return PY_HEAP_MALLOC;
+	if (!devirtualized(py, &object_malloc, object_table)) {
+		probe_table(py, object_table, obj);
+		if (scan_function(py, py->symbols[SYM_MEM_MALLOC], &mem_malloc) &&
+		    (mem_table = table_of(&mem_malloc)))
+			probe_table(py, mem_table, obj);
+		return obj->nprobes ? PY_HEAP_PYMALLOC : PY_HEAP_MALLOC;
+	}
+	/* The arena allocator (ctx, alloc, free) is called through its table. */
+	if (scan_function(py, py->symbols[SYM_ARENA_GETTER], &arenas) && arenas.nrefs) {
+		uint64_t slots[3];
+
+		if (read_mem(py, arenas.refs[0] + (uint64_t)py->bias, slots, sizeof(slots))) {
+			add_probe(obj, FN_PY_ARENA, file_offset(py, slots[1]));
+			add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[2]));
+		}
+	}
+	return obj->nprobes == 2 ? PY_HEAP_ARENAS : PY_HEAP_MALLOC;
+}

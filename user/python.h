@@ -1,0 +1,45 @@
+/* A CPython interpreter inside the target: finding it, turning the kernel's
+ * Python frames (code object, bytecode offset) into function and file:line,
+ * and finding pymalloc's functions to probe. */
+#ifndef LEAKTOP_PYTHON_H
+#define LEAKTOP_PYTHON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "allocators.h"
+#include "leaktop_types.h"
+#include "symbolizer.h"
+
+struct python;
+
+/* How much of the Python heap the probes see. */
+enum python_heap_view {
+	PY_HEAP_MALLOC,	  /* only what reaches malloc (objects > 512 B, PYTHONMALLOC=malloc) */
+	PY_HEAP_PYMALLOC, /* pymalloc's functions are probed: every object */
+	PY_HEAP_ARENAS,	  /* pymalloc is inlined (LTO): small objects seen as 1 MiB arenas */
+};
+
+/* The interpreter mapped in pid (an object exporting _PyRuntime and
+ * Py_Version), opened under root.  NULL when there is none yet; *msg (if not
+ * empty) then says why one found cannot be used (unsupported version). */
+struct python *python_find(pid_t pid, const char *root, char *msg, size_t msglen);
+void python_free(struct python *py);
+
+const char *python_object_path(const struct python *py); /* as the target sees it */
+const char *python_version(const struct python *py);	   /* "3.11.2" */
+
+/* What the kernel's stack walk needs. */
+void python_bpf_config(const struct python *py, struct python_config *out);
+
+/* Reads pymalloc's allocator tables from the live process and fills *obj with
+ * probes on the functions they point to (PyObject_Malloc & co, or the arena
+ * allocator when the fast path is inlined).  Returns the resulting view. */
+enum python_heap_view python_allocator_probes(struct python *py, struct allocator_object *obj);
+
+/* Frame of a code object at a bytecode offset (kind python).  Strings live
+ * until python_free.  false when the address holds no code object (any
+ * more). */
+bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame *out);
+
+#endif

@@ -1,0 +1,25 @@
+/* CPython struct layouts per version (what the BPF walk and the code object
+ * reader need). */
+#ifndef LEAKTOP_PYTHON_LAYOUTS_H
+#define LEAKTOP_PYTHON_LAYOUTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "leaktop_types.h"
+
+struct python_layout {
+	unsigned major, minor;
+	struct python_config bpf;	/* runtime left 0: found per process */
+	uint32_t object_type;		/* PyObject.ob_type */
+	uint32_t code_filename, code_qualname, code_linetable, code_firstlineno;
+	uint32_t bytes_size, bytes_data;	/* PyBytesObject: ob_size, ob_sval */
+	uint32_t unicode_length, unicode_state;
+	uint32_t unicode_ascii_data, unicode_compact_data;
+	/* Line of the instruction at a byte offset, from co_linetable. */
+	int (*line_at)(const uint8_t *table, size_t len, int first_line, int offset);
+};
+
+/* NULL when the version is not supported. */
+const struct python_layout *python_layout_for(unsigned major, unsigned minor);
+
+#endif

@@ -1,0 +1,15 @@
+/* CPython's line table: bytecode offset -> source line (pure, no I/O). */
+#ifndef LEAKTOP_PYTHON_LINETABLE_H
+#define LEAKTOP_PYTHON_LINETABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The line of the instruction at byte offset `offset` of a code object whose
+ * co_linetable (3.11 "location table" format, Objects/locations.md) is
+ * table[0..len) and whose co_firstlineno is first_line.  0 when the
+ * instruction has no line or the table does not cover it.  A negative offset
+ * (a frame that has not started) is the first line, as CPython has it. */
+int python311_line_at(const uint8_t *table, size_t len, int first_line, int offset);
+
+#endif
