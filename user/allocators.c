@@ -91,7 +91,7 @@ static int symbol_fn(const char *name)
 
 /* Adds a probe unless its offset is probed already (aliases such as glibc's
  * aligned_alloc and memalign share their code: one probe, the first name). */
-static void add_probe(struct allocator_object *obj, int fn, uint64_t offset)
+void allocator_object_add_probe(struct allocator_object *obj, int fn, uint64_t offset)
 {
 	if (!offset || obj->nprobes == MAX_ALLOC_PROBES)
 		return;
@@ -144,7 +144,7 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (!name || (fn = symbol_fn(name)) < 0)
 			continue;
-		add_probe(obj, fn, vaddr_to_file_offset(elf, sym.st_value));
+		allocator_object_add_probe(obj, fn, vaddr_to_file_offset(elf, sym.st_value));
 	}
 }
 

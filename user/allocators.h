@@ -39,6 +39,9 @@ struct allocator_list {
  * 0 when it is not, -1 when it is no ELF. */
 int allocator_object_load(const char *path, const char *open_path, struct allocator_object *obj);
 
+/* Adds a probe unless its offset is probed already (aliases share code). */
+void allocator_object_add_probe(struct allocator_object *obj, int fn, uint64_t offset);
+
 /* The allocators mapped in a running process (/proc/PID/maps, paths under root). */
 int allocators_from_maps(pid_t pid, const char *root, struct allocator_list *list);
 

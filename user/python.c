@@ -470,16 +470,6 @@ static uint64_t file_offset(const struct python *py, uint64_t addr)
 	return vaddr - ph.p_vaddr + ph.p_offset;
 }
 
-static void add_probe(struct allocator_object *obj, int fn, uint64_t offset)
-{
-	if (!offset || obj->nprobes == MAX_ALLOC_PROBES)
-		return;
-	for (int i = 0; i < obj->nprobes; i++)
-		if (obj->probes[i].offset == offset)
-			return;
-	obj->probes[obj->nprobes++] = (struct alloc_probe){ fn, offset };
-}
-
 /* Probes malloc, calloc, realloc and free of the table at vaddr `table`
  * (PyMemAllocatorEx: ctx, malloc, calloc, realloc, free). */
 static void probe_table(const struct python *py, uint64_t table, struct allocator_object *obj)
@@ -488,10 +478,10 @@ static void probe_table(const struct python *py, uint64_t table, struct allocato
 
 	if (!read_mem(py, table + (uint64_t)py->bias, slots, sizeof(slots)))
 		return;
-	add_probe(obj, FN_PY_MALLOC, file_offset(py, slots[1]));
-	add_probe(obj, FN_PY_CALLOC, file_offset(py, slots[2]));
-	add_probe(obj, FN_PY_REALLOC, file_offset(py, slots[3]));
-	add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[4]));
+	allocator_object_add_probe(obj, FN_PY_MALLOC, file_offset(py, slots[1]));
+	allocator_object_add_probe(obj, FN_PY_CALLOC, file_offset(py, slots[2]));
+	allocator_object_add_probe(obj, FN_PY_REALLOC, file_offset(py, slots[3]));
+	allocator_object_add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[4]));
 }
 
 /* Does the function compare the table's malloc slot with the default
@@ -530,8 +520,8 @@ enum python_heap_view python_allocator_probes(struct python *py, struct allocato
 		uint64_t slots[3];
 
 		if (read_mem(py, arenas.refs[0] + (uint64_t)py->bias, slots, sizeof(slots))) {
-			add_probe(obj, FN_PY_ARENA, file_offset(py, slots[1]));
-			add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[2]));
+			allocator_object_add_probe(obj, FN_PY_ARENA, file_offset(py, slots[1]));
+			allocator_object_add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[2]));
 		}
 	}
 	return obj->nprobes == 2 ? PY_HEAP_ARENAS : PY_HEAP_MALLOC;
