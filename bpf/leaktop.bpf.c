@@ -223,11 +223,18 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	call.sp = sp;
 	call.depth = 1;
 	bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
-	stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
-	if (stack_id < 0)
-		count_lost(LOST_STACK);
-	call.key.stack_id = stack_id < 0 ? -1 : (__s32)stack_id;
 	call.key.py_stack = python_stack(tid);
+	if (call.key.py_stack && call.key.caller >= python.text_start &&
+	    call.key.caller < python.text_end) {
+		/* Without frame pointers in the interpreter the walk would only
+		 * add garbage, and a stack id per garbage would fill the maps. */
+		call.key.stack_id = STACK_NOT_TAKEN;
+	} else {
+		stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
+		if (stack_id < 0)
+			count_lost(LOST_STACK);
+		call.key.stack_id = stack_id < 0 ? -1 : (__s32)stack_id;
+	}
 
 	if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
 		count_lost(LOST_PENDING_FULL);

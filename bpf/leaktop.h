@@ -52,11 +52,16 @@ enum lost_reason {
 struct stack_key {
 	__u64 caller;
 	__u64 py_stack;		/* key in the py_stacks map; 0 when no Python code ran */
-	__s32 stack_id;		/* id in the stack_traces map, -1 when lost */
+	__s32 stack_id;		/* id in the stack_traces map, -1 when lost,
+				 * STACK_NOT_TAKEN when the Python frames replace it */
 	__u16 fn;		/* enum alloc_fn */
 	__u16 generation;	/* execs of the target so far: stacks of an old
 				 * program image are not symbolized with the new one */
 };
+
+/* The allocator was called from the interpreter itself: the Python stack says
+ * where, and the native frames above are the interpreter's (folded away). */
+#define STACK_NOT_TAKEN (-2)
 
 /* Outstanding (allocated, not yet freed) figures of one stack. */
 struct stack_stats {
@@ -90,6 +95,7 @@ struct py_stack {
  * version (user/python_offsets.c); runtime == 0 turns the walk off. */
 struct python_config {
 	__u64 runtime;			/* address of _PyRuntime in the target */
+	__u64 text_start, text_end;	/* the interpreter's code in the target */
 	__u32 tstate_current;		/* _PyRuntimeState: thread holding the GIL */
 	__u32 tstate_native_thread_id;	/* PyThreadState: kernel thread id */
 	__u32 tstate_cframe;		/* PyThreadState -> _PyCFrame * */

@@ -52,6 +52,7 @@ struct python {
 	const struct python_layout *layout;
 	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
 	int64_t bias;		  /* runtime address - ELF virtual address */
+	uint64_t text_start, text_end; /* its executable mappings */
 	int mem_fd;		  /* /proc/PID/mem */
 	void *codes;		  /* tsearch tree of struct code_info *, by addr */
 };
@@ -150,13 +151,23 @@ static bool find_bias(pid_t pid, struct python *py)
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long long start, pgoff;
+		unsigned long long start, end, pgoff;
+		char perms[8];
 		int path_at = 0;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%llx-%*x %*s %llx %*x:%*x %*u %n", &start, &pgoff, &path_at) < 2 || !path_at)
+		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &pgoff,
+			   &path_at) < 4 || !path_at)
 			continue;
-		if (strcmp(line + path_at, py->path) == 0 && pgoff < best_pgoff) {
+		if (strcmp(line + path_at, py->path) != 0)
+			continue;
+		if (perms[2] == 'x') {
+			if (!py->text_start || start < py->text_start)
+				py->text_start = start;
+			if (end > py->text_end)
+				py->text_end = end;
+		}
+		if (pgoff < best_pgoff) {
 			best_pgoff = pgoff;
 			best_start = start;
 		}
@@ -165,7 +176,7 @@ static bool find_bias(pid_t pid, struct python *py)
 	if (best_pgoff == UINT64_MAX || !segment_of(py->open_path, best_pgoff, true, &ph))
 		return false;
 	py->bias = (int64_t)(best_start - best_pgoff + ph.p_offset - ph.p_vaddr);
-	return true;
+	return py->text_end > py->text_start;
 }
 
 /* Candidate objects: executable mappings named like an interpreter
@@ -270,6 +281,8 @@ void python_bpf_config(const struct python *py, struct python_config *out)
 {
 	*out = py->layout->bpf;
 	out->runtime = py->symbols[SYM_RUNTIME] + (uint64_t)py->bias;
+	out->text_start = py->text_start;
+	out->text_end = py->text_end;
 }
 
 /* ---- code objects ---- */

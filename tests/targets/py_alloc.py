@@ -1,0 +1,94 @@
+"""Known Python allocations from known lines, for leaktop's tests.
+
+    py_alloc.py --tracemalloc  runs the work under tracemalloc and prints, as
+                               one JSON object, tracemalloc's outstanding bytes
+                               per line of this file; then exits
+    py_alloc.py --wait         prints "waiting", waits for SIGUSR1, does the
+                               work, prints "ready" and sleeps
+    py_alloc.py --delay S      sleeps S seconds (leaktop attaches), does the
+                               work, prints "ready" and sleeps
+The work is deterministic, so the two runs allocate the same."""
+import json
+import signal
+import sys
+import threading
+import time
+
+kept = []
+
+
+def keep_small():
+    for i in range(20000):
+        kept.append({"n": i})  # ALLOC:dicts
+        kept.append([i, i, i])  # ALLOC:lists
+        kept.append("s%d" % i)  # ALLOC:strings
+
+
+def keep_big():
+    for _ in range(20):
+        kept.append(bytes(200000))  # ALLOC:big
+
+
+def churn():
+    for i in range(50000):
+        x = [i] * 10  # ALLOC:churn
+        del x
+
+
+def recurse(n):
+    if n == 0:
+        kept.append(bytes(300000))  # ALLOC:deep
+    else:
+        recurse(n - 1)
+
+
+def thread_a_keeps():
+    for _ in range(10):
+        kept.append(bytes(100000))  # ALLOC:thread_a
+        time.sleep(0.001)
+
+
+def thread_b_keeps():
+    for _ in range(10):
+        kept.append(bytes(150000))  # ALLOC:thread_b
+        time.sleep(0.001)
+
+
+def work():
+    keep_small()
+    keep_big()
+    churn()
+    recurse(100)
+    threads = [threading.Thread(target=f) for f in (thread_a_keeps, thread_b_keeps)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def main():
+    if sys.argv[1] == "--tracemalloc":
+        import tracemalloc
+        tracemalloc.start()
+        work()
+        snapshot = tracemalloc.take_snapshot()
+        lines = {}
+        for stat in snapshot.statistics("lineno"):
+            frame = stat.traceback[0]
+            if frame.filename == __file__:
+                lines[frame.lineno] = stat.size
+        print(json.dumps(lines), flush=True)
+        return
+    if sys.argv[1] == "--wait":
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+        print("waiting", flush=True)
+        signal.sigwait([signal.SIGUSR1])
+    else:
+        time.sleep(float(sys.argv[2]))
+    work()
+    print("ready", flush=True)
+    while True:
+        time.sleep(1)
+
+
+main()

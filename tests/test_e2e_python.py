@@ -1,0 +1,162 @@
+"""CPython: Python frames, and Python allocations checked against tracemalloc.
+
+tracemalloc runs in a separate run of the same deterministic script
+(tests/targets/py_alloc.py): in the traced process its own bookkeeping would
+be counted by leaktop too."""
+import collections
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import TARGET_SOURCES, alloc_line, leaktop
+
+SCRIPT = str(TARGET_SOURCES / "py_alloc.py")
+PYENV = Path.home() / ".pyenv/versions/3.11.7/bin/python3.11"
+DEBIAN = Path("/usr/bin/python3.11")
+SMALL = ["dicts", "lists", "strings"]
+BIG = ["big", "deep", "thread_a", "thread_b"]
+
+needs_pyenv = pytest.mark.skipif(not PYENV.exists(), reason=f"{PYENV} (pyenv's 3.11.7) not installed")
+
+
+def tracemalloc_lines(python):
+    """tracemalloc's outstanding bytes per line of the script after its work."""
+    out = subprocess.run([str(python), SCRIPT, "--tracemalloc"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return {int(line): size for line, size in json.loads(out).items()}
+
+
+def innermost_python(stack):
+    for frame in stack["frames"]:
+        if frame["kind"] == "python":
+            return frame
+    return None
+
+
+def per_line(report, allocator=None):
+    """leaktop's outstanding bytes per script line (innermost Python frame)."""
+    lines = collections.Counter()
+    for stack in report["stacks"]:
+        frame = innermost_python(stack)
+        if frame and frame["file"] == SCRIPT and (
+                allocator is None or stack["frames"][0]["function"] == allocator):
+            lines[frame["line"]] += stack["outstanding_bytes"]
+    return lines
+
+
+def report_after_work(procs, lt, tgt_lines):
+    """The report two intervals after the script said ready."""
+    deadline_lines = tgt_lines
+    while True:
+        line = deadline_lines.read_line(180)
+        assert line is not None, f"script ended early; leaktop: {lt.stderr()}"
+        if line == "ready":
+            break
+    return lt.fresh_json(3, 30)
+
+
+def attach_to_script(procs, python, *leaktop_args):
+    tgt = procs([python, SCRIPT, "--wait"])
+    tgt.wait_line("waiting", 20)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "500", *leaktop_args))
+    lt.json_lines(1, 20)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    return report_after_work(procs, lt, tgt), lt
+
+
+def check_against_tracemalloc(report, expected, markers):
+    seen = per_line(report)
+    for marker in markers:
+        line = alloc_line("py_alloc.py", marker)
+        assert expected[line] > 0
+        assert abs(seen[line] - expected[line]) <= 0.10 * expected[line], \
+            f"{marker} (line {line}): leaktop {seen[line]}, tracemalloc {expected[line]}"
+
+
+def check_frames_and_churn(report):
+    # Big objects are exact: bytes(n) asks for n + 33 bytes.
+    seen = per_line(report)
+    assert seen[alloc_line("py_alloc.py", "big")] == 20 * 200033
+    # Threads: each thread's allocations on its own stack.
+    assert seen[alloc_line("py_alloc.py", "thread_a")] == 10 * 100033
+    assert seen[alloc_line("py_alloc.py", "thread_b")] == 10 * 150033
+    for stack in report["stacks"]:
+        frame = innermost_python(stack)
+        if frame and frame["function"] in ("thread_a_keeps", "thread_b_keeps"):
+            names = [f["function"] for f in stack["frames"] if f["kind"] == "python"]
+            assert names[1:3] == ["Thread.run", "Thread._bootstrap_inner"], names
+            assert "work" not in names  # not the main thread's stack
+    # Churn: 50000 lists made and dropped; a free list keeps a few.
+    assert seen[alloc_line("py_alloc.py", "churn")] < 10_000
+    # Deep recursion: 64 Python frames, then the truncation mark.
+    deep = [s for s in report["stacks"] if (innermost_python(s) or {}).get("line")
+            == alloc_line("py_alloc.py", "deep") and s["outstanding_bytes"]]
+    assert deep, "no stack for the deep allocation"
+    python_frames = [f for f in deep[0]["frames"] if f["kind"] == "python"]
+    assert len(python_frames) == 65 and python_frames[-1]["function"] == "[truncated]"
+    assert all(f["function"] == "recurse" for f in python_frames[:64])
+    assert python_frames[1]["line"] == alloc_line("py_alloc.py", "deep") + 2
+    # Native frames stay innermost, the interpreter's own are folded away.
+    for stack in report["stacks"]:
+        kinds = [f["kind"] for f in stack["frames"]]
+        if "python" in kinds:
+            first = kinds.index("python")
+            assert "native" not in kinds[first:]
+
+
+@needs_pyenv
+def test_pyenv_attach_counts_every_object_like_tracemalloc(procs):
+    """pyenv's shared libpython: pymalloc's functions are probed, small objects included."""
+    expected = tracemalloc_lines(PYENV)
+    report, lt = attach_to_script(procs, PYENV)
+    assert "every object (pymalloc's functions are probed)" in lt.stderr()
+    check_against_tracemalloc(report, expected, SMALL + BIG)
+    check_frames_and_churn(report)
+    assert report["lost_events"] == 0
+
+
+def test_debian_spawn_runs_with_malloc_and_counts_like_tracemalloc(procs):
+    """Debian's LTO python3.11, started by leaktop: PYTHONMALLOC=malloc makes
+    every object a malloc."""
+    expected = tracemalloc_lines(DEBIAN)
+    lt = procs(leaktop("--json", "-i", "0.5", "-n", "500", "--", DEBIAN, SCRIPT, "--delay", "1"))
+    report = report_after_work(procs, lt, lt)
+    assert "Python 3.11" in lt.stderr()
+    check_against_tracemalloc(report, expected, SMALL + BIG)
+    check_frames_and_churn(report)
+    # Debian's interpreter has no debug info: its own frames are still folded.
+    assert all(f["object"] != str(DEBIAN) for s in report["stacks"] for f in s["frames"][1:]
+               if innermost_python(s))
+
+
+def test_debian_attach_shows_arenas_for_small_objects(procs):
+    """Debian's LTO python3.11, attached: pymalloc's fast path is inlined, so small
+    objects are seen as the 1 MiB arenas they fill, with the Python stack that
+    needed a new one; big objects are exact."""
+    expected = tracemalloc_lines(DEBIAN)
+    report, lt = attach_to_script(procs, DEBIAN)
+    assert "inlined in this build (LTO)" in lt.stderr()
+    check_against_tracemalloc(report, expected, BIG)
+    arenas = per_line(report, allocator="pymalloc arena")
+    small = sum(expected[alloc_line("py_alloc.py", m)] for m in SMALL)
+    assert all(bytes_ % (1 << 20) == 0 for bytes_ in arenas.values())
+    assert 0.8 * small <= sum(arenas.values()) <= 2 * small + (4 << 20), (arenas, small)
+
+
+@needs_pyenv
+def test_python_line_numbers_and_functions(procs):
+    report, _ = attach_to_script(procs, PYENV)
+    stack = max((s for s in report["stacks"] if (innermost_python(s) or {}).get("function")
+                 == "keep_big"), key=lambda s: s["outstanding_bytes"])
+    python = [f for f in stack["frames"] if f["kind"] == "python"]
+    source = Path(SCRIPT).read_text().splitlines()
+    assert [f["function"] for f in python] == ["keep_big", "work", "main", "<module>"]
+    assert python[0]["line"] == alloc_line("py_alloc.py", "big")
+    assert source[python[1]["line"] - 1].strip() == "keep_big()"
+    assert source[python[2]["line"] - 1].strip() == "work()"
+    assert source[python[3]["line"] - 1].strip() == "main()"
+    assert all(f["object"] is None and f["file"] == SCRIPT for f in python)
