@@ -35,6 +35,12 @@ const char options_usage[] =
 	"\n"
 	"In spawn mode (-- COMMAND) the command is traced from its first allocation and\n"
 	"is terminated when leaktop stops before it exits.\n"
+	"\n"
+	"CPython 3.11 targets get Python frames (file:line, function). Attached, leaktop\n"
+	"probes pymalloc through its allocator table; where the build inlined it (LTO,\n"
+	"e.g. Debian's python3.11) small objects show as the 1 MiB arenas they fill.\n"
+	"Spawn mode sets PYTHONMALLOC=malloc (unless set) so every object is seen.\n"
+	"\n"
 	"Exit status: 0 ok (also when the target exits), 1 runtime failure, 2 bad usage.\n";
 
 enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED };

@@ -277,6 +277,23 @@ const char *python_version(const struct python *py)
 	return py->version;
 }
 
+struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uint64_t code_type)
+{
+	struct python *py = calloc(1, sizeof(*py));
+
+	if (!py)
+		return NULL;
+	py->mem_fd = mem_fd;
+	py->layout = python_layout_for(major, minor);
+	py->symbols[SYM_CODE_TYPE] = code_type;
+	snprintf(py->version, sizeof(py->version), "%u.%u", major, minor);
+	if (!py->layout) {
+		free(py);
+		return NULL;
+	}
+	return py;
+}
+
 void python_bpf_config(const struct python *py, struct python_config *out)
 {
 	*out = py->layout->bpf;

@@ -26,6 +26,10 @@ enum python_heap_view {
 struct python *python_find(pid_t pid, const char *root, char *msg, size_t msglen);
 void python_free(struct python *py);
 
+/* An interpreter whose memory is the file mem_fd (offsets = addresses) and
+ * whose PyCode_Type is at code_type; for tests and fuzzing.  Takes mem_fd. */
+struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uint64_t code_type);
+
 const char *python_object_path(const struct python *py); /* as the target sees it */
 const char *python_version(const struct python *py);	   /* "3.11.2" */
 

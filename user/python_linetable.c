@@ -52,11 +52,13 @@ static void skip(struct cursor *c, size_t n)
 
 int python311_line_at(const uint8_t *table, size_t len, int first_line, int offset)
 {
-	struct cursor c = { table, table + len, false };
+	struct cursor c = { table, table ? table + len : NULL, false };
 	int64_t line = first_line, start = 0;
 
 	if (offset < 0)
 		return first_line > 0 ? first_line : 0;
+	if (!table)
+		return 0;
 	while (c.p < c.end && !c.bad) {
 		uint8_t head = *c.p++;
 		unsigned form = (head >> 3) & 0xf;

@@ -1,0 +1,43 @@
+/* libFuzzer harness: code objects read from hostile memory (a target can hold
+ * anything at the addresses its Python stack walk gave us: freed code
+ * objects, torn writes).  The input is the target's memory; its first 16
+ * bytes pick a code object address and a bytecode offset. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "python.h"
+
+#define CODE_TYPE 0x40 /* where PyCode_Type "is" in the fuzzed memory */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t code = 0;
+	int32_t offset = 0;
+	struct python *py;
+	struct frame f;
+	int fd;
+
+	if (size < 16)
+		return 0;
+	memcpy(&code, data, sizeof(code));
+	memcpy(&offset, data + 8, sizeof(offset));
+	fd = memfd_create("fuzz-python", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	py = python_for_memory(fd, 3, 11, CODE_TYPE);
+	if (!py) {
+		close(fd);
+		return 0;
+	}
+	/* Twice: the second answer comes from the cache. */
+	python_frame(py, code % (size + 64), offset, &f);
+	python_frame(py, code % (size + 64), offset, &f);
+	python_frame(py, 16, offset, &f);
+	python_free(py);
+	return 0;
+}
