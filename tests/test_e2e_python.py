@@ -160,3 +160,34 @@ def test_python_line_numbers_and_functions(procs):
     assert source[python[2]["line"] - 1].strip() == "work()"
     assert source[python[3]["line"] - 1].strip() == "main()"
     assert all(f["object"] is None and f["file"] == SCRIPT for f in python)
+
+
+def test_debian_attach_with_pymalloc_redirect_is_exact_and_restored(procs):
+    """--pymalloc-redirect: small objects exact on an LTO build, the allocator
+    table restored at exit, and blocks from either allocator freed safely."""
+    expected = tracemalloc_lines(DEBIAN)
+    tgt = procs([DEBIAN, SCRIPT, "--wait"])
+    tgt.wait_line("waiting", 20)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "500", "--pymalloc-redirect"))
+    lt.json_lines(1, 20)
+    assert "now makes new Python objects with malloc" in lt.stderr()
+    os.kill(tgt.pid, signal.SIGUSR1)
+    report = report_after_work(procs, lt, tgt)
+    check_against_tracemalloc(report, expected, SMALL + BIG)
+    assert not per_line(report, allocator="pymalloc arena")
+    os.kill(lt.pid, signal.SIGINT)
+    assert lt.wait(15) == 0
+    # Restored: a new leaktop finds the default (inlined) allocator again.
+    again = subprocess.run(leaktop("-p", tgt.pid, "-c", "1", "--json"), capture_output=True,
+                           text=True, timeout=30)
+    assert "inlined in this build (LTO)" in again.stderr
+    # Objects made by malloc during the redirect are freed by pymalloc's free path.
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("again", 120)
+    assert tgt.popen.poll() is None
+
+
+def test_pymalloc_redirect_refused_where_not_needed(procs):
+    lt = subprocess.run(leaktop("--pymalloc-redirect", "--", DEBIAN, "-c", "pass"),
+                        capture_output=True, text=True, timeout=30)
+    assert lt.returncode == 2 and "--pymalloc-redirect is for -p PID" in lt.stderr

@@ -25,6 +25,7 @@
 #include "output_prom.h"
 #include "probes.h"
 #include "python.h"
+#include "python_redirect.h"
 #include "report.h"
 #include "stacks.h"
 #include "target.h"
@@ -114,6 +115,7 @@ struct session {
 	uint32_t generation;	/* target execs seen (spawn mode: its own exec is 1) */
 	uint64_t last_hits;	/* probe hits at the previous update, for hits/s */
 	struct python *python;	/* the target's CPython, once found */
+	struct python_redirect *redirect; /* --pymalloc-redirect in effect */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	double last_update, hits_per_s;
 };
@@ -168,6 +170,8 @@ static void forget_python(struct session *s)
 {
 	struct python_config off = { 0 };
 
+	free(s->redirect); /* its process image is gone: nothing to restore */
+	s->redirect = NULL;
 	if (!s->python)
 		return;
 	probes_set_python(s->probes, &off);
@@ -382,6 +386,29 @@ static bool report_interval(struct session *s)
 	return s->opts.quiet || print_report(s);
 }
 
+/* --pymalloc-redirect, once the probes are live. */
+static int start_redirect(struct session *s, enum python_heap_view view)
+{
+	char err[512];
+
+	if (!s->python) {
+		fprintf(stderr, "leaktop: --pymalloc-redirect: PID %d runs no supported Python\n", s->target.pid);
+		return 1;
+	}
+	if (view != PY_HEAP_ARENAS) {
+		fprintf(stderr, "leaktop: --pymalloc-redirect not needed: every Python object is seen already; the target is left untouched\n");
+		return 0;
+	}
+	s->redirect = python_redirect_start(s->python, s->target.pid, err, sizeof(err));
+	if (!s->redirect) {
+		fprintf(stderr, "leaktop: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "leaktop: --pymalloc-redirect: PID %d now makes new Python objects with malloc (its allocator table was changed; it is restored when leaktop exits)\n",
+		s->target.pid);
+	return 0;
+}
+
 /* Finds the allocators, attaches the probes and, in spawn mode, starts the
  * command.  Returns the exit code to use on failure, 0 on success. */
 static int start(struct session *s)
@@ -464,6 +491,8 @@ static int start(struct session *s)
 		use_python(s, py, view);
 	else if (s->target.spawned)
 		await_python(s);
+	if (o->pymalloc_redirect)
+		return start_redirect(s, view);
 	return 0;
 }
 
@@ -594,6 +623,10 @@ static void finish(struct session *s)
 {
 	tui_close(s->tui);
 	free(s->tui);
+	if (s->target.exited)
+		free(s->redirect);
+	else
+		python_redirect_stop(s->redirect);
 	probes_detach(s->probes);
 	target_close(&s->target);
 	stack_table_free(s->stacks);

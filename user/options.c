@@ -40,10 +40,15 @@ const char options_usage[] =
 	"probes pymalloc through its allocator table; where the build inlined it (LTO,\n"
 	"e.g. Debian's python3.11) small objects show as the 1 MiB arenas they fill.\n"
 	"Spawn mode sets PYTHONMALLOC=malloc (unless set) so every object is seen.\n"
+	"      --pymalloc-redirect  attached to such a build: point pymalloc's malloc and\n"
+	"                           calloc slots at the raw allocator while leaktop runs,\n"
+	"                           so new objects are exact (WRITES INTO THE TARGET,\n"
+	"                           briefly stopping it; restored when leaktop exits)\n"
 	"\n"
 	"Exit status: 0 ok (also when the target exits), 1 runtime failure, 2 bad usage.\n";
 
-enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED };
+enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED,
+       OPT_PYMALLOC_REDIRECT };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -60,6 +65,7 @@ static const struct option long_options[] = {
 	{ "prom-top", required_argument, NULL, OPT_PROM_TOP },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "pymalloc-redirect", no_argument, NULL, OPT_PYMALLOC_REDIRECT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -172,6 +178,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case 'q':
 			o->quiet = true;
 			break;
+		case OPT_PYMALLOC_REDIRECT:
+			o->pymalloc_redirect = true;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -187,6 +196,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "give either -p PID or a command after --, not both");
 	if (!o->pid && !o->command)
 		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND (see --help)");
+	if (o->pymalloc_redirect && !o->pid)
+		return fail(err, errlen, "--pymalloc-redirect is for -p PID; a command started by leaktop runs with PYTHONMALLOC=malloc");
 	if (o->quiet && o->json)
 		return fail(err, errlen, "--quiet and --json conflict: --quiet prints no report");
 	if (o->quiet && !o->prom_file && !o->folded_file)

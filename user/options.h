@@ -24,6 +24,7 @@ struct options {
 	int prom_top;		/* --prom-top: stacks with their own series */
 	const char *folded_file; /* --folded: folded stacks at exit and on SIGUSR1 */
 	bool quiet;		/* --quiet: no report on stdout (files only) */
+	bool pymalloc_redirect;	/* --pymalloc-redirect: new Python objects via malloc */
 };
 
 #define DEFAULT_INTERVAL_S 1.0

@@ -26,12 +26,13 @@ enum python_symbol {
 	SYM_OBJECT_MALLOC,	/* PyObject_Malloc: leads to the _PyObject table */
 	SYM_MEM_MALLOC,		/* PyMem_Malloc: leads to the _PyMem table */
 	SYM_ARENA_GETTER,	/* PyObject_GetArenaAllocator: leads to the arena table */
+	SYM_RAW_MALLOC,		/* PyMem_RawMalloc: leads to the _PyMem_Raw table */
 	SYM_COUNT,
 };
 
 static const char *const symbol_names[SYM_COUNT] = {
 	"_PyRuntime", "Py_Version", "PyCode_Type", "PyObject_Malloc", "PyMem_Malloc",
-	"PyObject_GetArenaAllocator",
+	"PyObject_GetArenaAllocator", "PyMem_RawMalloc",
 };
 
 /* A code object, read once. */
@@ -555,4 +556,25 @@ enum python_heap_view python_allocator_probes(struct python *py, struct allocato
 		}
 	}
 	return obj->nprobes == 2 ? PY_HEAP_ARENAS : PY_HEAP_MALLOC;
+}
+
+bool python_allocator_tables(const struct python *py, struct python_tables *out)
+{
+	struct function_scan scan;
+	const int symbols[3] = { SYM_OBJECT_MALLOC, SYM_MEM_MALLOC, SYM_RAW_MALLOC };
+	uint64_t *tables[3] = { &out->object, &out->mem, &out->raw };
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t table;
+
+		if (!scan_function(py, py->symbols[symbols[i]], &scan) || !(table = table_of(&scan)))
+			return false;
+		*tables[i] = table + (uint64_t)py->bias;
+	}
+	return true;
+}
+
+int python_mem_fd(const struct python *py)
+{
+	return py->mem_fd;
 }

@@ -41,6 +41,17 @@ void python_bpf_config(const struct python *py, struct python_config *out);
  * allocator when the fast path is inlined).  Returns the resulting view. */
 enum python_heap_view python_allocator_probes(struct python *py, struct allocator_object *obj);
 
+/* Runtime addresses of pymalloc's allocator tables (PyMemAllocatorEx: ctx,
+ * malloc, calloc, realloc, free) of the object and mem domains, and of the
+ * raw domain (plain malloc). */
+struct python_tables {
+	uint64_t object, mem, raw;
+};
+bool python_allocator_tables(const struct python *py, struct python_tables *out);
+
+/* /proc/PID/mem of the target, read-only. */
+int python_mem_fd(const struct python *py);
+
 /* Frame of a code object at a bytecode offset (kind python).  Strings live
  * until python_free.  false when the address holds no code object (any
  * more). */

@@ -4,7 +4,8 @@
                                one JSON object, tracemalloc's outstanding bytes
                                per line of this file; then exits
     py_alloc.py --wait         prints "waiting", waits for SIGUSR1, does the
-                               work, prints "ready" and sleeps
+                               work, prints "ready"; on the next SIGUSR1 drops
+                               everything, works again, prints "again"
     py_alloc.py --delay S      sleeps S seconds (leaktop attaches), does the
                                work, prints "ready" and sleeps
 The work is deterministic, so the two runs allocate the same."""
@@ -87,6 +88,13 @@ def main():
         time.sleep(float(sys.argv[2]))
     work()
     print("ready", flush=True)
+    if sys.argv[1] == "--wait":
+        # Blocks made under one allocator are freed after it changed.
+        signal.sigwait([signal.SIGUSR1])
+        kept.clear()
+        work()
+        kept.clear()
+        print("again", flush=True)
     while True:
         time.sleep(1)
 
