@@ -183,11 +183,13 @@ static void forget_python(struct session *s)
 
 /* Spawn mode: the interpreter is mapped right after the exec; look for it
  * now rather than an interval later, so its first allocations have Python
- * frames too. */
+ * frames too.  Other programs are not kept waiting. */
 static void await_python(struct session *s)
 {
 	enum python_heap_view view;
 
+	if (!python_expected(s->target.pid))
+		return;
 	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
 		struct python *py = find_python(s, NULL, &view);
 
