@@ -30,7 +30,8 @@ const char options_usage[] =
 	"  -q, --quiet              no report on stdout (with --prom-file/--folded)\n"
 	"      --max-allocs N       live allocations tracked (default 262144)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
-	"  -s, --sample-bytes N     sampling; only 0 (exact) is supported so far\n"
+	"  -s, --sample-bytes N     sample on average one allocation per N bytes allocated\n"
+	"                           (figures are scaled estimates; 0 = exact, the default)\n"
 	"  -h, --help               show this help\n"
 	"\n"
 	"In spawn mode (-- COMMAND) the command is traced from its first allocation and\n"
@@ -156,8 +157,6 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case 's':
 			if (!parse_long(optarg, 0, 1L << 40, &v))
 				return fail(err, errlen, "invalid --sample-bytes '%s': expected a number of bytes", optarg);
-			if (v != 0)
-				return fail(err, errlen, "sampling (-s %s) is not implemented yet: use -s 0 (exact)", optarg);
 			o->sample_bytes = (uint64_t)v;
 			break;
 		case OPT_PROM_FILE:

@@ -52,6 +52,7 @@ char *report_json(const struct report *r)
 	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(r->allocs));
 	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(r->growth));
 	json_object_object_add(o, "lost_events", json_object_new_uint64(r->lost_events));
+	json_object_object_add(o, "sample_bytes", json_object_new_uint64(r->sample_bytes));
 	for (size_t i = 0; i < r->count; i++)
 		json_object_array_add(stacks, stack_json(&r->stacks[i]));
 	json_object_object_add(o, "stacks", stacks);
