@@ -42,7 +42,7 @@ def free_pid():
     (["-p"], ["needs a value"]),
     (["-p", "1", "--", "true"], ["not both"]),
     ([], ["-p PID"]),
-    (["-s", "4096", "-p", "1"], ["sampling"]),
+    (["-s", "x", "-p", "1"], ["--sample-bytes"]),
     (["--quiet", "-p", "1"], ["--prom-file"]),
 ])
 def test_usage_errors_exit_2(args, words):
