@@ -1,6 +1,5 @@
 /* Building symbolized stacks from the kernel's stack keys. */
 #define _GNU_SOURCE
-#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -14,14 +13,12 @@ struct stack_table {
 	int traces_fd;
 	struct python *python;	/* the target's interpreter, when it has one */
 	int py_stacks_fd;
-	void *root; /* tsearch tree of struct stack *, ordered by key */
+	/* Every stack seen, by key: open addressing, at most half full.  Looked
+	 * up for each stack each interval (a tree cost a tenth of a core with
+	 * 100 k stacks). */
+	struct stack **slots;
+	size_t nslots, count;
 };
-
-static int compare_keys(const void *a, const void *b)
-{
-	return memcmp(&((const struct stack *)a)->key, &((const struct stack *)b)->key,
-		      sizeof(struct stack_key));
-}
 
 struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
 {
@@ -52,7 +49,10 @@ void stack_table_free(struct stack_table *t)
 {
 	if (!t)
 		return;
-	tdestroy(t->root, free_stack);
+	for (size_t i = 0; i < t->nslots; i++)
+		if (t->slots[i])
+			free_stack(t->slots[i]);
+	free(t->slots);
 	free(t);
 }
 
@@ -158,22 +158,52 @@ static void build(struct stack_table *t, struct stack *s)
 		add_python_frames(t, s);
 }
 
+/* The slot of key in slots[nslots] (a power of two): its stack or the empty
+ * slot where it belongs. */
+static struct stack **slot_of(struct stack **slots, size_t nslots, const struct stack_key *key)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	hash_bytes(&h, key, sizeof(*key));
+	for (i = h & (nslots - 1); slots[i]; i = (i + 1) & (nslots - 1))
+		if (memcmp(&slots[i]->key, key, sizeof(*key)) == 0)
+			break;
+	return &slots[i];
+}
+
+static bool grow(struct stack_table *t)
+{
+	size_t n = t->nslots ? 2 * t->nslots : 1024;
+	struct stack **slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return false;
+	for (size_t i = 0; i < t->nslots; i++)
+		if (t->slots[i])
+			*slot_of(slots, n, &t->slots[i]->key) = t->slots[i];
+	free(t->slots);
+	t->slots = slots;
+	t->nslots = n;
+	return true;
+}
+
 const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)
 {
-	struct stack probe = { .key = *key }, *s, **found;
+	struct stack **slot, *s;
 
-	found = tfind(&probe, &t->root, compare_keys);
-	if (found)
-		return *found;
+	if (2 * (t->count + 1) > t->nslots && !grow(t))
+		return NULL;
+	slot = slot_of(t->slots, t->nslots, key);
+	if (*slot)
+		return *slot;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->key = *key;
 	build(t, s);
 	s->id = stack_id_hash(s->frames, s->nframes);
-	if (!tsearch(s, &t->root, compare_keys)) {
-		free_stack(s);
-		return NULL;
-	}
+	*slot = s;
+	t->count++;
 	return s;
 }
