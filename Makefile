@@ -117,8 +117,9 @@ $(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUIL
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
-$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.c user/allocators.h
-	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c -o $@ -lbpf -lelf -lz
+$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.c user/allocators.h \
+		user/placement.c user/placement.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c user/placement.c -o $@ -lbpf -lelf -lz -lcapstone
 
 # Throughput of the churn target: untraced, under the floor, under leaktop (and
 # memleak when MEMLEAK=/path/to/memleak is given), alternating rounds.

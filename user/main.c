@@ -23,6 +23,7 @@
 #include "options.h"
 #include "output_folded.h"
 #include "output_prom.h"
+#include "placement.h"
 #include "probes.h"
 #include "python.h"
 #include "python_redirect.h"
@@ -461,6 +462,10 @@ static int start(struct session *s)
 			view = PY_HEAP_MALLOC;
 		}
 	}
+	int moved = 0;
+
+	for (int i = 0; i < allocators.count; i++)
+		moved += placement_apply(&allocators.objects[i]);
 	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes) {
@@ -474,7 +479,7 @@ static int start(struct session *s)
 		s->nprobes);
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
-	fputc('\n', stderr);
+	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
 	allocator_list_free(&allocators);
 
 	if (s->target.spawned && target_release(&s->target, err, sizeof(err))) {

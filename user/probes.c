@@ -42,14 +42,16 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, p
 		const struct alloc_probe *probe = &obj->probes[i];
 
 		if (probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE) {
-			err = attach_one(p, skel->progs.free_enter, obj->open_path, probe->offset, false,
+			err = attach_one(p, skel->progs.free_enter, obj->open_path, probe->at, false,
 					 probe->fn == ALLOC_PY_FREE ? FREE_ARG2 : FREE_ARG1, pid);
 			continue;
 		}
-		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, probe->offset, false,
+		/* Both at the same place: one trap serves both.  The place keeps
+		 * the return address at [sp], where the uretprobe takes it. */
+		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, probe->at, false,
 				 (uint64_t)probe->fn, pid);
 		if (!err)
-			err = attach_one(p, skel->progs.alloc_return, obj->open_path, probe->offset, true,
+			err = attach_one(p, skel->progs.alloc_return, obj->open_path, probe->at, true,
 					 (uint64_t)probe->fn, pid);
 	}
 	return err;
