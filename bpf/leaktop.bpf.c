@@ -23,6 +23,7 @@ struct pending {
 	struct stack_key key;
 	__u32 depth;	/* > 1 while the allocator calls itself (e.g. reallocarray -> realloc) */
 	__u32 failed;	/* size computation overflowed: the call can only fail */
+	__u32 epoch;	/* duty_epoch at entry */
 };
 
 struct {
@@ -71,6 +72,10 @@ struct {
 /* Times the target exec'd: its old heap, and the code its stacks point to,
  * are gone then.  Every stack key carries it; userspace reads it each interval. */
 __u32 generation = 0;
+/* Bumped by userspace each time it re-attaches the allocation probes
+ * (--duty-cycle): a call in flight when they were detached never saw its
+ * return, and its record must not pass for an outer call. */
+__u32 duty_epoch = 0;
 
 static __always_inline void count_hit(void)
 {
@@ -173,7 +178,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	 * outermost call is the one the program made; count it once.  A record
 	 * with a lower sp than ours is stale (its thread died mid-call). */
 	p = bpf_map_lookup_elem(&pending, &tid);
-	if (p && sp <= p->sp) {
+	if (p && p->epoch == duty_epoch && sp <= p->sp) {
 		p->depth++;
 		return 0;
 	}
@@ -222,6 +227,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	}
 	call.sp = sp;
 	call.depth = 1;
+	call.epoch = duty_epoch;
 	bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	call.key.py_stack = python_stack(tid);
 	if (call.key.py_stack && call.key.caller >= python.text_start &&
@@ -254,6 +260,10 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
+	if (p->epoch != duty_epoch) { /* entered before the probes were re-attached */
+		bpf_map_delete_elem(&pending, &tid);
+		return 0;
+	}
 	if (p->depth > 1) {
 		p->depth--;
 		return 0;
