@@ -308,6 +308,7 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 	r->duty_cycle = 1 / s->scale;
 	for (int i = 0; i < LOST_COUNT; i++)
 		r->lost_events += s->collection.lost[i];
+	r->sample_bytes = s->opts.sample_bytes;
 	r->nstacks = model_count(s->model);
 	r->stacks = s->report_stacks;
 	r->count = n;
@@ -376,7 +377,11 @@ static bool print_report(struct session *s)
 
 static void draw_tui(struct session *s)
 {
-	struct tui_status st = { s->cmdline, s->nprobes, s->hits_per_s, "exact" };
+	char mode[64] = "exact";
+	struct tui_status st = { s->cmdline, s->nprobes, s->hits_per_s, mode };
+
+	if (s->opts.sample_bytes)
+		snprintf(mode, sizeof(mode), "sampled 1/%llu B", (unsigned long long)s->opts.sample_bytes);
 	struct report r;
 
 	if (build_report(s, tui_sort(s->tui), (size_t)tui_rows(s->tui), &r))
@@ -472,7 +477,7 @@ static int start(struct session *s)
 
 	for (int i = 0; i < allocators.count; i++)
 		moved += placement_apply(&allocators.objects[i]);
-	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks };
+	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes) {
 		fprintf(stderr, "leaktop: %s\n", err);

@@ -34,7 +34,8 @@ const char options_usage[] =
 	"                           for the rest (free probes stay on); figures are\n"
 	"                           scaled by the measured share: estimates for\n"
 	"                           targets that allocate too often to trap each call\n"
-	"  -s, --sample-bytes N     sampling; only 0 (exact) is supported so far\n"
+	"  -s, --sample-bytes N     sample on average one allocation per N bytes allocated\n"
+	"                           (figures are scaled estimates; 0 = exact, the default)\n"
 	"  -h, --help               show this help\n"
 	"\n"
 	"In spawn mode (-- COMMAND) the command is traced from its first allocation and\n"
@@ -162,8 +163,6 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case 's':
 			if (!parse_long(optarg, 0, 1L << 40, &v))
 				return fail(err, errlen, "invalid --sample-bytes '%s': expected a number of bytes", optarg);
-			if (v != 0)
-				return fail(err, errlen, "sampling (-s %s) is not implemented yet: use -s 0 (exact)", optarg);
 			o->sample_bytes = (uint64_t)v;
 			break;
 		case OPT_PROM_FILE:

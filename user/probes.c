@@ -11,6 +11,7 @@
 #include "leaktop_types.h"
 #include "leaktop.skel.h"
 #include "probes.h"
+#include "sampling.h"
 #include "errors.h"
 
 /* One uprobe: what it takes to attach it again (--duty-cycle). */
@@ -104,6 +105,9 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		goto out;
 	}
 	p->skel->rodata->target_tgid = (__u32)cfg->pid;
+	p->skel->rodata->sample_bytes = cfg->sample_bytes;
+	sampling_tables(cfg->sample_bytes, (uint64_t *)p->skel->rodata->exp_table,
+			(uint32_t *)p->skel->rodata->weight_table);
 	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
 	bpf_map__set_max_entries(p->skel->maps.stacks, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);

@@ -14,6 +14,7 @@ struct probes_config {
 	pid_t pid;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
+	uint64_t sample_bytes;	/* -s: mean bytes between samples; 0 = exact */
 };
 
 /* Loads the programs and attaches them, for pid only, to every allocator
