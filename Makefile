@@ -121,10 +121,12 @@ $(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.
 		user/placement.c user/placement.h
 	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c user/placement.c -o $@ -lbpf -lelf -lz -lcapstone
 
-# Throughput of the churn target: untraced, under the floor, under leaktop (and
-# memleak when MEMLEAK=/path/to/memleak is given), alternating rounds.
-bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor
+# Throughput of the churn target: untraced, under the floor, under leaktop exact
+# and sampled (and memleak when MEMLEAK=/path/to/memleak is given), alternating
+# rounds; then leaktop's RSS and CPU with 100 k stacks and 1 M live blocks.
+bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor $(BUILD)/bench/stacks
 	./bench/throughput.sh
+	./bench/memory.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
