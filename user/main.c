@@ -191,6 +191,9 @@ static void await_python(struct session *s)
 {
 	enum python_heap_view view;
 
+	/* The child runs leaktop's image until its exec (generation 1). */
+	for (int i = 0; i < 200 && probes_generation(s->probes) == 0 && !s->target.exited; i++)
+		usleep(5000);
 	if (!python_expected(s->target.pid))
 		return;
 	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
