@@ -343,8 +343,18 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 
 void python_bpf_config(const struct python *py, struct python_config *out)
 {
-	*out = py->layout->bpf;
-	out->runtime = py->symbols[SYM_RUNTIME] + (uint64_t)py->bias;
+	const struct python_config *l = &py->layout->bpf;
+	uint32_t lo = l->frame_code, hi = l->frame_code;
+
+	*out = *l;
+	lo = lo < l->frame_previous ? lo : l->frame_previous;
+	lo = lo < l->frame_prev_instr ? lo : l->frame_prev_instr;
+	hi = hi > l->frame_previous ? hi : l->frame_previous;
+	hi = hi > l->frame_prev_instr ? hi : l->frame_prev_instr;
+	out->frame_window = lo;
+	/* Every layout in python_layouts.c fits (the unit tests say so); one
+	 * that did not would get no walk rather than a wrong one. */
+	out->runtime = hi + 8 - lo <= PY_FRAME_WINDOW ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
 	out->text_start = py->text_start;
 	out->text_end = py->text_end;
 }
