@@ -25,7 +25,7 @@ run_mode() { # mode -> requests/s
     spawned) ./leaktop --quiet --prom-file "$out.prom" -- $python $service > "$out" 2>/dev/null & tracer=$! ;;
     spawned-duty) ./leaktop --quiet --prom-file "$out.prom" --duty-cycle "$duty" -- $python $service > "$out" 2>/dev/null & tracer=$! ;;
   esac
-  for _ in $(seq 100); do grep -q '^port ' "$out" && break; sleep 0.1; done
+  for _ in $(seq 900); do grep -q '^port ' "$out" && break; sleep 0.1; done
   port=$(awk '/^port /{print $2}' "$out")
   [[ $mode == attached ]] && { ./leaktop -p "$pid" --quiet --prom-file "$out.prom" 2>/dev/null & tracer=$!; sleep 1; }
   [[ $mode == attached-duty ]] && { ./leaktop -p "$pid" --quiet --prom-file "$out.prom" --duty-cycle "$duty" 2>/dev/null & tracer=$!; sleep 1; }
