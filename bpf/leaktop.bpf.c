@@ -29,6 +29,7 @@ struct pending {
 	__u32 depth;	/* 0: none; > 1 while the allocator calls itself
 			 * (e.g. reallocarray -> realloc) */
 	__u32 failed;	/* size computation overflowed: the call can only fail */
+	__u32 epoch;	/* duty_epoch at entry */
 	__u32 sampled;	/* the new block is recorded (always, unless -s) */
 };
 
@@ -86,6 +87,10 @@ struct {
 /* Times the target exec'd: its old heap, and the code its stacks point to,
  * are gone then.  Every stack key carries it; userspace reads it each interval. */
 __u32 generation = 0;
+/* Bumped by userspace each time it re-attaches the allocation probes
+ * (--duty-cycle): a call in flight when they were detached never saw its
+ * return, and its record must not pass for an outer call. */
+__u32 duty_epoch = 0;
 
 static __always_inline void count_hit(void)
 {
@@ -219,8 +224,9 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	/* Nested call (the allocator calling one of its own entry points, or
 	 * tail-jumping to one, as reallocarray -> realloc does: same sp): the
 	 * outermost call is the one the program made; count it once.  A record
-	 * with a lower sp than ours is stale (a longjmp out of a call). */
-	if (t->call.depth && sp <= t->call.sp) {
+	 * with a lower sp than ours is stale (a longjmp out of a call), as is
+	 * one from before a --duty-cycle detach. */
+	if (t->call.depth && t->call.epoch == duty_epoch && sp <= t->call.sp) {
 		t->call.depth++;
 		return 0;
 	}
@@ -269,6 +275,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	}
 	call.sp = sp;
 	call.depth = 1;
+	call.epoch = duty_epoch;
 	call.sampled = !call.failed && take_sample(t, call.size);
 	if (!call.sampled) {
 		t->call = call; /* its return may still free realloc's old block */
@@ -305,6 +312,10 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	t = thread_state(false);
 	if (!t || !t->call.depth)
 		return 0;
+	if (t->call.epoch != duty_epoch) { /* entered before the probes were re-attached */
+		t->call.depth = 0;
+		return 0;
+	}
 	if (t->call.depth > 1) {
 		t->call.depth--;
 		return 0;

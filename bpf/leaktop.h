@@ -127,6 +127,10 @@ struct python_config {
 	__u32 frame_previous;
 	__u32 frame_prev_instr;
 	__u32 code_bytecode;		/* PyCodeObject: start of the bytecode */
+	__u32 frame_window;		/* the three frame fields lie in the
+					 * PY_FRAME_WINDOW bytes from here: one read */
 };
+
+#define PY_FRAME_WINDOW 64
 
 #endif /* LEAKTOP_H */

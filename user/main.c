@@ -27,6 +27,7 @@
 #include "probes.h"
 #include "python.h"
 #include "python_redirect.h"
+#include "duty_cycle.h"
 #include "report.h"
 #include "stacks.h"
 #include "target.h"
@@ -119,6 +120,8 @@ struct session {
 	struct python_redirect *redirect; /* --pymalloc-redirect in effect */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	double last_update, hits_per_s;
+	struct duty_cycle duty;	/* --duty-cycle phases */
+	double scale;		/* figures per byte seen: 1 / measured on-share */
 };
 
 static void read_cmdline(struct session *s);
@@ -188,6 +191,9 @@ static void await_python(struct session *s)
 {
 	enum python_heap_view view;
 
+	/* The child runs leaktop's image until its exec (generation 1). */
+	for (int i = 0; i < 200 && probes_generation(s->probes) == 0 && !s->target.exited; i++)
+		usleep(5000);
 	if (!python_expected(s->target.pid))
 		return;
 	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
@@ -252,6 +258,7 @@ static void update(struct session *s)
 		s->hits_per_s = (double)(s->collection.hits - s->last_hits) / (t - s->last_update);
 	s->last_hits = s->collection.hits;
 	s->last_update = t;
+	s->scale = 1 / duty_cycle_measured(&s->duty, t);
 	model_begin(s->model, t);
 	for (size_t i = 0; i < s->collection.count; i++) {
 		const struct raw_stack *raw = &s->collection.stacks[i];
@@ -263,7 +270,8 @@ static void update(struct session *s)
 			continue; /* an older program image, or one that just exec'd */
 		st = stack_table_get(s->stacks, &raw->key);
 		if (st)
-			model_add(s->model, st->id, raw->bytes, raw->allocs, st);
+			model_add(s->model, st->id, llround((double)raw->bytes * s->scale),
+				  llround((double)raw->allocs * s->scale), st);
 	}
 	model_end(s->model);
 }
@@ -300,6 +308,7 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 	r->bytes = model_total_bytes(s->model);
 	r->allocs = model_total_allocs(s->model);
 	r->growth = model_total_growth(s->model);
+	r->duty_cycle = 1 / s->scale;
 	for (int i = 0; i < LOST_COUNT; i++)
 		r->lost_events += s->collection.lost[i];
 	r->sample_bytes = s->opts.sample_bytes;
@@ -480,6 +489,8 @@ static int start(struct session *s)
 		return 1;
 	}
 	s->nprobes = probes_count(s->probes);
+	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
+	s->scale = 1;
 	fprintf(stderr, "leaktop: tracing PID %d (%s): %d probes on", s->target.pid, s->target.comm,
 		s->nprobes);
 	for (int i = 0; i < allocators.count; i++)
@@ -541,14 +552,40 @@ static void read_cmdline(struct session *s)
 
 enum event { EVENT_DEADLINE, EVENT_EXIT, EVENT_KEY, EVENT_SIGNAL };
 
-/* Waits until the deadline, the target's exit, a key (TUI) or a signal. */
+/* --duty-cycle: detaches or re-attaches the allocation probes.  The on-time
+ * is what the probes really saw: a detach takes effect at once (the wait for
+ * the kernel's grace periods that follows is off-time), an attach only when
+ * it is done. */
+static void switch_duty_phase(struct session *s)
+{
+	double t = now(CLOCK_MONOTONIC);
+	int err;
+
+	if (s->duty.on) {
+		probes_pause_allocs(s->probes);
+		duty_cycle_switch(&s->duty, t);
+		return;
+	}
+	err = probes_resume_allocs(s->probes);
+	duty_cycle_switch(&s->duty, now(CLOCK_MONOTONIC));
+	if (err) {
+		/* Half attached is worse than always on: stay on for good. */
+		fprintf(stderr, "leaktop: cannot re-attach the allocation probes (%s): duty cycle stopped\n",
+			strerror(-err));
+		s->duty.fraction = 1;
+	}
+}
+
+/* Waits until the deadline, the target's exit, a key (TUI) or a signal;
+ * switches duty-cycle phases on the way. */
 static enum event wait_event(struct session *s, double deadline)
 {
 	struct pollfd fds[2] = { { .fd = s->target.pidfd, .events = POLLIN },
 				 { .fd = STDIN_FILENO, .events = POLLIN } };
 
 	for (;;) {
-		double left = deadline - now(CLOCK_MONOTONIC);
+		double t = now(CLOCK_MONOTONIC), left = deadline - t;
+		double to_switch = duty_cycle_next_switch(&s->duty) - t;
 		int n;
 
 		if (stop_signal)
@@ -557,7 +594,11 @@ static enum event wait_event(struct session *s, double deadline)
 			return EVENT_EXIT;
 		if (left <= 0)
 			return EVENT_DEADLINE;
-		n = poll(fds, s->tui ? 2 : 1, (int)ceil(left * 1000));
+		if (to_switch <= 0) {
+			switch_duty_phase(s);
+			continue;
+		}
+		n = poll(fds, s->tui ? 2 : 1, (int)ceil(fmin(left, to_switch) * 1000));
 		if (n > 0 && (fds[0].revents & POLLIN))
 			target_wait_exit(&s->target, 0); /* reaps a spawned child */
 		else if (n > 0 && s->tui && fds[1].revents)

@@ -25,6 +25,11 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 void probes_detach(struct probes *p);
 
 int probes_count(const struct probes *p);	/* uprobes attached */
+
+/* --duty-cycle: detaches the allocation probes (free probes stay), and
+ * attaches them again; resume returns 0 or a negative errno. */
+void probes_pause_allocs(struct probes *p);
+int probes_resume_allocs(struct probes *p);
 int probes_stacks_fd(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);

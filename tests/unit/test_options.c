@@ -105,6 +105,21 @@ TEST(options_help)
 	CHECK(strstr(options_usage, "--json") != NULL);
 }
 
+TEST(options_duty_cycle_is_a_percentage)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-p", "1", NULL, NULL), 0);
+	CHECK(o.duty_cycle == 1);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "12.5"), 0);
+	CHECK(o.duty_cycle == 0.125);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "0.5"), -1);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "101"), -1);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "ten"), -1);
+	CHECK(strstr(err, "--duty-cycle") != NULL);
+}
+
 TEST(options_sample_bytes)
 {
 	struct options o;
