@@ -35,7 +35,7 @@ $(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h v
 $(BUILD)/leaktop.skel.h: $(BUILD)/leaktop.bpf.o
 	$(BPFTOOL) gen skeleton $< name leaktop_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) bpf/leaktop.h $(BUILD)/leaktop.skel.h
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) bpf/leaktop.h bpf/unwind.h $(BUILD)/leaktop.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
