@@ -21,19 +21,19 @@ enum unwind_cfa {
 	UNWIND_CFA_END,		/* outermost frame (return address undefined) */
 };
 
-/* Where the caller's rbp is. */
-enum unwind_rbp {
-	UNWIND_RBP_SAME,	/* unchanged by this frame */
-	UNWIND_RBP_AT_CFA,	/* saved at CFA + rbp_offset */
-	UNWIND_RBP_UNKNOWN,	/* elsewhere (another register, an expression) */
-};
+/* Where the caller's rbp is (rbp_offset): unchanged by this frame, unknown
+ * (kept in another register, or too far), or else saved at CFA + rbp_offset
+ * (always below the CFA, so never 0). */
+#define UNWIND_RBP_SAME 0
+#define UNWIND_RBP_UNKNOWN (-128)
 
+/* 8 bytes: array map elements are 8-byte aligned, and userspace writes the
+ * rows straight into the mmapped map. */
 struct unwind_row {
 	__u32 pc;		/* file offset of the first instruction it covers */
-	__s32 cfa_offset;
-	__s16 rbp_offset;
+	__s16 cfa_offset;
 	__u8 cfa;		/* enum unwind_cfa */
-	__u8 rbp;		/* enum unwind_rbp */
+	__s8 rbp_offset;	/* UNWIND_RBP_SAME, UNWIND_RBP_UNKNOWN, or CFA + this */
 };
 
 /* One executable mapping of the target: its rows are
@@ -45,12 +45,10 @@ struct unwind_mapping {
 };
 
 /* The mapping index is double-buffered: userspace fills the buffer that is
- * not active (sorted by start), then flips `active`.  `version` changes with
- * every flip, so cached lookups of an older index are not reused. */
+ * not active (sorted by start), then flips `active`. */
 struct unwind_index {
 	__u32 active;		/* 0 or 1 */
 	__u32 count[2];		/* mappings in each buffer */
-	__u32 version;
 };
 
 #endif /* LEAKTOP_UNWIND_H */

@@ -81,20 +81,18 @@ static struct unwind_row row_of(Dwarf_Frame *frame)
 		reg = ops[0].atom - DW_OP_breg0;
 		offset = (int64_t)ops[0].number;
 	}
-	if ((reg != REG_RSP && reg != REG_RBP) || offset < INT32_MIN || offset > INT32_MAX)
-		return row;
+	if ((reg != REG_RSP && reg != REG_RBP) || offset < INT16_MIN || offset > INT16_MAX)
+		return row; /* frames over 32 KiB: frame pointers */
 	row.cfa = reg == REG_RSP ? UNWIND_CFA_RSP : UNWIND_CFA_RBP;
-	row.cfa_offset = (int32_t)offset;
+	row.cfa_offset = (int16_t)offset;
 
-	row.rbp = UNWIND_RBP_UNKNOWN;
+	row.rbp_offset = UNWIND_RBP_UNKNOWN;
 	if (dwarf_frame_register(frame, REG_RBP, ops_mem, &ops, &nops) != 0)
 		return row;
 	if (nops == 0 && ops == NULL)
-		row.rbp = UNWIND_RBP_SAME;
-	else if (saved_at_cfa(ops, nops, &offset) && offset >= INT16_MIN && offset <= INT16_MAX) {
-		row.rbp = UNWIND_RBP_AT_CFA;
-		row.rbp_offset = (int16_t)offset;
-	}
+		row.rbp_offset = UNWIND_RBP_SAME;
+	else if (saved_at_cfa(ops, nops, &offset) && offset < 0 && offset > UNWIND_RBP_UNKNOWN)
+		row.rbp_offset = (int8_t)offset;
 	return row;
 }
 
@@ -199,8 +197,7 @@ static int fde_rows(Dwarf_CFI *cfi, const struct segments *seg, uint64_t start, 
 
 static bool same_rules(const struct unwind_row *a, const struct unwind_row *b)
 {
-	return a->cfa == b->cfa && a->cfa_offset == b->cfa_offset && a->rbp == b->rbp &&
-	       a->rbp_offset == b->rbp_offset;
+	return a->cfa == b->cfa && a->cfa_offset == b->cfa_offset && a->rbp_offset == b->rbp_offset;
 }
 
 static size_t merge(struct unwind_row *rows, size_t n)

@@ -8,6 +8,8 @@
 #include <linux/types.h>
 #include "unwind.h"
 
+_Static_assert(sizeof(struct unwind_row) % 8 == 0, "rows are written into an array map: 8-byte elements");
+
 /* Rows of the ELF object open at fd (x86-64), sorted by pc, adjacent rows with
  * the same rules merged, a UNWIND_CFA_NONE row after every gap in the CFI.
  * Returns 0 with *rows malloc'd (NULL and *count 0 when the object has no

@@ -74,10 +74,10 @@ TEST(unwind_table_of_frame_pointer_code)
 	entry = unwind_table_find(rows, n, (uint32_t)off);
 	CHECK(entry && entry->pc == (uint32_t)off);
 	CHECK(entry && entry->cfa == UNWIND_CFA_RSP && entry->cfa_offset == 8 &&
-	      entry->rbp == UNWIND_RBP_SAME);
+	      entry->rbp_offset == UNWIND_RBP_SAME);
 	for (r = entry; r && r < rows + n && r->pc < off + 16; r++)
 		framed = framed || (r->cfa == UNWIND_CFA_RBP && r->cfa_offset == 16 &&
-				    r->rbp == UNWIND_RBP_AT_CFA && r->rbp_offset == -16);
+				    r->rbp_offset == -16);
 	CHECK(framed);
 	free(rows);
 }
