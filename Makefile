@@ -61,10 +61,10 @@ $(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
 TARGET_LDLIBS_jemalloc = -ljemalloc
 TARGET_LDLIBS_tcmalloc = -ltcmalloc_minimal
 
-# A library loaded at run time by the dlopen target.
+# A library loaded at run time by the dlopen target, without frame pointers.
 $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
+	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
 $(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
 TARGET_LDLIBS_dlopen = -ldl
 
