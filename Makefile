@@ -28,14 +28,14 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	@./scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h bpf/unwind.h bpf/unwind.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/leaktop.skel.h: $(BUILD)/leaktop.bpf.o
 	$(BPFTOOL) gen skeleton $< name leaktop_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) bpf/leaktop.h $(BUILD)/leaktop.skel.h
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) bpf/leaktop.h bpf/unwind.h $(BUILD)/leaktop.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -61,10 +61,10 @@ $(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
 TARGET_LDLIBS_jemalloc = -ljemalloc
 TARGET_LDLIBS_tcmalloc = -ltcmalloc_minimal
 
-# A library loaded at run time by the dlopen target.
+# A library loaded at run time by the dlopen target, without frame pointers.
 $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
+	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
 $(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
 TARGET_LDLIBS_dlopen = -ldl
 

@@ -62,11 +62,12 @@ struct {
 	__type(value, struct stack_stats);
 } stacks SEC(".maps");
 
+/* Native stacks by id (bpf/unwind.bpf.h), each stored once. */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+	__type(key, __u32);
+	__type(value, struct stack_trace);
 } stack_traces SEC(".maps");
 
 struct {
@@ -110,6 +111,7 @@ static __always_inline void count_lost(__u32 reason)
 }
 
 #include "python_stack.bpf.h"
+#include "unwind.bpf.h"
 
 static __always_inline bool is_target(__u64 pid_tgid)
 {
@@ -285,11 +287,11 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	call.key.py_stack = python_stack(tid);
 	if (call.key.py_stack && call.key.caller >= python.text_start &&
 	    call.key.caller < python.text_end) {
-		/* Without frame pointers in the interpreter the walk would only
-		 * add garbage, and a stack id per garbage would fill the maps. */
+		/* Called from the interpreter itself: its native frames are
+		 * folded away in favour of the Python ones, so skip the walk. */
 		call.key.stack_id = STACK_NOT_TAKEN;
 	} else {
-		stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
+		stack_id = unwind_user_stack(ctx, sp, call.key.py_stack);
 		if (stack_id < 0)
 			count_lost(LOST_STACK);
 		call.key.stack_id = stack_id < 0 ? -1 : (__s32)stack_id;
@@ -363,7 +365,9 @@ int BPF_KPROBE(free_enter, __u64 a1, __u64 a2)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(target_exec)
 {
-	if (is_target(bpf_get_current_pid_tgid()))
+	if (is_target(bpf_get_current_pid_tgid())) {
 		__sync_fetch_and_add(&generation, 1);
+		unwind_forget();
+	}
 	return 0;
 }

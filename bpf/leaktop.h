@@ -3,8 +3,16 @@
 #ifndef LEAKTOP_H
 #define LEAKTOP_H
 
-/* Frames kept per stack by the kernel's frame-pointer walk. */
-#define MAX_STACK_DEPTH 64
+/* Frames kept per native stack (bpf/unwind.bpf.h). */
+#define MAX_STACK_DEPTH 127
+
+/* A native stack in the stack_traces map: return addresses, innermost first
+ * (ips[0] is in the allocator), ended by a 0 when shorter than the array;
+ * `hash` (of the addresses) tells two stacks with the same id apart. */
+struct stack_trace {
+	__u64 hash;
+	__u64 ips[MAX_STACK_DEPTH];
+};
 
 /* Allocation functions we probe; the value travels as the BPF cookie of each
  * entry probe and ends up in the stack key, so userspace can name frame 0. */
@@ -42,13 +50,14 @@ enum lost_reason {
 	LOST_STACKS_FULL,   /* allocation not tracked: per-stack map full */
 	LOST_PENDING_FULL,  /* call not tracked: the thread's state could not be stored */
 	LOST_PY_STACKS_FULL, /* Python stack map full: native frames kept, Python ones lost */
+	LOST_STACK_TRUNCATED, /* native walk stopped early (no CFI, garbage frame pointer):
+			       * the frames found are kept, the allocation tracked */
 	LOST_COUNT,
 };
 
-/* Identifies one allocation stack.  The kernel's user stack walk starts from the
- * frame pointer, which at function entry still belongs to the caller, so it
- * misses the immediate caller; `caller` is the return address read at the
- * stack pointer, which is always right. */
+/* Identifies one allocation stack.  `caller` is the return address read at
+ * the stack pointer at entry, which is always right; the unwound stack (whose
+ * ips[1] is the same address) continues from there. */
 struct stack_key {
 	__u64 caller;
 	__u64 py_stack;		/* key in the py_stacks map; 0 when no Python code ran */

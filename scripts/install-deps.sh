@@ -12,6 +12,7 @@ packages=(
   # tests only: real exporters and servers, started by the suite on loopback
   prometheus prometheus-node-exporter curl tmux
   libjemalloc-dev libgoogle-perftools-dev redis-server redis-tools
+  gdb  # its backtraces check the kernel unwinder's stacks (tests/test_e2e_unwind.py)
   python3-tornado
 )
 

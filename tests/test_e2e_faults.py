@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from conftest import LEAKTOP, find_stack, leaktop, leaktop_links, target
+from conftest import LEAKTOP, TARGET_SOURCES, find_stack, leaktop, leaktop_links, target
 
 
 def test_sigkill_leaves_nothing_attached_and_target_unaffected(procs):
@@ -146,13 +146,14 @@ def test_target_killed(procs):
 
 
 def test_full_stack_map_is_counted(procs):
+    # Debian's python3.11 running py_alloc.py makes thousands of distinct stacks
+    # (exact.c makes 15: no longer enough since stacks are deduplicated exactly).
     lt = procs(leaktop("--json", "-i", "0.3", "-n", "100", "--max-stacks", "16", "--",
-                       target("exact")))
-    while (line := lt.read_line(20)) is not None and line != "ready":
+                       "/usr/bin/python3.11", TARGET_SOURCES / "py_alloc.py", "--delay", "0"))
+    while (line := lt.read_line(60)) is not None and line != "ready":
         pass
     report = lt.json_lines(2, 10)[-1]
     assert report["lost_events"] > 0
     assert len(report["stacks"]) <= 16
-    for stack in report["stacks"]:  # what is tracked is still right
-        if len(stack["frames"]) > 1 and stack["frames"][1]["function"] == "keep_blocks":
-            assert stack["outstanding_bytes"] == 1000 * stack["outstanding_allocs"]
+    for stack in report["stacks"]:  # what is tracked is never negative
+        assert stack["outstanding_bytes"] >= 0 and stack["outstanding_allocs"] >= 0

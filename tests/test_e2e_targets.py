@@ -36,14 +36,21 @@ def test_threads_spawn(procs):
     assert find_stack(report, "thread_keep")["outstanding_bytes"] == 50 * 4 * 512
 
 
-def test_immediate_caller_without_frame_pointer(procs):
+def test_whole_stack_without_frame_pointers(procs):
+    # nofp.c: main -> nofp_outer -> nofp_middle (garbage in rbp) -> nofp_caller -> malloc,
+    # all built with -fomit-frame-pointer: only the CFI gets past nofp_caller.
     report, _, _ = attach_after_ready(procs, "nofp")
     stack = find_stack(report, "nofp_caller")
     assert stack["outstanding_bytes"] == 20 * 300
-    assert stack["frames"][1]["file"].endswith("nofp.c")
-    assert stack["frames"][1]["line"] == alloc_line("nofp.c", "nofp_caller")
-    # Every frame shown is a real one: named in a known object, never garbage.
-    for frame in stack["frames"]:
+    frames = stack["frames"]
+    names = [f["function"] for f in frames]
+    assert names[:5] == ["malloc", "nofp_caller", "nofp_middle", "nofp_outer", "main"], names
+    for frame, marker in zip(frames[1:5], ["nofp_caller", "nofp_middle", "nofp_outer", "nofp_main"]):
+        assert frame["file"].endswith("nofp.c") and frame["line"] == alloc_line("nofp.c", marker)
+    # Then libc's start code, and nothing after it: every frame a real one.
+    assert names[5] == "__libc_start_call_main", names
+    assert names[-1] == "_start", names
+    for frame in frames:
         assert frame["object"] is not None
 
 

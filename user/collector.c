@@ -172,13 +172,16 @@ void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen)
 
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH])
 {
+	static struct stack_trace trace; /* 1 KiB: not on the stack */
 	__u32 key = (__u32)id;
 	int n = 0;
 
 	memset(ips, 0, MAX_STACK_DEPTH * sizeof(ips[0]));
-	if (id < 0 || bpf_map_lookup_elem(traces_fd, &key, ips))
+	if (id < 0 || bpf_map_lookup_elem(traces_fd, &key, &trace))
 		return 0;
-	while (n < MAX_STACK_DEPTH && ips[n])
+	while (n < MAX_STACK_DEPTH && trace.ips[n]) {
+		ips[n] = trace.ips[n];
 		n++;
+	}
 	return n;
 }

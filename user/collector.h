@@ -28,7 +28,7 @@ void collection_free(struct collection *c);
  * images (generations other than gen), which are gone with them. */
 void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen);
 
-/* The kernel's frame-pointer stack for id; returns the number of frames. */
+/* The native stack stored under id (bpf/unwind.bpf.h); returns its frames. */
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH]);
 
 #endif

@@ -32,6 +32,7 @@
 #include "stacks.h"
 #include "target.h"
 #include "tui.h"
+#include "unwind_maps.h"
 
 #define FULL_STACKS_IN_TEXT 3
 
@@ -118,6 +119,8 @@ struct session {
 	uint64_t last_hits;	/* probe hits at the previous update, for hits/s */
 	struct python *python;	/* the target's CPython, once found */
 	struct python_redirect *redirect; /* --pymalloc-redirect in effect */
+	struct unwind_maps *unwind;	/* the kernel unwinder's tables; NULL: frame pointers */
+	uint64_t unwind_misses;	/* at the last refresh of its mappings */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	double last_update, hits_per_s;
 	struct duty_cycle duty;	/* --duty-cycle phases */
@@ -184,6 +187,22 @@ static void forget_python(struct session *s)
 	s->python = NULL;
 }
 
+/* Frames fell in code the unwinder's index does not cover (dlopen, the
+ * spawned program's exec): index the new mappings now, not an interval
+ * later, so that few stacks lose their frames. */
+static void unwind_catch_up(struct session *s)
+{
+	uint64_t misses;
+
+	if (!s->unwind)
+		return;
+	misses = probes_unwind_misses(s->probes);
+	if (misses != s->unwind_misses) {
+		s->unwind_misses = misses;
+		unwind_maps_refresh(s->unwind, false);
+	}
+}
+
 /* Spawn mode: the interpreter is mapped right after the exec; look for it
  * now rather than an interval later, so its first allocations have Python
  * frames too.  Other programs are not kept waiting. */
@@ -197,7 +216,10 @@ static void await_python(struct session *s)
 	if (!python_expected(s->target.pid))
 		return;
 	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
-		struct python *py = find_python(s, NULL, &view);
+		struct python *py;
+
+		unwind_catch_up(s); /* the new program's mappings, as they come */
+		py = find_python(s, NULL, &view);
 
 		if (py) {
 			use_python(s, py, view);
@@ -220,6 +242,8 @@ static void follow_exec(struct session *s, uint32_t generation)
 			       (uint16_t)generation);
 	symbolizer_forget_mappings(s->sym);
 	symbolizer_refresh(s->sym);
+	if (s->unwind)
+		unwind_maps_refresh(s->unwind, true); /* the kernel forgot the old ones */
 	model_reset(s->model);
 	if (own_exec)
 		return;
@@ -239,6 +263,8 @@ static void update(struct session *s)
 	/* Libraries come and go (dlopen/dlclose): note the mappings every
 	 * interval, so a stack is named by what was mapped when it was made. */
 	symbolizer_refresh(s->sym);
+	if (s->unwind)
+		unwind_maps_refresh(s->unwind, false);
 	if (!s->python) {
 		enum python_heap_view view;
 		struct python *py = find_python(s, NULL, &view);
@@ -310,7 +336,8 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 	r->growth = model_total_growth(s->model);
 	r->duty_cycle = 1 / s->scale;
 	for (int i = 0; i < LOST_COUNT; i++)
-		r->lost_events += s->collection.lost[i];
+		if (i != LOST_STACK_TRUNCATED) /* the allocation was tracked */
+			r->lost_events += s->collection.lost[i];
 	r->sample_bytes = s->opts.sample_bytes;
 	r->nstacks = model_count(s->model);
 	r->stacks = s->report_stacks;
@@ -510,6 +537,13 @@ static int start(struct session *s)
 		python_free(py);
 		return 1;
 	}
+	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(s->probes),
+				    probes_unwind_mappings_fd(s->probes), probes_unwind_index(s->probes));
+	if (!s->unwind)
+		fprintf(stderr, "leaktop: cannot map the unwind tables (%s): stacks through code without frame pointers stop early\n",
+			strerror(errno));
+	else if (!s->target.spawned) /* spawned: indexed once it has exec'd */
+		unwind_maps_refresh(s->unwind, false);
 	if (py)
 		use_python(s, py, view);
 	else if (s->target.spawned)
@@ -598,7 +632,9 @@ static enum event wait_event(struct session *s, double deadline)
 			switch_duty_phase(s);
 			continue;
 		}
-		n = poll(fds, s->tui ? 2 : 1, (int)ceil(fmin(left, to_switch) * 1000));
+		n = poll(fds, s->tui ? 2 : 1, (int)ceil(fmin(fmin(left, to_switch), 0.05) * 1000));
+		if (n == 0)
+			unwind_catch_up(s);
 		if (n > 0 && (fds[0].revents & POLLIN))
 			target_wait_exit(&s->target, 0); /* reaps a spawned child */
 		else if (n > 0 && s->tui && fds[1].revents)
@@ -680,6 +716,7 @@ static void finish(struct session *s)
 		free(s->redirect);
 	else
 		python_redirect_stop(s->redirect);
+	unwind_maps_free(s->unwind);
 	probes_detach(s->probes);
 	target_close(&s->target);
 	stack_table_free(s->stacks);

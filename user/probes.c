@@ -264,6 +264,26 @@ void probes_set_python(struct probes *p, const struct python_config *config)
 	live->runtime = config->runtime;
 }
 
+int probes_unwind_rows_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.unwind_rows);
+}
+
+int probes_unwind_mappings_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.unwind_mappings);
+}
+
+struct unwind_index *probes_unwind_index(struct probes *p)
+{
+	return &p->skel->bss->unwind_index;
+}
+
+uint64_t probes_unwind_misses(const struct probes *p)
+{
+	return *(volatile __u64 *)&p->skel->bss->unwind_misses;
+}
+
 uint32_t probes_generation(const struct probes *p)
 {
 	return *(volatile __u32 *)&p->skel->bss->generation;

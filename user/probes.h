@@ -41,6 +41,13 @@ int probes_py_stacks_fd(const struct probes *p);
 /* Turns the kernel's Python stack walk on (config->runtime != 0) or off. */
 void probes_set_python(struct probes *p, const struct python_config *config);
 
+/* The unwinder's maps and index (user/unwind_maps.c), and how many frames
+ * were in code no indexed mapping covers. */
+int probes_unwind_rows_fd(const struct probes *p);
+int probes_unwind_mappings_fd(const struct probes *p);
+struct unwind_index *probes_unwind_index(struct probes *p);
+uint64_t probes_unwind_misses(const struct probes *p);
+
 /* How many times the target has exec'd since the probes were attached. */
 uint32_t probes_generation(const struct probes *p);
 

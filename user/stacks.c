@@ -125,8 +125,8 @@ static void add_python_frames(struct stack_table *t, struct stack *s)
 
 /* frames[0]: the allocator, named by the probe that fired (aliases such as
  * __libc_malloc would be as true, but less telling); frames[1]: the caller
- * read at the stack pointer; then the frame-pointer walk, cut at the first
- * address that is not a plausible return address.  With Python frames, the
+ * read at the stack pointer; then the kernel's unwind (CFI, else frame
+ * pointers), cut at the first address that is not a plausible return address.  With Python frames, the
  * native ones stop at the first frame of the interpreter and the Python
  * stack follows. */
 static void build(struct stack_table *t, struct stack *s)

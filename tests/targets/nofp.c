@@ -1,4 +1,5 @@
-/* Built with -fomit-frame-pointer -O2: the immediate caller must still be right. */
+/* Built with -fomit-frame-pointer -O2: the immediate caller must be right, and
+ * the callers above it too (unwound with the CFI). */
 #include <stdlib.h>
 #include "target.h"
 
@@ -15,10 +16,30 @@ __attribute__((noinline, noclone)) static int nofp_caller(int n)
 	return ok;
 }
 
+__attribute__((noinline, noclone)) static int nofp_middle(int n)
+{
+	int ok;
+
+	/* rbp is an ordinary register here: garbage in it, as optimized code
+	 * leaves, so a frame-pointer walk cannot get past this frame. */
+	__asm__ volatile("mov $0x1234, %%rbp" : : : "rbp");
+	ok = nofp_caller(n); /* ALLOC:nofp_middle */
+	__asm__ volatile("" : : : "memory");
+	return ok + 1;
+}
+
+__attribute__((noinline, noclone)) static int nofp_outer(int n)
+{
+	int ok = nofp_middle(n); /* ALLOC:nofp_outer */
+
+	__asm__ volatile("" : : : "memory");
+	return ok - 1;
+}
+
 int main(int argc, char **argv)
 {
 	wait_for_go(argc, argv);
-	if (nofp_caller(20) != 20)
+	if (nofp_outer(20) != 20) /* ALLOC:nofp_main */
 		return 1;
 	say_ready();
 	for (;;)

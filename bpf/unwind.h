@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Unwind tables shared by userspace (user/unwind_tables.c, user/unwind_maps.c)
+ * and the BPF unwinder (bpf/unwind.bpf.h), x86-64 only.
+ *
+ * Userspace turns each object's CFI (.eh_frame) into sorted rows: from `pc`
+ * (an offset in the object's file) on, until the next row, the caller's frame
+ * is found by the row's rules.  The return address is always at CFA - 8. */
+#ifndef LEAKTOP_UNWIND_H
+#define LEAKTOP_UNWIND_H
+
+/* Rows of every object, in one array map; mapped objects of the target, in
+ * the mapping index (two buffers of this many, see struct unwind_index). */
+#define UNWIND_MAX_ROWS (1u << 20)
+#define UNWIND_MAX_MAPPINGS 1024u
+
+/* How to find the Canonical Frame Address (the caller's sp). */
+enum unwind_cfa {
+	UNWIND_CFA_NONE,	/* no usable CFI here: use the frame pointer */
+	UNWIND_CFA_RSP,		/* CFA = rsp + cfa_offset */
+	UNWIND_CFA_RBP,		/* CFA = rbp + cfa_offset */
+	UNWIND_CFA_END,		/* outermost frame (return address undefined) */
+};
+
+/* Where the caller's rbp is (rbp_offset): unchanged by this frame, unknown
+ * (kept in another register, or too far), or else saved at CFA + rbp_offset
+ * (always below the CFA, so never 0). */
+#define UNWIND_RBP_SAME 0
+#define UNWIND_RBP_UNKNOWN (-128)
+
+/* 8 bytes: array map elements are 8-byte aligned, and userspace writes the
+ * rows straight into the mmapped map. */
+struct unwind_row {
+	__u32 pc;		/* file offset of the first instruction it covers */
+	__s16 cfa_offset;
+	__u8 cfa;		/* enum unwind_cfa */
+	__s8 rbp_offset;	/* UNWIND_RBP_SAME, UNWIND_RBP_UNKNOWN, or CFA + this */
+};
+
+/* One executable mapping of the target: its rows are
+ * unwind_rows[row_start, row_start + row_count); file offset = pc - bias. */
+struct unwind_mapping {
+	__u64 start, end;
+	__u64 bias;		/* start - file offset of the mapping */
+	__u32 row_start, row_count; /* row_count 0: no table, frame pointers */
+};
+
+/* The mapping index is double-buffered: userspace fills the buffer that is
+ * not active (sorted by start), then flips `active`. */
+struct unwind_index {
+	__u32 active;		/* 0 or 1 */
+	__u32 count[2];		/* mappings in each buffer */
+};
+
+#endif /* LEAKTOP_UNWIND_H */

@@ -1,0 +1,117 @@
+"""Whole native stacks through code without frame pointers (Debian's redis and
+python3.11, a dlopen'd library), unwound in the kernel with the CFI; checked
+frame by frame against gdb's backtrace (gdb's own CFI unwinder) of the same
+code path."""
+import re
+import subprocess
+import threading
+
+from conftest import TARGET_SOURCES, alloc_line, attach_after_ready, leaktop
+from test_e2e_allocators import redis  # noqa: F401  (fixture)
+
+DEBIAN_PYTHON = "/usr/bin/python3.11"
+
+
+def gdb_backtrace(pid, breakpoint, poke=None, timeout=90):
+    """Function names (None where gdb says ??) of the first stop at `breakpoint`
+    in pid, innermost first.  `poke` runs every 0.1 s meanwhile, to make the
+    target get there."""
+    gdb = subprocess.Popen(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "set pagination off",
+                            "-ex", f"break {breakpoint}", "-ex", "continue", "-ex", "bt",
+                            "-ex", "detach"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    done = threading.Event()
+
+    def keep_poking():
+        while poke and not done.wait(0.1):
+            poke()
+
+    threading.Thread(target=keep_poking, daemon=True).start()
+    try:
+        out, _ = gdb.communicate(timeout=timeout)
+    finally:
+        done.set()
+        if gdb.poll() is None:
+            gdb.kill()
+    names = []
+    for line in out.splitlines():
+        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(", line)
+        if m:
+            names.append(None if m.group(1) == "??" else m.group(1))
+    assert names, out
+    return names
+
+
+def names_of(frames):
+    return [f["function"] for f in frames]
+
+
+def test_redis_stack_from_set_command_to_the_allocator(procs, redis):  # noqa: F811
+    server, port = redis
+    lt = procs(leaktop("-p", server.pid, "--json", "-i", "0.5", "-n", "200"))
+    lt.json_lines(1, 15)
+    subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-c", "4", "-t", "set", "-n", "5000",
+                    "-r", "100000000", "-d", "100"], capture_output=True, timeout=120, check=True)
+    report = lt.fresh_json(2, 10)
+    # A new key's dict entry: zmalloc <- dictAddRaw <- dbAdd <- setKey <- ... setCommand.
+    stacks = [s for s in report["stacks"]
+              if names_of(s["frames"])[:4] == ["malloc", "zmalloc", "dictAddRaw", "dbAdd"]]
+    assert stacks, [names_of(s["frames"])[:6] for s in report["stacks"][:10]]
+    ours = names_of(stacks[0]["frames"])
+    assert "setCommand" in ours and ours.index("setCommand") > ours.index("dbAdd"), ours
+    assert stacks[0]["frames"][0]["object"].endswith("libjemalloc.so.2")
+
+    counter = iter(range(10**9))
+    poke = lambda: subprocess.run(["redis-cli", "-p", str(port), "set", f"gdb-{next(counter)}", "v"],
+                                  capture_output=True, timeout=30)
+    theirs = gdb_backtrace(server.pid, "dbAdd", poke)
+    assert theirs[-1] == "main", theirs
+    # Every frame from dbAdd up to main, named or not, is gdb's.
+    assert ours[3:3 + len(theirs)] == theirs, (ours, theirs)
+    # Past main: libc's start code, down to _start.
+    assert ours[3 + len(theirs)] == "__libc_start_call_main" and ours[-1] == "_start", ours
+    for frame in stacks[0]["frames"]:
+        assert frame["object"] is not None
+
+
+def test_debian_python_native_frames(procs):
+    tgt = procs([DEBIAN_PYTHON, TARGET_SOURCES / "py_sqlite.py"])
+    tgt.wait_line("ready", 15)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "50"))
+    lt.json_lines(1, 15)
+    report = lt.fresh_json(3, 15)
+    # SQLite allocates with the GIL released: the stack is all native, through
+    # _sqlite3's and the LTO interpreter's frames (stripped: partly unnamed).
+    stacks = [s for s in report["stacks"] if "sqlite3_step" in names_of(s["frames"])]
+    assert stacks, [names_of(s["frames"]) for s in report["stacks"][:5]]
+    stack = max(stacks, key=lambda s: s["outstanding_bytes"])
+    ours = names_of(stack["frames"])
+    objects = [f["object"] for f in stack["frames"]]
+    assert DEBIAN_PYTHON in objects and "_PyEval_EvalFrameDefault" in ours and "Py_BytesMain" in ours
+
+    theirs = gdb_backtrace(tgt.pid, "sqlite3_step")
+    end = theirs.index("__libc_start_call_main")
+    start = ours.index("sqlite3_step")
+    assert ours[start:start + end + 1] == theirs[:end + 1], (ours, theirs)
+    assert ours[-1] == "_start", ours
+    for frame in stack["frames"]:
+        assert frame["object"] is not None
+
+
+def test_dlopened_library_without_frame_pointers(procs):
+    # libleaky.so is built with -fomit-frame-pointer and leaves garbage in rbp:
+    # only its CFI, indexed once leaktop sees it mapped, gets past it.
+    report, _, _ = attach_after_ready(procs, "dlopen")
+    plugin = [s for s in report["stacks"]
+              if len(s["frames"]) > 1 and s["frames"][1]["function"] == "plugin_cache_entry"]
+    assert sum(s["outstanding_bytes"] for s in plugin) == 16 * 2222
+    whole = [s for s in plugin if names_of(s["frames"])[:4] ==
+             ["malloc", "plugin_cache_entry", "use_plugin", "main"]]
+    # The second load's blocks at least (the first ones may come before the
+    # library is indexed: their stacks stop at the library).
+    assert whole and sum(s["outstanding_bytes"] for s in whole) >= 8 * 2222, \
+        [names_of(s["frames"]) for s in plugin]
+    frames = whole[0]["frames"]
+    assert frames[1]["line"] == alloc_line("libleaky.c", "plugin_cache_entry")
+    assert frames[2]["file"].endswith("dlopen.c") and names_of(frames)[-1] == "_start"

@@ -1,0 +1,195 @@
+/* Keeping the BPF unwinder's tables in step with the target's mappings.
+ *
+ * Rows go into the mmapped unwind_rows array, appended per object and never
+ * moved, so an index being read in the kernel always points at valid rows.
+ * The index is written to the buffer the kernel is not reading, then made
+ * active; a walk lasts microseconds and refreshes come at most every few
+ * tens of milliseconds, so the buffer written is never one still in use. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "unwind_maps.h"
+#include "unwind_tables.h"
+
+/* An object file, identified as /proc/PID/maps names it. */
+struct unwind_object {
+	unsigned long dev_major, dev_minor, inode;
+	char *path;
+	__u32 row_start, row_count;
+};
+
+struct unwind_maps {
+	pid_t pid;
+	int mappings_fd;
+	struct unwind_index *live;
+	struct unwind_row *rows;	/* the mmapped unwind_rows map */
+	size_t rows_len;
+	__u32 rows_used;
+	bool full_reported;
+	struct unwind_object *objects;
+	size_t nobjects, objects_cap;
+	struct unwind_mapping published[UNWIND_MAX_MAPPINGS];
+	__u32 npublished;
+	bool ever_published;
+};
+
+struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd,
+				    struct unwind_index *live)
+{
+	struct unwind_maps *u = calloc(1, sizeof(*u));
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!u)
+		return NULL;
+	u->pid = pid;
+	u->mappings_fd = mappings_fd;
+	u->live = live;
+	u->rows_len = ((size_t)UNWIND_MAX_ROWS * sizeof(struct unwind_row) + (size_t)page - 1) /
+		      (size_t)page * (size_t)page;
+	u->rows = mmap(NULL, u->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED, rows_fd, 0);
+	if (u->rows == MAP_FAILED) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void unwind_maps_free(struct unwind_maps *u)
+{
+	if (!u)
+		return;
+	munmap(u->rows, u->rows_len);
+	for (size_t i = 0; i < u->nobjects; i++)
+		free(u->objects[i].path);
+	free(u->objects);
+	free(u);
+}
+
+/* Builds the rows of a newly seen object, read through the mapping itself
+ * (/proc/PID/map_files: the very file, even deleted or in a container). */
+static void build_rows(struct unwind_maps *u, struct unwind_object *obj, uint64_t start,
+		       uint64_t end)
+{
+	char path[128];
+	struct unwind_row *rows;
+	size_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, start, end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* no table: frame pointers for this object */
+	if (unwind_table_build(fd, &rows, &n) == 0 && n) {
+		if (n <= UNWIND_MAX_ROWS - u->rows_used) {
+			memcpy(u->rows + u->rows_used, rows, n * sizeof(*rows));
+			obj->row_start = u->rows_used;
+			obj->row_count = (__u32)n;
+			u->rows_used += (__u32)n;
+		} else if (!u->full_reported) {
+			fprintf(stderr, "leaktop: unwind tables full (%u rows): %s and later objects unwind with frame pointers only\n",
+				UNWIND_MAX_ROWS, obj->path);
+			u->full_reported = true;
+		}
+		free(rows);
+	}
+	close(fd);
+}
+
+static struct unwind_object *object_for(struct unwind_maps *u, unsigned long major,
+					unsigned long minor, unsigned long inode, const char *path,
+					uint64_t start, uint64_t end)
+{
+	struct unwind_object *obj;
+
+	for (size_t i = 0; i < u->nobjects; i++) {
+		obj = &u->objects[i];
+		if (obj->inode == inode && obj->dev_major == major && obj->dev_minor == minor &&
+		    strcmp(obj->path, path) == 0)
+			return obj;
+	}
+	if (u->nobjects == u->objects_cap) {
+		size_t cap = u->objects_cap ? 2 * u->objects_cap : 64;
+		struct unwind_object *grown = realloc(u->objects, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		u->objects = grown;
+		u->objects_cap = cap;
+	}
+	obj = &u->objects[u->nobjects];
+	*obj = (struct unwind_object){ major, minor, inode, strdup(path), 0, 0 };
+	if (!obj->path)
+		return NULL;
+	u->nobjects++;
+	build_rows(u, obj, start, end);
+	return obj;
+}
+
+/* The executable file mappings of the target, in address order. */
+static int read_mappings(struct unwind_maps *u, struct unwind_mapping *out)
+{
+	char path[64], line[4096 + 256], perms[8], file[4096];
+	unsigned long major, minor, inode;
+	uint64_t start, end, offset;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && n < (int)UNWIND_MAX_MAPPINGS) {
+		struct unwind_object *obj;
+
+		file[0] = '\0';
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %lx:%lx %lu %4095[^\n]", &start,
+			   &end, perms, &offset, &major, &minor, &inode, file) < 7)
+			continue;
+		if (perms[2] != 'x' || file[0] != '/' || !inode)
+			continue; /* anonymous code, [vdso]: frame pointers */
+		obj = object_for(u, major, minor, inode, file, start, end);
+		out[n++] = (struct unwind_mapping){
+			.start = start, .end = end, .bias = start - offset,
+			.row_start = obj ? obj->row_start : 0, .row_count = obj ? obj->row_count : 0,
+		};
+	}
+	fclose(f);
+	return n;
+}
+
+static void publish(struct unwind_maps *u, const struct unwind_mapping *m, __u32 n)
+{
+	__u32 next = (u->live->active & 1) ^ 1;
+
+	for (__u32 i = 0; i < n; i++) {
+		__u32 key = next * UNWIND_MAX_MAPPINGS + i;
+
+		bpf_map_update_elem(u->mappings_fd, &key, &m[i], BPF_ANY);
+	}
+	/* Rows and mappings first, then the count, then the switch. */
+	__atomic_store_n(&u->live->count[next], n, __ATOMIC_RELEASE);
+	__atomic_store_n(&u->live->active, next, __ATOMIC_RELEASE);
+	memcpy(u->published, m, n * sizeof(*m));
+	u->npublished = n;
+	u->ever_published = true;
+}
+
+bool unwind_maps_refresh(struct unwind_maps *u, bool force)
+{
+	static struct unwind_mapping current[UNWIND_MAX_MAPPINGS]; /* 32 KiB: not on the stack */
+	int n = read_mappings(u, current);
+
+	if (n < 0)
+		return false;
+	if (force || !u->ever_published || (__u32)n != u->npublished ||
+	    memcmp(current, u->published, (size_t)n * sizeof(*current)) != 0)
+		publish(u, current, (__u32)n);
+	return true;
+}

@@ -1,0 +1,26 @@
+/* The BPF unwinder's view of the target: its executable mappings (the
+ * double-buffered mapping index) and the unwind rows of their objects, built
+ * once per object file and kept. */
+#ifndef LEAKTOP_UNWIND_MAPS_H
+#define LEAKTOP_UNWIND_MAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "leaktop_types.h"
+
+struct unwind_maps;
+
+/* rows_fd: the mmapable unwind_rows map; mappings_fd: unwind_mappings;
+ * live: the unwind_index in the programs' global data.  NULL on failure. */
+struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd,
+				    struct unwind_index *live);
+void unwind_maps_free(struct unwind_maps *u);
+
+/* Re-reads /proc/PID/maps; builds the tables of objects not seen before and
+ * publishes the index when the executable mappings changed (or `force`:
+ * after an exec the kernel side forgot them).  Returns false when the
+ * process is gone. */
+bool unwind_maps_refresh(struct unwind_maps *u, bool force);
+
+#endif
