@@ -212,7 +212,7 @@ def _links_held_by_other_tracers():
     held = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            exe = os.readlink(f"/proc/{pid}/exe")
+            exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")  # rebuilt
             if os.path.basename(exe) not in ("leaktop", "floor") or exe == LEAKTOP:
                 continue
             for fd in os.listdir(f"/proc/{pid}/fdinfo"):
