@@ -53,3 +53,13 @@ def test_without_duty_cycle_no_duty_field(procs):
     report = lt.json_lines(3, 20)[-1]
     assert "duty_cycle" not in report
     assert find_stack(report, "leak_small")["growth_bytes_per_s"] == pytest.approx(LEAK_RATE, rel=0.10)
+
+
+def test_batch_text_says_the_figures_are_estimates(procs):
+    tgt = procs([target("busy_leak")])
+    tgt.wait_line("ready", 10)
+    lt = procs(leaktop("-p", tgt.pid, "-b", "-i", "1", "-c", "3", "--duty-cycle", "25"))
+    assert lt.wait(20) == 0
+    text = "\n".join(iter(lambda: lt.read_line(1), None))
+    lines = [line for line in text.splitlines() if line.startswith("estimates:")]
+    assert len(lines) == 3 and "allocation probes on" in lines[-1] and "figures scaled up" in lines[-1]

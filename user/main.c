@@ -412,6 +412,11 @@ static void draw_tui(struct session *s)
 
 	if (s->opts.sample_bytes)
 		snprintf(mode, sizeof(mode), "sampled 1/%llu B", (unsigned long long)s->opts.sample_bytes);
+	if (s->opts.duty_cycle < 1) {
+		size_t len = strlen(mode);
+
+		snprintf(mode + len, sizeof(mode) - len, ", duty cycle %.0f%%", 100 / s->scale);
+	}
 	struct report r;
 
 	if (build_report(s, tui_sort(s->tui), (size_t)tui_rows(s->tui), &r))

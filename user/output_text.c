@@ -16,6 +16,13 @@ void report_text(FILE *out, const struct report *r, int full_stacks)
 		format_bytes(total, sizeof(total), (double)r->bytes), (long long)r->allocs,
 		format_rate(growth, sizeof(growth), r->growth), r->nstacks,
 		(unsigned long long)r->lost_events);
+	/* Scaled figures say so. */
+	if (r->sample_bytes)
+		fprintf(out, "estimates: one allocation sampled per %llu bytes on average\n",
+			(unsigned long long)r->sample_bytes);
+	if (r->duty_cycle > 0 && r->duty_cycle < 1)
+		fprintf(out, "estimates: allocation probes on %.0f%% of the time, figures scaled up\n",
+			100 * r->duty_cycle);
 	fprintf(out, "\n%4s %12s %12s %9s  %s\n", "#", "GROWTH", "OUTSTANDING", "ALLOCS", "TOP FRAME");
 	for (size_t i = 0; i < r->count; i++) {
 		const struct report_stack *s = &r->stacks[i];

@@ -55,33 +55,37 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 	return 0;
 }
 
-/* Entry and return probes on each allocation function, an entry probe on
- * free and each operator delete. */
-static int attach_object(struct probes *p, const struct allocator_object *obj, pid_t pid)
+/* The probes of one allocator object: its return probes (returns = true),
+ * or its entry probes and those on free and each operator delete.  The
+ * returns go first: a call whose entry is seen must have its return seen,
+ * else its record would pass for an outer call of every later one made at
+ * the same stack depth. */
+static int attach_object(struct probes *p, const struct allocator_object *obj, int index,
+			 bool returns, pid_t pid)
 {
 	struct leaktop_bpf *skel = p->skel;
-	char *path = strdup(obj->open_path);
 	int err = 0;
 
-	if (!path)
+	if (!p->paths[index] && !(p->paths[index] = strdup(obj->open_path)))
 		return -ENOMEM;
-	p->paths[p->npaths++] = path;
-
+	p->npaths = index + 1 > p->npaths ? index + 1 : p->npaths;
 	for (int i = 0; i < obj->nprobes && !err; i++) {
 		const struct alloc_probe *probe = &obj->probes[i];
+		bool is_free = probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE;
 
-		if (probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE) {
-			err = attach_one(p, skel->progs.free_enter, path, probe->at, false,
+		if (returns) {
+			/* At the entry probe's place (one trap serves both): it keeps
+			 * the return address at [sp], where the uretprobe takes it. */
+			if (!is_free)
+				err = attach_one(p, skel->progs.alloc_return, p->paths[index], probe->at,
+						 true, (uint64_t)probe->fn, pid);
+		} else if (is_free) {
+			err = attach_one(p, skel->progs.free_enter, p->paths[index], probe->at, false,
 					 probe->fn == ALLOC_PY_FREE ? FREE_ARG2 : FREE_ARG1, pid);
-			continue;
-		}
-		/* Both at the same place: one trap serves both.  The place keeps
-		 * the return address at [sp], where the uretprobe takes it. */
-		err = attach_one(p, skel->progs.alloc_enter, path, probe->at, false,
-				 (uint64_t)probe->fn, pid);
-		if (!err)
-			err = attach_one(p, skel->progs.alloc_return, path, probe->at, true,
+		} else {
+			err = attach_one(p, skel->progs.alloc_enter, p->paths[index], probe->at, false,
 					 (uint64_t)probe->fn, pid);
+		}
 	}
 	return err;
 }
@@ -123,8 +127,10 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		fail(err, errlen, "cannot attach to the exec tracepoint: %s", strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < list->count; i++) {
-		e = attach_object(p, &list->objects[i], cfg->pid);
+	for (int n = 0; n < 2 * list->count; n++) {
+		int i = n % list->count;
+
+		e = attach_object(p, &list->objects[i], i, n < list->count, cfg->pid);
 		if (e == -EACCES || e == -EPERM) {
 			/* Seen on 6.x kernels: CAP_BPF+CAP_PERFMON load the programs but
 			 * the uprobe perf event itself wants CAP_SYS_ADMIN. */
