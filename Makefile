@@ -28,7 +28,8 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	@./scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/unwind.h bpf/unwind.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h \
+		bpf/unwind.h bpf/unwind.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -117,13 +118,16 @@ $(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUIL
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
-$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.c user/allocators.h
-	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c -o $@ -lbpf -lelf -lz
+$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.c user/allocators.h \
+		user/placement.c user/placement.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c user/placement.c -o $@ -lbpf -lelf -lz -lcapstone
 
-# Throughput of the churn target: untraced, under the floor, under leaktop (and
-# memleak when MEMLEAK=/path/to/memleak is given), alternating rounds.
-bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor
+# Throughput of the churn target: untraced, under the floor, under leaktop exact
+# and sampled (and memleak when MEMLEAK=/path/to/memleak is given), alternating
+# rounds; then leaktop's RSS and CPU with 100 k stacks and 1 M live blocks.
+bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor $(BUILD)/bench/stacks
 	./bench/throughput.sh
+	./bench/memory.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

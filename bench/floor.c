@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "allocators.h"
+#include "placement.h"
 #include "floor.skel.h"
 
 static volatile sig_atomic_t stop;
@@ -36,7 +37,10 @@ int main(int argc, char **argv)
 	if (!skel)
 		return 1;
 	for (int i = 0; i < list.count; i++) {
-		const struct allocator_object *obj = &list.objects[i];
+		struct allocator_object *obj = &list.objects[i];
+
+		if (!getenv("FLOOR_AT_ENTRY")) /* leaktop's placement, unless asked */
+			placement_apply(obj);
 
 		for (int j = 0; j < obj->nprobes; j++) {
 			const struct alloc_probe *probe = &obj->probes[j];
@@ -46,10 +50,10 @@ int main(int argc, char **argv)
 
 			links += !!bpf_program__attach_uprobe_opts(
 				is_free ? skel->progs.floor_free : skel->progs.floor_enter, pid,
-				obj->open_path, probe->offset, &entry);
+				obj->open_path, probe->at, &entry);
 			if (!is_free)
 				links += !!bpf_program__attach_uprobe_opts(skel->progs.floor_return, pid,
-									   obj->open_path, probe->offset, &ret);
+									   obj->open_path, probe->at, &ret);
 		}
 	}
 	fprintf(stderr, "floor: %d empty probes on PID %d\n", links, pid);

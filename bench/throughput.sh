@@ -1,52 +1,83 @@
 #!/usr/bin/env bash
 # Churn throughput (malloc+free pairs per second) with no tracer, with empty
-# probes at leaktop's places (the uprobe floor), with leaktop, and with memleak
-# if MEMLEAK names its binary. Rounds alternate the modes so that the machine's
-# drift hits all alike; the table shows medians and ratios from this one run.
-# Usage: sudo bench/throughput.sh   (ROUNDS=3 SECONDS_PER_RUN=6 by default)
+# probes at the function entries (floor-entry) and at leaktop's places (the
+# uprobe floor, which cost/floor compares with), with leaktop exact and
+# sampled (-s $SAMPLE_BYTES), and with memleak if MEMLEAK names its binary
+# (never built here). Rounds alternate the modes so that the machine's drift
+# hits all alike; the table shows medians and ratios from this one run.
+# cost/floor: leaktop's added cost per op over the floor's,
+#   (1/ops - 1/untraced) / (1/floor - 1/untraced).
+# cpu us/op: CPU time of target and tracer together (user + system, where the
+#   kernel runs the probes) per op, over the measuring window.
+# Usage: sudo bench/throughput.sh   (ROUNDS=3 SECONDS_PER_RUN=6 SAMPLE_BYTES=524288)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_RUN:-6}
-modes=(untraced floor leaktop)
+sample_bytes=${SAMPLE_BYTES:-524288}
+modes=(untraced floor-entry floor leaktop leaktop-s)
 [[ -n ${MEMLEAK:-} ]] && modes+=(memleak)
+hz=$(getconf CLK_TCK)
 
-run_mode() { # mode -> median ops/s of one run
-  local mode=$1 target tracer= out
+cpu_ticks() { # pids... -> utime + stime, summed
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+
+run_mode() { # mode -> "median_ops_per_s cpu_us_per_op" of one run
+  local mode=$1 target tracer= out prom cpu0 cpu1 ops
   out=$(mktemp)
+  prom=$(mktemp -d)
   build/bench/churn -v > "$out" &
   target=$!
   case $mode in
     floor) build/bench/floor "$target" 2>/dev/null & tracer=$! ;;
-    leaktop) ./leaktop -p "$target" -i 1 --quiet --prom-file "$out.prom" 2>/dev/null & tracer=$! ;;
+    floor-entry) FLOOR_AT_ENTRY=1 build/bench/floor "$target" 2>/dev/null & tracer=$! ;;
+    leaktop) ./leaktop -p "$target" -i 1 --quiet --prom-file "$prom/l.prom" 2>/dev/null & tracer=$! ;;
+    leaktop-s) ./leaktop -p "$target" -i 1 -s "$sample_bytes" --quiet --prom-file "$prom/l.prom" 2>/dev/null &
+      tracer=$! ;;
     memleak) "$MEMLEAK" -p "$target" 1 >/dev/null 2>&1 & tracer=$! ;;
   esac
   sleep 2 # attach and settle
   : > "$out"
+  cpu0=$(cpu_ticks "$target" $tracer)
   sleep "$seconds"
+  cpu1=$(cpu_ticks "$target" $tracer)
   kill "$target"
   wait "$target" 2>/dev/null || true
   if [[ -n $tracer ]]; then kill -INT "$tracer" 2>/dev/null || true; wait "$tracer" 2>/dev/null || true; fi
-  sort -n "$out" | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}'
-  rm -f "$out" "$out.prom"
+  ops=$(sort -n "$out" | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}')
+  awk -v o="$ops" -v c=$((cpu1 - cpu0)) -v hz="$hz" -v s="$seconds" \
+    'BEGIN {printf "%s %.4f\n", o, (o > 0 ? 1e6 * c / hz / (o * s) : 0)}'
+  rm -rf "$out" "$prom"
 }
 
-declare -A results
+declare -A ops cpu
 for ((r = 1; r <= rounds; r++)); do
   for mode in "${modes[@]}"; do
-    results[$mode]+="$(run_mode "$mode") "
+    read -r o c < <(run_mode "$mode")
+    ops[$mode]+="$o "
+    cpu[$mode]+="$c "
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-untraced=$(echo "${results[untraced]}" | median)
-floor=$(echo "${results[floor]}" | median)
-printf '%-10s %14s %12s %12s\n' mode "ops/s" "vs untraced" "cost/floor"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+untraced=$(echo "${ops[untraced]}" | median)
+floor=$(echo "${ops[floor]}" | median)
+printf '%-10s %12s %12s %11s %11s\n' mode "ops/s" "vs untraced" "cost/floor" "cpu us/op"
 for mode in "${modes[@]}"; do
-  ops=$(echo "${results[$mode]}" | median)
-  # cost per op relative to the floor's: (1/ops - 1/untraced) / (1/floor - 1/untraced)
-  awk -v m="$mode" -v o="$ops" -v u="$untraced" -v f="$floor" 'BEGIN {
+  o=$(echo "${ops[$mode]}" | median)
+  c=$(echo "${cpu[$mode]}" | median)
+  awk -v m="$mode" -v o="$o" -v u="$untraced" -v f="$floor" -v c="$c" 'BEGIN {
     cost = (m == "untraced") ? "-" : sprintf("%.2f", (1 / o - 1 / u) / (1 / f - 1 / u));
-    printf "%-10s %14.0f %12.4f %12s\n", m, o, o / u, cost }'
+    printf "%-10s %12.0f %12.4f %11s %11.3f\n", m, o, o / u, cost, c }'
 done
-echo "($rounds alternating rounds of ${seconds}s; $(nproc) CPUs; $(uname -r))"
+if [[ -n ${MEMLEAK:-} ]]; then
+  echo "leaktop / memleak throughput: $(awk -v a="$(echo "${ops[leaktop]}" | median)" \
+    -v b="$(echo "${ops[memleak]}" | median)" 'BEGIN {printf "%.2fx", a / b}')"
+fi
+echo "($rounds alternating rounds of ${seconds}s; -s $sample_bytes; $(nproc) CPUs; $(uname -r);" \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"

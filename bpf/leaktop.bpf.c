@@ -13,6 +13,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set by userspace before load. */
 const volatile __u32 target_tgid = 0;
+const volatile __u64 sample_bytes = 0;	/* -s: mean bytes between samples; 0 = exact */
+const volatile __u64 exp_table[EXP_STEPS + 1];		/* see leaktop.h */
+const volatile __u32 weight_table[WEIGHT_STEPS + 1];
+
+#include "sampling.h"
 
 /* A call in progress on one thread, from entry to return. */
 struct pending {
@@ -21,16 +26,27 @@ struct pending {
 	__u64 memptr;	/* posix_memalign's out-parameter */
 	__u64 sp;	/* stack pointer at entry, to detect a stale record */
 	struct stack_key key;
-	__u32 depth;	/* > 1 while the allocator calls itself (e.g. reallocarray -> realloc) */
+	__u32 depth;	/* 0: none; > 1 while the allocator calls itself
+			 * (e.g. reallocarray -> realloc) */
 	__u32 failed;	/* size computation overflowed: the call can only fail */
+	__u32 epoch;	/* duty_epoch at entry */
+	__u32 sampled;	/* the new block is recorded (always, unless -s) */
+};
+
+/* Per thread, in the task's own storage (no shared hash to fill up or to
+ * clean after threads that die mid-call). */
+struct thread_state {
+	struct pending call;
+	__s64 countdown;	/* -s: 1/BYTE_PARTS bytes to the next sample */
+	__u32 armed;		/* countdown drawn */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* thread id */
-	__type(value, struct pending);
-} pending SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -72,6 +88,10 @@ struct {
 /* Times the target exec'd: its old heap, and the code its stacks point to,
  * are gone then.  Every stack key carries it; userspace reads it each interval. */
 __u32 generation = 0;
+/* Bumped by userspace each time it re-attaches the allocation probes
+ * (--duty-cycle): a call in flight when they were detached never saw its
+ * return, and its record must not pass for an outer call. */
+__u32 duty_epoch = 0;
 
 static __always_inline void count_hit(void)
 {
@@ -114,13 +134,13 @@ static __always_inline void release(__u64 ptr)
 	s = bpf_map_lookup_elem(&stacks, &info.key);
 	if (s) {
 		__sync_fetch_and_add(&s->bytes, -(__s64)info.size);
-		__sync_fetch_and_add(&s->allocs, -1);
+		__sync_fetch_and_add(&s->allocs, -(__s64)info.count);
 	}
 }
 
-static __always_inline void record(__u64 ptr, __u64 size, struct stack_key *key)
+static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key)
 {
-	struct alloc_info info = { .size = size, .key = *key };
+	struct alloc_info info = { .size = size, .count = count, .key = *key };
 	struct stack_stats zero = {}, *s;
 
 	s = bpf_map_lookup_elem(&stacks, key);
@@ -142,7 +162,34 @@ static __always_inline void record(__u64 ptr, __u64 size, struct stack_key *key)
 		}
 	}
 	__sync_fetch_and_add(&s->bytes, (__s64)size);
-	__sync_fetch_and_add(&s->allocs, 1);
+	__sync_fetch_and_add(&s->allocs, (__s64)count);
+}
+
+/* Byte sampling as a Poisson process over the bytes a thread allocates: an
+ * allocation is sampled when a sampling point falls in it, with probability
+ * 1 - exp(-size/mean); sample_weight() scales it back.  Always in exact mode. */
+static __always_inline bool take_sample(struct thread_state *t, __u64 size)
+{
+	if (!sample_bytes)
+		return true;
+	if (!t->armed) {
+		t->countdown = (__s64)exp_interval(exp_table);
+		t->armed = 1;
+	}
+	if (size == 0 || size >= 1ULL << 52) /* nothing to scale; cannot succeed */
+		return false;
+	t->countdown -= (__s64)(size * BYTE_PARTS);
+	if (t->countdown >= 0) /* the next point lies beyond this block */
+		return false;
+	/* The next point after this block: a fresh interval (memoryless). */
+	t->countdown = (__s64)exp_interval(exp_table);
+	return true;
+}
+
+static __always_inline struct thread_state *thread_state(bool create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
 static __always_inline __u64 mul_or_overflow(__u64 a, __u64 b, __u32 *overflow)
@@ -163,20 +210,26 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	__u64 sp = PT_REGS_SP(ctx);
-	struct pending *p, call = {};
+	struct thread_state *t;
+	struct pending call = {};
 	long stack_id;
 
 	if (!is_target(pid_tgid))
 		return 0;
 	count_hit();
+	t = thread_state(true);
+	if (!t) {
+		count_lost(LOST_PENDING_FULL);
+		return 0;
+	}
 
 	/* Nested call (the allocator calling one of its own entry points, or
 	 * tail-jumping to one, as reallocarray -> realloc does: same sp): the
 	 * outermost call is the one the program made; count it once.  A record
-	 * with a lower sp than ours is stale (its thread died mid-call). */
-	p = bpf_map_lookup_elem(&pending, &tid);
-	if (p && sp <= p->sp) {
-		p->depth++;
+	 * with a lower sp than ours is stale (a longjmp out of a call), as is
+	 * one from before a --duty-cycle detach. */
+	if (t->call.depth && t->call.epoch == duty_epoch && sp <= t->call.sp) {
+		t->call.depth++;
 		return 0;
 	}
 
@@ -224,6 +277,12 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	}
 	call.sp = sp;
 	call.depth = 1;
+	call.epoch = duty_epoch;
+	call.sampled = !call.failed && take_sample(t, call.size);
+	if (!call.sampled) {
+		t->call = call; /* its return may still free realloc's old block */
+		return 0;
+	}
 	bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	call.key.py_stack = python_stack(tid);
 	if (call.key.py_stack && call.key.caller >= python.text_start &&
@@ -238,8 +297,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		call.key.stack_id = stack_id < 0 ? -1 : (__s32)stack_id;
 	}
 
-	if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
-		count_lost(LOST_PENDING_FULL);
+	t->call = call;
 	return 0;
 }
 
@@ -247,21 +305,25 @@ SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct pending *p, call;
-	__u64 ptr = ret;
+	struct thread_state *t;
+	__u64 ptr = ret, size, count = COUNT_UNIT;
+	struct pending call;
 
 	if (!is_target(pid_tgid))
 		return 0;
-	p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
+	t = thread_state(false);
+	if (!t || !t->call.depth)
 		return 0;
-	if (p->depth > 1) {
-		p->depth--;
+	if (t->call.epoch != duty_epoch) { /* entered before the probes were re-attached */
+		t->call.depth = 0;
 		return 0;
 	}
-	call = *p;
-	bpf_map_delete_elem(&pending, &tid);
+	if (t->call.depth > 1) {
+		t->call.depth--;
+		return 0;
+	}
+	call = t->call;
+	t->call.depth = 0;
 	if (call.failed)
 		return 0;
 
@@ -278,8 +340,12 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (call.old_ptr && (ptr || call.size == 0))
 			release(call.old_ptr);
 	}
-	if (ptr)
-		record(ptr, call.size, &call.key);
+	if (!ptr || !call.sampled)
+		return 0;
+	size = call.size;
+	if (sample_bytes)
+		sample_weight(weight_table, call.size, sample_bytes, &size, &count);
+	record(ptr, size, count, &call.key);
 	return 0;
 }
 

@@ -48,7 +48,7 @@ enum lost_reason {
 	LOST_STACK,	    /* stack trace map full or collision: caller kept, rest lost */
 	LOST_ALLOCS_FULL,   /* allocation not tracked: allocs map full */
 	LOST_STACKS_FULL,   /* allocation not tracked: per-stack map full */
-	LOST_PENDING_FULL,  /* call not tracked: too many threads inside the allocator */
+	LOST_PENDING_FULL,  /* call not tracked: the thread's state could not be stored */
 	LOST_PY_STACKS_FULL, /* Python stack map full: native frames kept, Python ones lost */
 	LOST_STACK_TRUNCATED, /* native walk stopped early (no CFI, garbage frame pointer):
 			       * the frames found are kept, the allocation tracked */
@@ -72,17 +72,40 @@ struct stack_key {
  * where, and the native frames above are the interpreter's (folded away). */
 #define STACK_NOT_TAKEN (-2)
 
-/* Outstanding (allocated, not yet freed) figures of one stack. */
+/* Outstanding (allocated, not yet freed) figures of one stack.  Allocation
+ * counts are kept in 1/COUNT_UNIT: a sampled allocation stands for a
+ * fractional number of them. */
+#define COUNT_UNIT 1024
 struct stack_stats {
 	__s64 bytes;
-	__s64 allocs;
+	__s64 allocs;		/* in 1/COUNT_UNIT allocations */
 };
 
-/* One live allocation. */
+/* One live allocation and what it added to its stack (exact mode: its size
+ * and COUNT_UNIT; sampled: the estimates it stands for), taken off again when
+ * it is freed. */
 struct alloc_info {
 	__u64 size;
+	__u64 count;		/* in 1/COUNT_UNIT allocations */
 	struct stack_key key;
 };
+
+/* Byte sampling (-s): tables userspace fills before load (user/sampling.c),
+ * because BPF has no floating point.  Fixed point with SAMPLE_ONE = 1.0. */
+#define SAMPLE_ONE (1u << 16)
+/* mean * -ln(i / EXP_STEPS) for i in 1..EXP_STEPS, in 1/BYTE_PARTS bytes:
+ * exponential intervals from uniform random numbers (entry 0 unused).  The
+ * fraction of a byte keeps P(interval < size) right for sizes of a few
+ * bytes, far below the mean. */
+#define EXP_STEPS 4096
+#define BYTE_PARTS 256
+/* x / (1 - exp(-x)) at x = i / WEIGHT_PER_UNIT, i in 0..WEIGHT_STEPS: an
+ * allocation of x mean intervals is sampled with probability 1 - exp(-x),
+ * so it stands for 1/(1 - exp(-x)) allocations, x / (1 - exp(-x)) means of
+ * bytes.  Beyond WEIGHT_MAX_X the factor is x within 1e-13. */
+#define WEIGHT_PER_UNIT 16
+#define WEIGHT_MAX_X 32
+#define WEIGHT_STEPS (WEIGHT_MAX_X * WEIGHT_PER_UNIT)
 
 /* Python frames kept per stack; deeper ones are cut and the stack marked. */
 #define MAX_PY_FRAMES 64
@@ -113,6 +136,10 @@ struct python_config {
 	__u32 frame_previous;
 	__u32 frame_prev_instr;
 	__u32 code_bytecode;		/* PyCodeObject: start of the bytecode */
+	__u32 frame_window;		/* the three frame fields lie in the
+					 * PY_FRAME_WINDOW bytes from here: one read */
 };
+
+#define PY_FRAME_WINDOW 64
 
 #endif /* LEAKTOP_H */

@@ -55,15 +55,17 @@ struct py_walk {
  * it once, not once per frame and path). */
 static long walk_frame(__u32 index, struct py_walk *w)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, base = python.frame_window;
 	struct py_stack *st = bpf_map_lookup_elem(&py_scratch, &zero);
-	__u64 code, instr, frame = w->frame;
+	__u64 window[PY_FRAME_WINDOW / 8], code, instr, frame = w->frame;
 
-	if (!frame || !st)
+	/* One read for the three fields: each read of user memory costs about
+	 * as much as the rest of the step. */
+	if (!frame || !st || bpf_probe_read_user(window, sizeof(window), (void *)(frame + base)))
 		return 1;
-	code = read_pointer(frame, python.frame_code);
-	instr = read_pointer(frame, python.frame_prev_instr);
-	w->frame = read_pointer(frame, python.frame_previous);
+	code = window[((python.frame_code - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
+	instr = window[((python.frame_prev_instr - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
+	w->frame = window[((python.frame_previous - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
 	if (code) {
 		struct py_frame *f = &st->frames[w->depth & (MAX_PY_FRAMES - 1)];
 
@@ -101,7 +103,9 @@ static __always_inline __u64 python_stack(__u32 tid)
 	st->depth = w.depth;
 	st->truncated = w.frame != 0;
 	w.hash = mix(w.hash, st->truncated) | 1; /* 0 means "no Python stack" */
-	if (bpf_map_update_elem(&py_stacks, &w.hash, st, BPF_NOEXIST) &&
+	/* Mostly a stack seen before: a lookup does not take the bucket lock. */
+	if (!bpf_map_lookup_elem(&py_stacks, &w.hash) &&
+	    bpf_map_update_elem(&py_stacks, &w.hash, st, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&py_stacks, &w.hash)) {
 		count_lost(LOST_PY_STACKS_FULL);
 		return 0;

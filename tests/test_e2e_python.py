@@ -73,8 +73,12 @@ def check_against_tracemalloc(report, expected, markers):
     for marker in markers:
         line = alloc_line("py_alloc.py", marker)
         assert expected[line] > 0
+        near = [[(f["kind"], f["function"], f["line"]) for f in s["frames"][:4]]
+                for s in report["stacks"]
+                if abs(s["outstanding_bytes"] - expected[line]) <= 0.10 * expected[line]]
         assert abs(seen[line] - expected[line]) <= 0.10 * expected[line], \
-            f"{marker} (line {line}): leaktop {seen[line]}, tracemalloc {expected[line]}"
+            f"{marker} (line {line}): leaktop {seen[line]}, tracemalloc {expected[line]}; " \
+            f"stacks of about that size: {near}; lost {report['lost_events']}"
 
 
 def check_frames_and_churn(report):

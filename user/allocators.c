@@ -98,7 +98,7 @@ void allocator_object_add_probe(struct allocator_object *obj, int fn, uint64_t o
 	for (int i = 0; i < obj->nprobes; i++)
 		if (obj->probes[i].offset == offset)
 			return;
-	obj->probes[obj->nprobes++] = (struct alloc_probe){ fn, offset };
+	obj->probes[obj->nprobes++] = (struct alloc_probe){ fn, offset, offset };
 }
 
 static bool has_fn(const struct allocator_object *obj, int fn)

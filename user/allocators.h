@@ -19,7 +19,9 @@ extern const char *const alloc_fn_names[ALLOC_FN_NAMES];
 /* One function to probe in an object. */
 struct alloc_probe {
 	int fn;			/* enum alloc_fn, or ALLOC_FREE */
-	uint64_t offset;	/* in the file, as uprobes take it */
+	uint64_t offset;	/* of the function in the file, as uprobes take it */
+	uint64_t at;		/* where its entry probe goes: offset, or past it
+				 * (placement.h) */
 };
 
 struct allocator_object {

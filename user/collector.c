@@ -49,7 +49,9 @@ int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c)
 			c->stacks = grown;
 			c->capacity = cap;
 		}
-		c->stacks[c->count++] = (struct raw_stack){ key, stats.bytes, stats.allocs };
+		/* Counts are kept in 1/COUNT_UNIT (sampled estimates): round. */
+		c->stacks[c->count++] = (struct raw_stack){ key, stats.bytes,
+			(stats.allocs + COUNT_UNIT / 2) / COUNT_UNIT };
 	}
 	return read_counters(lost_fd, c->lost, LOST_COUNT) ?: read_counters(hits_fd, &c->hits, 1);
 }

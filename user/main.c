@@ -23,9 +23,11 @@
 #include "options.h"
 #include "output_folded.h"
 #include "output_prom.h"
+#include "placement.h"
 #include "probes.h"
 #include "python.h"
 #include "python_redirect.h"
+#include "duty_cycle.h"
 #include "report.h"
 #include "stacks.h"
 #include "target.h"
@@ -121,6 +123,8 @@ struct session {
 	uint64_t unwind_misses;	/* at the last refresh of its mappings */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	double last_update, hits_per_s;
+	struct duty_cycle duty;	/* --duty-cycle phases */
+	double scale;		/* figures per byte seen: 1 / measured on-share */
 };
 
 static void read_cmdline(struct session *s);
@@ -201,11 +205,17 @@ static void unwind_catch_up(struct session *s)
 
 /* Spawn mode: the interpreter is mapped right after the exec; look for it
  * now rather than an interval later, so its first allocations have Python
- * frames too. */
+ * frames too.  Other programs are not kept waiting. */
 static void await_python(struct session *s)
 {
 	enum python_heap_view view;
 
+	/* The child runs leaktop's image until its exec (generation 1). */
+	for (int i = 0; i < 200 && probes_generation(s->probes) == 0 && !s->target.exited; i++)
+		usleep(5000);
+	unwind_catch_up(s); /* the new program's first mappings */
+	if (!python_expected(s->target.pid))
+		return;
 	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
 		struct python *py;
 
@@ -275,6 +285,7 @@ static void update(struct session *s)
 		s->hits_per_s = (double)(s->collection.hits - s->last_hits) / (t - s->last_update);
 	s->last_hits = s->collection.hits;
 	s->last_update = t;
+	s->scale = 1 / duty_cycle_measured(&s->duty, t);
 	model_begin(s->model, t);
 	for (size_t i = 0; i < s->collection.count; i++) {
 		const struct raw_stack *raw = &s->collection.stacks[i];
@@ -286,7 +297,8 @@ static void update(struct session *s)
 			continue; /* an older program image, or one that just exec'd */
 		st = stack_table_get(s->stacks, &raw->key);
 		if (st)
-			model_add(s->model, st->id, raw->bytes, raw->allocs, st);
+			model_add(s->model, st->id, llround((double)raw->bytes * s->scale),
+				  llround((double)raw->allocs * s->scale), st);
 	}
 	model_end(s->model);
 }
@@ -323,9 +335,11 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 	r->bytes = model_total_bytes(s->model);
 	r->allocs = model_total_allocs(s->model);
 	r->growth = model_total_growth(s->model);
+	r->duty_cycle = 1 / s->scale;
 	for (int i = 0; i < LOST_COUNT; i++)
 		if (i != LOST_STACK_TRUNCATED) /* the allocation was tracked */
 			r->lost_events += s->collection.lost[i];
+	r->sample_bytes = s->opts.sample_bytes;
 	r->nstacks = model_count(s->model);
 	r->stacks = s->report_stacks;
 	r->count = n;
@@ -394,7 +408,11 @@ static bool print_report(struct session *s)
 
 static void draw_tui(struct session *s)
 {
-	struct tui_status st = { s->cmdline, s->nprobes, s->hits_per_s, "exact" };
+	char mode[64] = "exact";
+	struct tui_status st = { s->cmdline, s->nprobes, s->hits_per_s, mode };
+
+	if (s->opts.sample_bytes)
+		snprintf(mode, sizeof(mode), "sampled 1/%llu B", (unsigned long long)s->opts.sample_bytes);
 	struct report r;
 
 	if (build_report(s, tui_sort(s->tui), (size_t)tui_rows(s->tui), &r))
@@ -486,7 +504,11 @@ static int start(struct session *s)
 			view = PY_HEAP_MALLOC;
 		}
 	}
-	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks };
+	int moved = 0;
+
+	for (int i = 0; i < allocators.count; i++)
+		moved += placement_apply(&allocators.objects[i]);
+	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes) {
 		fprintf(stderr, "leaktop: %s\n", err);
@@ -495,11 +517,13 @@ static int start(struct session *s)
 		return 1;
 	}
 	s->nprobes = probes_count(s->probes);
+	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
+	s->scale = 1;
 	fprintf(stderr, "leaktop: tracing PID %d (%s): %d probes on", s->target.pid, s->target.comm,
 		s->nprobes);
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
-	fputc('\n', stderr);
+	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
 	allocator_list_free(&allocators);
 
 	if (s->target.spawned && target_release(&s->target, err, sizeof(err))) {
@@ -563,14 +587,40 @@ static void read_cmdline(struct session *s)
 
 enum event { EVENT_DEADLINE, EVENT_EXIT, EVENT_KEY, EVENT_SIGNAL };
 
-/* Waits until the deadline, the target's exit, a key (TUI) or a signal. */
+/* --duty-cycle: detaches or re-attaches the allocation probes.  The on-time
+ * is what the probes really saw: a detach takes effect at once (the wait for
+ * the kernel's grace periods that follows is off-time), an attach only when
+ * it is done. */
+static void switch_duty_phase(struct session *s)
+{
+	double t = now(CLOCK_MONOTONIC);
+	int err;
+
+	if (s->duty.on) {
+		probes_pause_allocs(s->probes);
+		duty_cycle_switch(&s->duty, t);
+		return;
+	}
+	err = probes_resume_allocs(s->probes);
+	duty_cycle_switch(&s->duty, now(CLOCK_MONOTONIC));
+	if (err) {
+		/* Half attached is worse than always on: stay on for good. */
+		fprintf(stderr, "leaktop: cannot re-attach the allocation probes (%s): duty cycle stopped\n",
+			strerror(-err));
+		s->duty.fraction = 1;
+	}
+}
+
+/* Waits until the deadline, the target's exit, a key (TUI) or a signal;
+ * switches duty-cycle phases on the way. */
 static enum event wait_event(struct session *s, double deadline)
 {
 	struct pollfd fds[2] = { { .fd = s->target.pidfd, .events = POLLIN },
 				 { .fd = STDIN_FILENO, .events = POLLIN } };
 
 	for (;;) {
-		double left = deadline - now(CLOCK_MONOTONIC);
+		double t = now(CLOCK_MONOTONIC), left = deadline - t;
+		double to_switch = duty_cycle_next_switch(&s->duty) - t;
 		int n;
 
 		if (stop_signal)
@@ -579,7 +629,11 @@ static enum event wait_event(struct session *s, double deadline)
 			return EVENT_EXIT;
 		if (left <= 0)
 			return EVENT_DEADLINE;
-		n = poll(fds, s->tui ? 2 : 1, (int)ceil(fmin(left, 0.05) * 1000));
+		if (to_switch <= 0) {
+			switch_duty_phase(s);
+			continue;
+		}
+		n = poll(fds, s->tui ? 2 : 1, (int)ceil(fmin(fmin(left, to_switch), 0.05) * 1000));
 		if (n == 0)
 			unwind_catch_up(s);
 		if (n > 0 && (fds[0].revents & POLLIN))

@@ -30,7 +30,12 @@ const char options_usage[] =
 	"  -q, --quiet              no report on stdout (with --prom-file/--folded)\n"
 	"      --max-allocs N       live allocations tracked (default 262144)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
-	"  -s, --sample-bytes N     sampling; only 0 (exact) is supported so far\n"
+	"      --duty-cycle PCT     allocation probes on for PCT% of each second, off\n"
+	"                           for the rest (free probes stay on); figures are\n"
+	"                           scaled by the measured share: estimates for\n"
+	"                           targets that allocate too often to trap each call\n"
+	"  -s, --sample-bytes N     sample on average one allocation per N bytes allocated\n"
+	"                           (figures are scaled estimates; 0 = exact, the default)\n"
 	"  -h, --help               show this help\n"
 	"\n"
 	"In spawn mode (-- COMMAND) the command is traced from its first allocation and\n"
@@ -48,7 +53,7 @@ const char options_usage[] =
 	"Exit status: 0 ok (also when the target exits), 1 runtime failure, 2 bad usage.\n";
 
 enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED,
-       OPT_PYMALLOC_REDIRECT };
+       OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -66,6 +71,7 @@ static const struct option long_options[] = {
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "pymalloc-redirect", no_argument, NULL, OPT_PYMALLOC_REDIRECT },
+	{ "duty-cycle", required_argument, NULL, OPT_DUTY_CYCLE },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -109,6 +115,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	o->max_allocs = DEFAULT_MAX_ALLOCS;
 	o->max_stacks = DEFAULT_MAX_STACKS;
 	o->prom_top = DEFAULT_PROM_TOP;
+	o->duty_cycle = 1;
 
 	optind = 0; /* reset getopt: parsing may run more than once (tests) */
 	opterr = 0;
@@ -156,8 +163,6 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case 's':
 			if (!parse_long(optarg, 0, 1L << 40, &v))
 				return fail(err, errlen, "invalid --sample-bytes '%s': expected a number of bytes", optarg);
-			if (v != 0)
-				return fail(err, errlen, "sampling (-s %s) is not implemented yet: use -s 0 (exact)", optarg);
 			o->sample_bytes = (uint64_t)v;
 			break;
 		case OPT_PROM_FILE:
@@ -181,6 +186,14 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_PYMALLOC_REDIRECT:
 			o->pymalloc_redirect = true;
 			break;
+		case OPT_DUTY_CYCLE: {
+			double pct;
+
+			if (!parse_seconds(optarg, 100, &pct) || pct < 1)
+				return fail(err, errlen, "invalid --duty-cycle '%s': expected a percentage from 1 to 100", optarg);
+			o->duty_cycle = pct / 100;
+			break;
+		}
 		case 'h':
 			o->help = true;
 			return 0;

@@ -25,6 +25,7 @@ struct options {
 	const char *folded_file; /* --folded: folded stacks at exit and on SIGUSR1 */
 	bool quiet;		/* --quiet: no report on stdout (files only) */
 	bool pymalloc_redirect;	/* --pymalloc-redirect: new Python objects via malloc */
+	double duty_cycle;	/* --duty-cycle: share of time allocation probes are on, (0, 1] */
 };
 
 #define DEFAULT_INTERVAL_S 1.0

@@ -52,6 +52,9 @@ char *report_json(const struct report *r)
 	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(r->allocs));
 	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(r->growth));
 	json_object_object_add(o, "lost_events", json_object_new_uint64(r->lost_events));
+	if (r->duty_cycle > 0 && r->duty_cycle < 1) /* figures are estimates scaled by 1/duty_cycle */
+		json_object_object_add(o, "duty_cycle", json_object_new_double(r->duty_cycle));
+	json_object_object_add(o, "sample_bytes", json_object_new_uint64(r->sample_bytes));
 	for (size_t i = 0; i < r->count; i++)
 		json_object_array_add(stacks, stack_json(&r->stacks[i]));
 	json_object_object_add(o, "stacks", stacks);

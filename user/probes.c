@@ -3,6 +3,7 @@
  * arms them only in its address space, for all of its threads, also across
  * exec (spawn mode attaches before the exec). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,24 +11,47 @@
 #include "leaktop_types.h"
 #include "leaktop.skel.h"
 #include "probes.h"
+#include "sampling.h"
 #include "errors.h"
+
+/* One uprobe: what it takes to attach it again (--duty-cycle). */
+struct probe_site {
+	struct bpf_program *prog;
+	const char *path; /* the allocator_object's, copied */
+	uint64_t offset;
+	uint64_t cookie;
+	bool retprobe;
+	bool alloc;	  /* an allocation probe (detached in the off-phase) */
+	struct bpf_link *link; /* NULL while detached */
+};
 
 struct probes {
 	struct leaktop_bpf *skel;
-	struct bpf_link **links;
-	int nlinks;
+	struct probe_site *sites;
+	int nsites;
+	pid_t pid;
+	char **paths; /* owned copies of the object paths */
+	int npaths;
 };
+
+static struct bpf_link *attach_site(const struct probe_site *site, pid_t pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = site->retprobe, .bpf_cookie = site->cookie);
+
+	return bpf_program__attach_uprobe_opts(site->prog, pid, site->path, (size_t)site->offset, &opts);
+}
 
 static int attach_one(struct probes *p, struct bpf_program *prog, const char *path,
 		      uint64_t offset, bool retprobe, uint64_t cookie, pid_t pid)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
-	struct bpf_link *link;
+	struct probe_site *site = &p->sites[p->nsites];
 
-	link = bpf_program__attach_uprobe_opts(prog, pid, path, (size_t)offset, &opts);
-	if (!link)
+	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
+				     prog != p->skel->progs.free_enter, NULL };
+	site->link = attach_site(site, pid);
+	if (!site->link)
 		return -errno;
-	p->links[p->nlinks++] = link;
+	p->nsites++;
 	return 0;
 }
 
@@ -36,20 +60,27 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 static int attach_object(struct probes *p, const struct allocator_object *obj, pid_t pid)
 {
 	struct leaktop_bpf *skel = p->skel;
+	char *path = strdup(obj->open_path);
 	int err = 0;
+
+	if (!path)
+		return -ENOMEM;
+	p->paths[p->npaths++] = path;
 
 	for (int i = 0; i < obj->nprobes && !err; i++) {
 		const struct alloc_probe *probe = &obj->probes[i];
 
 		if (probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE) {
-			err = attach_one(p, skel->progs.free_enter, obj->open_path, probe->offset, false,
+			err = attach_one(p, skel->progs.free_enter, path, probe->at, false,
 					 probe->fn == ALLOC_PY_FREE ? FREE_ARG2 : FREE_ARG1, pid);
 			continue;
 		}
-		err = attach_one(p, skel->progs.alloc_enter, obj->open_path, probe->offset, false,
+		/* Both at the same place: one trap serves both.  The place keeps
+		 * the return address at [sp], where the uretprobe takes it. */
+		err = attach_one(p, skel->progs.alloc_enter, path, probe->at, false,
 				 (uint64_t)probe->fn, pid);
 		if (!err)
-			err = attach_one(p, skel->progs.alloc_return, obj->open_path, probe->offset, true,
+			err = attach_one(p, skel->progs.alloc_return, path, probe->at, true,
 					 (uint64_t)probe->fn, pid);
 	}
 	return err;
@@ -65,13 +96,18 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->links = calloc((size_t)list->count * 2 * MAX_ALLOC_PROBES, sizeof(*p->links));
+	p->pid = cfg->pid;
+	p->sites = calloc((size_t)list->count * 2 * MAX_ALLOC_PROBES, sizeof(*p->sites));
+	p->paths = calloc((size_t)list->count, sizeof(*p->paths));
 	p->skel = leaktop_bpf__open();
-	if (!p->links || !p->skel) {
+	if (!p->sites || !p->paths || !p->skel) {
 		fail(err, errlen, "cannot open the BPF programs: %s", strerror(errno));
 		goto out;
 	}
 	p->skel->rodata->target_tgid = (__u32)cfg->pid;
+	p->skel->rodata->sample_bytes = cfg->sample_bytes;
+	sampling_tables(cfg->sample_bytes, (uint64_t *)p->skel->rodata->exp_table,
+			(uint32_t *)p->skel->rodata->weight_table);
 	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
 	bpf_map__set_max_entries(p->skel->maps.stacks, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
@@ -111,16 +147,78 @@ void probes_detach(struct probes *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
-	free(p->links);
+	for (int i = 0; i < p->nsites; i++)
+		bpf_link__destroy(p->sites[i].link);
+	for (int i = 0; i < p->npaths; i++)
+		free(p->paths[i]);
+	free(p->sites);
+	free(p->paths);
 	leaktop_bpf__destroy(p->skel);
 	free(p);
 }
 
 int probes_count(const struct probes *p)
 {
-	return p->nlinks;
+	return p->nsites;
+}
+
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/* Destroys the links of the allocation probes that are (or are not) return
+ * probes.  Each destroy waits for an RCU grace period (tens of ms on a VM):
+ * one thread each lets the waits overlap. */
+static void destroy_alloc_links(struct probes *p, bool retprobes)
+{
+	pthread_t threads[p->nsites > 0 ? p->nsites : 1];
+	bool started[p->nsites > 0 ? p->nsites : 1];
+
+	for (int i = 0; i < p->nsites; i++) {
+		struct probe_site *site = &p->sites[i];
+
+		started[i] = false;
+		if (!site->alloc || site->retprobe != retprobes || !site->link)
+			continue;
+		started[i] = pthread_create(&threads[i], NULL, destroy_link, site->link) == 0;
+		if (!started[i])
+			bpf_link__destroy(site->link);
+		site->link = NULL;
+	}
+	for (int i = 0; i < p->nsites; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+}
+
+void probes_pause_allocs(struct probes *p)
+{
+	/* Entries first: a call that got past its entry probe still meets its
+	 * return probe, unless it is inside the allocator right now. */
+	destroy_alloc_links(p, false);
+	destroy_alloc_links(p, true);
+}
+
+int probes_resume_allocs(struct probes *p)
+{
+	int err = 0;
+
+	/* A call caught between the two passes of the pause left a record with
+	 * an older epoch: alloc_enter then takes it for stale. */
+	__sync_fetch_and_add(&p->skel->bss->duty_epoch, 1);
+	/* Returns first, so every call whose entry is seen has its return seen. */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < p->nsites; i++) {
+			struct probe_site *site = &p->sites[i];
+
+			if (!site->alloc || site->retprobe != (pass == 0) || site->link)
+				continue;
+			site->link = attach_site(site, p->pid);
+			if (!site->link && !err)
+				err = -errno;
+		}
+	return err;
 }
 
 int probes_stacks_fd(const struct probes *p)

@@ -14,6 +14,7 @@ struct probes_config {
 	pid_t pid;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
+	uint64_t sample_bytes;	/* -s: mean bytes between samples; 0 = exact */
 };
 
 /* Loads the programs and attaches them, for pid only, to every allocator
@@ -24,6 +25,11 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 void probes_detach(struct probes *p);
 
 int probes_count(const struct probes *p);	/* uprobes attached */
+
+/* --duty-cycle: detaches the allocation probes (free probes stay), and
+ * attaches them again; resume returns 0 or a negative errno. */
+void probes_pause_allocs(struct probes *p);
+int probes_resume_allocs(struct probes *p);
 int probes_stacks_fd(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);

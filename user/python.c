@@ -39,6 +39,7 @@ static const char *const symbol_names[SYM_COUNT] = {
 struct code_info {
 	uint64_t addr;
 	bool valid;
+	uint64_t identity[3];	/* type, co_qualname, co_linetable pointers when read */
 	char *function;		/* co_qualname */
 	char *file;		/* co_filename */
 	int first_line;
@@ -223,6 +224,51 @@ not_python:
 	return NULL;
 }
 
+/* Whether the ELF file at path names a libpython among its needed libraries. */
+static bool needs_libpython(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+	bool found = false;
+
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr shdr;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC ||
+		    !(data = elf_getdata(scn, NULL)) || !shdr.sh_entsize)
+			continue;
+		for (size_t i = 0; i < shdr.sh_size / shdr.sh_entsize && !found; i++) {
+			const char *name;
+
+			if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
+				continue;
+			name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
+			found = name && strncmp(name, "libpython", 9) == 0;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
+bool python_expected(pid_t pid)
+{
+	char exe[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	n = readlink(exe, path, sizeof(path) - 1);
+	if (n <= 0)
+		return false;
+	path[n] = '\0';
+	return looks_like_python(path) || needs_libpython(exe);
+}
+
 struct python *python_find(pid_t pid, const char *root, char *msg, size_t msglen)
 {
 	char maps[64], line[PATH_MAX + 128], perms[8];
@@ -297,8 +343,18 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 
 void python_bpf_config(const struct python *py, struct python_config *out)
 {
-	*out = py->layout->bpf;
-	out->runtime = py->symbols[SYM_RUNTIME] + (uint64_t)py->bias;
+	const struct python_config *l = &py->layout->bpf;
+	uint32_t lo = l->frame_code, hi = l->frame_code;
+
+	*out = *l;
+	lo = lo < l->frame_previous ? lo : l->frame_previous;
+	lo = lo < l->frame_prev_instr ? lo : l->frame_prev_instr;
+	hi = hi > l->frame_previous ? hi : l->frame_previous;
+	hi = hi > l->frame_prev_instr ? hi : l->frame_prev_instr;
+	out->frame_window = lo;
+	/* Every layout in python_layouts.c fits (the unit tests say so); one
+	 * that did not would get no walk rather than a wrong one. */
+	out->runtime = hi + 8 - lo <= PY_FRAME_WINDOW ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
 	out->text_start = py->text_start;
 	out->text_end = py->text_end;
 }
@@ -365,15 +421,26 @@ static char *read_str(const struct python *py, uint64_t addr)
 	return out;
 }
 
+/* What tells one code object from another at the same address: a code object
+ * is immutable, so a new one there (the old freed) differs in these. */
+static void read_identity(const struct python *py, uint64_t addr, uint64_t out[3])
+{
+	const struct python_layout *l = py->layout;
+
+	out[0] = read_u64(py, addr + l->object_type);
+	out[1] = read_u64(py, addr + l->code_qualname);
+	out[2] = read_u64(py, addr + l->code_linetable);
+}
+
 static void read_code(struct python *py, struct code_info *c)
 {
 	const struct python_layout *l = py->layout;
 	uint64_t table, size = 0;
 	int32_t first_line = 0;
 
+	read_identity(py, c->addr, c->identity);
 	/* A freed and reused address must not be read as a code object. */
-	if (!py->symbols[SYM_CODE_TYPE] ||
-	    read_u64(py, c->addr + l->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias)
+	if (!py->symbols[SYM_CODE_TYPE] || c->identity[0] != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias)
 		return;
 	c->function = read_str(py, read_u64(py, c->addr + l->code_qualname));
 	c->file = read_str(py, read_u64(py, c->addr + l->code_filename));
@@ -403,7 +470,19 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 	out->kind = FRAME_PYTHON;
 	found = tfind(&probe, &py->codes, compare_codes);
 	if (found) {
+		uint64_t now[3];
+
 		c = *found;
+		/* Code objects come and go (exec, lambdas, imports): what was read
+		 * at this address before, or found missing, may be out of date. */
+		read_identity(py, code, now);
+		if (memcmp(now, c->identity, sizeof(now)) != 0) {
+			free(c->function);
+			free(c->file);
+			free(c->linetable);
+			*c = (struct code_info){ .addr = code };
+			read_code(py, c);
+		}
 	} else {
 		c = calloc(1, sizeof(*c));
 		if (!c)

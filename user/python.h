@@ -26,6 +26,10 @@ enum python_heap_view {
 struct python *python_find(pid_t pid, const char *root, char *msg, size_t msglen);
 void python_free(struct python *py);
 
+/* Whether pid's program is an interpreter (named python*) or links
+ * libpython, so that python_find will succeed once the loader is done. */
+bool python_expected(pid_t pid);
+
 /* An interpreter whose memory is the file mem_fd (offsets = addresses) and
  * whose PyCode_Type is at code_type; for tests and fuzzing.  Takes mem_fd. */
 struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uint64_t code_type);

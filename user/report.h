@@ -27,6 +27,8 @@ struct report {
 	int64_t allocs;
 	double growth;
 	uint64_t lost_events;
+	double duty_cycle;		/* measured on-share of the allocation probes; 1 = always on */
+	uint64_t sample_bytes;		/* -s: figures are estimates from samples; 0 = exact */
 	size_t nstacks;			/* stacks holding memory */
 	const struct report_stack *stacks; /* the top ones, ranked */
 	size_t count;

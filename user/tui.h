@@ -13,7 +13,7 @@ struct tui_status {
 	const char *cmdline;
 	int probes;
 	double hits_per_s;
-	const char *mode;	/* "exact" */
+	const char *mode;	/* "exact", or how it samples */
 };
 
 /* What a key asks of the main loop. */

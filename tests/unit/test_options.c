@@ -61,7 +61,7 @@ TEST(options_reject_bad_values)
 		{ "-i", "0" }, { "-i", "-1" }, { "-i", "abc" }, { "-i", "nan" }, { "-i", "1e9" },
 		{ "-c", "0" }, { "-c", "-5" }, { "-n", "0" }, { "-n", "10x" }, { "-p", "abc" },
 		{ "-p", "0" }, { "-p", "-3" }, { "--window", "0" }, { "--max-allocs", "1" },
-		{ "-s", "4096" }, { "-s", "x" },
+		{ "-s", "-1" }, { "-s", "x" },
 	};
 	struct options o;
 	char err[256];
@@ -103,4 +103,30 @@ TEST(options_help)
 	CHECK_INT(parse(&o, err, "--help", NULL, NULL, NULL), 0);
 	CHECK(o.help);
 	CHECK(strstr(options_usage, "--json") != NULL);
+}
+
+TEST(options_duty_cycle_is_a_percentage)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-p", "1", NULL, NULL), 0);
+	CHECK(o.duty_cycle == 1);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "12.5"), 0);
+	CHECK(o.duty_cycle == 0.125);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "0.5"), -1);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "101"), -1);
+	CHECK_INT(parse(&o, err, "-p", "1", "--duty-cycle", "ten"), -1);
+	CHECK(strstr(err, "--duty-cycle") != NULL);
+}
+
+TEST(options_sample_bytes)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-s", "65536", "-p", "1"), 0);
+	CHECK_INT(o.sample_bytes, 65536);
+	CHECK_INT(parse(&o, err, "--sample-bytes=0", "-p", "1", NULL), 0);
+	CHECK_INT(o.sample_bytes, 0);
 }

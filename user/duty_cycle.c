@@ -1,0 +1,39 @@
+/* Phase bookkeeping of the duty cycle; see duty_cycle.h. */
+#include <math.h>
+#include "duty_cycle.h"
+
+void duty_cycle_init(struct duty_cycle *d, double fraction, double period_s, double now)
+{
+	d->fraction = fraction > 0 && fraction < 1 ? fraction : 1;
+	d->period_s = period_s;
+	d->on = true;
+	d->since = now;
+	d->on_s = 0;
+	d->started = now;
+}
+
+double duty_cycle_next_switch(const struct duty_cycle *d)
+{
+	if (d->fraction >= 1)
+		return INFINITY;
+	return d->since + d->period_s * (d->on ? d->fraction : 1 - d->fraction);
+}
+
+void duty_cycle_switch(struct duty_cycle *d, double now)
+{
+	if (d->on)
+		d->on_s += now - d->since;
+	d->on = !d->on;
+	d->since = now;
+}
+
+double duty_cycle_measured(const struct duty_cycle *d, double now)
+{
+	double total = now - d->started;
+	double on = d->on_s + (d->on ? now - d->since : 0);
+
+	/* All on so far (the first on-phase): everything was seen. */
+	if (d->fraction >= 1 || total <= 0 || on >= total)
+		return 1;
+	return on / total;
+}
