@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind
 all: leaktop
 
 deps:
@@ -28,7 +28,8 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	@./scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h bpf/unwind.h bpf/unwind.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h \
+		bpf/unwind.h bpf/unwind.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -108,6 +109,11 @@ $(BUILD)/bench/%: bench/%.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $< -o $@
 
+# The same allocation loop without frame pointers (bench/unwind_cost.sh).
+$(BUILD)/bench/deep_nofp: bench/deep.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror $< -o $@
+
 soak: leaktop $(BUILD)/bench/churn
 	./bench/soak.sh $(SOAK_SECONDS)
 
@@ -127,6 +133,10 @@ $(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.
 bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor $(BUILD)/bench/stacks
 	./bench/throughput.sh
 	./bench/memory.sh
+
+# Cost of the kernel unwinder per allocation and per frame.
+bench-unwind: leaktop $(BUILD)/bench/deep $(BUILD)/bench/deep_nofp
+	./bench/unwind_cost.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

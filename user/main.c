@@ -211,8 +211,15 @@ static void await_python(struct session *s)
 	enum python_heap_view view;
 
 	/* The child runs leaktop's image until its exec (generation 1). */
-	for (int i = 0; i < 200 && probes_generation(s->probes) == 0 && !s->target.exited; i++)
-		usleep(5000);
+	for (int i = 0; i < 1000 && probes_generation(s->probes) == 0 && !s->target.exited; i++)
+		usleep(1000);
+	/* Index the new program now, and its libraries as the loader maps them
+	 * (their tables are built already): until then its stacks take frame
+	 * pointers only. */
+	for (int i = 0; i < 50 && s->unwind && !s->target.exited; i++) {
+		unwind_maps_refresh(s->unwind, i == 0);
+		usleep(1000);
+	}
 	if (!python_expected(s->target.pid))
 		return;
 	for (int i = 0; i < 200 && !s->python && !s->target.exited; i++) {
@@ -528,6 +535,18 @@ static int start(struct session *s)
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
+	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(s->probes),
+				    probes_unwind_mappings_fd(s->probes), probes_unwind_index(s->probes));
+	if (!s->unwind)
+		fprintf(stderr, "leaktop: cannot map the unwind tables (%s): stacks through code without frame pointers stop early\n",
+			strerror(errno));
+	else if (!s->target.spawned)
+		unwind_maps_refresh(s->unwind, false);
+	else { /* tables ready before the exec: indexing it is then instant */
+		unwind_maps_prepare(s->unwind, s->target.exe);
+		for (int i = 0; i < allocators.count; i++)
+			unwind_maps_prepare(s->unwind, allocators.objects[i].open_path);
+	}
 	allocator_list_free(&allocators);
 
 	if (s->target.spawned && target_release(&s->target, err, sizeof(err))) {
@@ -542,13 +561,6 @@ static int start(struct session *s)
 		python_free(py);
 		return 1;
 	}
-	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(s->probes),
-				    probes_unwind_mappings_fd(s->probes), probes_unwind_index(s->probes));
-	if (!s->unwind)
-		fprintf(stderr, "leaktop: cannot map the unwind tables (%s): stacks through code without frame pointers stop early\n",
-			strerror(errno));
-	else if (!s->target.spawned) /* spawned: indexed once it has exec'd */
-		unwind_maps_refresh(s->unwind, false);
 	if (py)
 		use_python(s, py, view);
 	else if (s->target.spawned)

@@ -13,15 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "unwind_maps.h"
 #include "unwind_tables.h"
 
-/* An object file, identified as /proc/PID/maps names it. */
+/* An object file, by device and inode (its path may differ: /lib vs /usr/lib). */
 struct unwind_object {
 	unsigned long dev_major, dev_minor, inode;
-	char *path;
 	__u32 row_start, row_count;
 };
 
@@ -66,54 +67,50 @@ void unwind_maps_free(struct unwind_maps *u)
 	if (!u)
 		return;
 	munmap(u->rows, u->rows_len);
-	for (size_t i = 0; i < u->nobjects; i++)
-		free(u->objects[i].path);
 	free(u->objects);
 	free(u);
 }
 
-/* Builds the rows of a newly seen object, read through the mapping itself
- * (/proc/PID/map_files: the very file, even deleted or in a container). */
-static void build_rows(struct unwind_maps *u, struct unwind_object *obj, uint64_t start,
-		       uint64_t end)
+/* Builds the rows of a newly seen object from the file open at fd. */
+static void build_rows(struct unwind_maps *u, struct unwind_object *obj, int fd, const char *name)
 {
-	char path[128];
 	struct unwind_row *rows;
 	size_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, start, end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (unwind_table_build(fd, &rows, &n) != 0 || !n)
 		return; /* no table: frame pointers for this object */
-	if (unwind_table_build(fd, &rows, &n) == 0 && n) {
-		if (n <= UNWIND_MAX_ROWS - u->rows_used) {
-			memcpy(u->rows + u->rows_used, rows, n * sizeof(*rows));
-			obj->row_start = u->rows_used;
-			obj->row_count = (__u32)n;
-			u->rows_used += (__u32)n;
-		} else if (!u->full_reported) {
-			fprintf(stderr, "leaktop: unwind tables full (%u rows): %s and later objects unwind with frame pointers only\n",
-				UNWIND_MAX_ROWS, obj->path);
-			u->full_reported = true;
-		}
-		free(rows);
+	if (n <= UNWIND_MAX_ROWS - u->rows_used) {
+		memcpy(u->rows + u->rows_used, rows, n * sizeof(*rows));
+		obj->row_start = u->rows_used;
+		obj->row_count = (__u32)n;
+		u->rows_used += (__u32)n;
+	} else if (!u->full_reported) {
+		fprintf(stderr, "leaktop: unwind tables full (%u rows): %s and later objects unwind with frame pointers only\n",
+			UNWIND_MAX_ROWS, name);
+		u->full_reported = true;
 	}
-	close(fd);
+	free(rows);
 }
 
-static struct unwind_object *object_for(struct unwind_maps *u, unsigned long major,
-					unsigned long minor, unsigned long inode, const char *path,
-					uint64_t start, uint64_t end)
+static struct unwind_object *find_object(struct unwind_maps *u, unsigned long major,
+					 unsigned long minor, unsigned long inode)
+{
+	for (size_t i = 0; i < u->nobjects; i++) {
+		struct unwind_object *obj = &u->objects[i];
+
+		if (obj->inode == inode && obj->dev_major == major && obj->dev_minor == minor)
+			return obj;
+	}
+	return NULL;
+}
+
+/* A new object entry, its rows built from fd (-1: none). */
+static struct unwind_object *add_object(struct unwind_maps *u, unsigned long major,
+					unsigned long minor, unsigned long inode, int fd,
+					const char *name)
 {
 	struct unwind_object *obj;
 
-	for (size_t i = 0; i < u->nobjects; i++) {
-		obj = &u->objects[i];
-		if (obj->inode == inode && obj->dev_major == major && obj->dev_minor == minor &&
-		    strcmp(obj->path, path) == 0)
-			return obj;
-	}
 	if (u->nobjects == u->objects_cap) {
 		size_t cap = u->objects_cap ? 2 * u->objects_cap : 64;
 		struct unwind_object *grown = realloc(u->objects, cap * sizeof(*grown));
@@ -123,13 +120,43 @@ static struct unwind_object *object_for(struct unwind_maps *u, unsigned long maj
 		u->objects = grown;
 		u->objects_cap = cap;
 	}
-	obj = &u->objects[u->nobjects];
-	*obj = (struct unwind_object){ major, minor, inode, strdup(path), 0, 0 };
-	if (!obj->path)
-		return NULL;
-	u->nobjects++;
-	build_rows(u, obj, start, end);
+	obj = &u->objects[u->nobjects++];
+	*obj = (struct unwind_object){ major, minor, inode, 0, 0 };
+	if (fd >= 0)
+		build_rows(u, obj, fd, name);
 	return obj;
+}
+
+/* The object of a mapping, its rows read through the mapping itself
+ * (/proc/PID/map_files: the very file, even deleted or in a container). */
+static struct unwind_object *object_for(struct unwind_maps *u, unsigned long major,
+					unsigned long minor, unsigned long inode, const char *name,
+					uint64_t start, uint64_t end)
+{
+	struct unwind_object *obj = find_object(u, major, minor, inode);
+	char path[128];
+	int fd;
+
+	if (obj)
+		return obj;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, start, end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	obj = add_object(u, major, minor, inode, fd, name);
+	if (fd >= 0)
+		close(fd);
+	return obj;
+}
+
+void unwind_maps_prepare(struct unwind_maps *u, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && !find_object(u, major(st.st_dev), minor(st.st_dev), st.st_ino))
+		add_object(u, major(st.st_dev), minor(st.st_dev), st.st_ino, fd, path);
+	close(fd);
 }
 
 /* The executable file mappings of the target, in address order. */

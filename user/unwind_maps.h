@@ -17,6 +17,11 @@ struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd,
 				    struct unwind_index *live);
 void unwind_maps_free(struct unwind_maps *u);
 
+/* Builds the tables of the object file at path now (spawn mode: the program
+ * and its allocator libraries, before the exec), so that indexing the new
+ * program's mappings takes no time. */
+void unwind_maps_prepare(struct unwind_maps *u, const char *path);
+
 /* Re-reads /proc/PID/maps; builds the tables of objects not seen before and
  * publishes the index when the executable mappings changed (or `force`:
  * after an exec the kernel side forgot them).  Returns false when the
