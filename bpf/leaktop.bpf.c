@@ -7,6 +7,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "leaktop.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -33,6 +33,14 @@ struct {
 	__type(value, struct unwind_mapping);
 } unwind_mappings SEC(".maps");
 
+/* Rows of each object file by (device, inode); see struct unwind_object_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UNWIND_MAX_MAPPINGS);
+	__type(key, struct unwind_object_key);
+	__type(value, struct unwind_object_rows);
+} unwind_objects SEC(".maps");
+
 struct unwind_index unwind_index = {};
 
 /* Frames whose code is in no indexed mapping (a library loaded since the
@@ -126,24 +134,54 @@ static long search_step(__u32 index, void *unused)
 	return 0;
 }
 
-/* Finds pc's mapping in the index; false when none covers it. */
+/* bpf_find_vma's callback: the mapping of pc from the kernel's own vma, its
+ * rows from unwind_objects by the file's device and inode. */
+static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma,
+			struct unwind_mapping *m)
+{
+	struct unwind_object_key key = {};
+	struct unwind_object_rows *rows;
+	struct inode *inode = BPF_CORE_READ(vma, vm_file, f_inode);
+
+	if (!inode)
+		return 0;
+	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key.inode = BPF_CORE_READ(inode, i_ino);
+	rows = bpf_map_lookup_elem(&unwind_objects, &key);
+	if (!rows)
+		return 0;
+	m->start = BPF_CORE_READ(vma, vm_start);
+	m->end = BPF_CORE_READ(vma, vm_end);
+	m->bias = m->start - BPF_CORE_READ(vma, vm_pgoff) * 4096;
+	m->row_start = rows->row_start;
+	m->row_count = rows->row_count;
+	return 0;
+}
+
+/* Finds pc's mapping in the index, else through the kernel's vma of pc when
+ * its file's rows are known; false when neither has it. */
 static __always_inline bool unwind_find_mapping(struct cfi_scratch *sc)
 {
 	struct cfi_walk *st = &sc->walk;
-	struct unwind_mapping *m;
+	struct unwind_mapping *m, found = {};
 	__u32 key;
 
 	if (st->pc >= st->map.start && st->pc < st->map.end)
 		return true;
 	sc->search = (struct cfi_search){ .base = st->base, .hi = st->count, .value = st->pc };
 	bpf_loop(12, search_step, NULL, 0); /* 2^11 > UNWIND_MAX_MAPPINGS */
-	if (!sc->search.lo)
+	if (sc->search.lo) {
+		key = sc->search.base + sc->search.lo - 1;
+		m = bpf_map_lookup_elem(&unwind_mappings, &key);
+		if (m && st->pc < m->end) {
+			st->map = *m;
+			return true;
+		}
+	}
+	bpf_find_vma(bpf_get_current_task_btf(), st->pc, vma_mapping, &found, 0);
+	if (!found.row_count || st->pc < found.start || st->pc >= found.end)
 		return false;
-	key = sc->search.base + sc->search.lo - 1;
-	m = bpf_map_lookup_elem(&unwind_mappings, &key);
-	if (!m || st->pc >= m->end)
-		return false;
-	st->map = *m;
+	st->map = found;
 	return true;
 }
 

@@ -44,6 +44,20 @@ struct unwind_mapping {
 	__u32 row_start, row_count; /* row_count 0: no table, frame pointers */
 };
 
+/* An object file as the kernel names it: the super block's device
+ * ((major << 20) | minor) and the inode.  Through it the unwinder finds an
+ * object's rows for code the mapping index does not have yet (a spawned
+ * program's first milliseconds, a library just loaded): the tables are
+ * built by file, before the code is mapped. */
+struct unwind_object_key {
+	__u64 dev;
+	__u64 inode;
+};
+
+struct unwind_object_rows {
+	__u32 row_start, row_count;
+};
+
 /* The mapping index is double-buffered: userspace fills the buffer that is
  * not active (sorted by start), then flips `active`. */
 struct unwind_index {

@@ -536,7 +536,8 @@ static int start(struct session *s)
 		fprintf(stderr, " %s", allocators.objects[i].path);
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
 	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(s->probes),
-				    probes_unwind_mappings_fd(s->probes), probes_unwind_index(s->probes));
+				    probes_unwind_mappings_fd(s->probes), probes_unwind_objects_fd(s->probes),
+				    probes_unwind_index(s->probes));
 	if (!s->unwind)
 		fprintf(stderr, "leaktop: cannot map the unwind tables (%s): stacks through code without frame pointers stop early\n",
 			strerror(errno));

@@ -280,6 +280,11 @@ int probes_unwind_mappings_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.unwind_mappings);
 }
 
+int probes_unwind_objects_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.unwind_objects);
+}
+
 struct unwind_index *probes_unwind_index(struct probes *p)
 {
 	return &p->skel->bss->unwind_index;

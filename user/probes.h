@@ -45,6 +45,7 @@ void probes_set_python(struct probes *p, const struct python_config *config);
  * were in code no indexed mapping covers. */
 int probes_unwind_rows_fd(const struct probes *p);
 int probes_unwind_mappings_fd(const struct probes *p);
+int probes_unwind_objects_fd(const struct probes *p);
 struct unwind_index *probes_unwind_index(struct probes *p);
 uint64_t probes_unwind_misses(const struct probes *p);
 

@@ -29,6 +29,7 @@ struct unwind_object {
 struct unwind_maps {
 	pid_t pid;
 	int mappings_fd;
+	int objects_fd;
 	struct unwind_index *live;
 	struct unwind_row *rows;	/* the mmapped unwind_rows map */
 	size_t rows_len;
@@ -41,7 +42,7 @@ struct unwind_maps {
 	bool ever_published;
 };
 
-struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd,
+struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd, int objects_fd,
 				    struct unwind_index *live)
 {
 	struct unwind_maps *u = calloc(1, sizeof(*u));
@@ -51,6 +52,7 @@ struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd,
 		return NULL;
 	u->pid = pid;
 	u->mappings_fd = mappings_fd;
+	u->objects_fd = objects_fd;
 	u->live = live;
 	u->rows_len = ((size_t)UNWIND_MAX_ROWS * sizeof(struct unwind_row) + (size_t)page - 1) /
 		      (size_t)page * (size_t)page;
@@ -81,9 +83,15 @@ static void build_rows(struct unwind_maps *u, struct unwind_object *obj, int fd,
 		return; /* no table: frame pointers for this object */
 	if (n <= UNWIND_MAX_ROWS - u->rows_used) {
 		memcpy(u->rows + u->rows_used, rows, n * sizeof(*rows));
+		struct unwind_object_key key = { (obj->dev_major << 20) | obj->dev_minor, obj->inode };
+		struct unwind_object_rows value = { u->rows_used, (__u32)n };
+
 		obj->row_start = u->rows_used;
 		obj->row_count = (__u32)n;
 		u->rows_used += (__u32)n;
+		/* Also by file, for code not in the mapping index yet; the rows
+		 * are in place before the kernel can find them. */
+		bpf_map_update_elem(u->objects_fd, &key, &value, BPF_ANY);
 	} else if (!u->full_reported) {
 		fprintf(stderr, "leaktop: unwind tables full (%u rows): %s and later objects unwind with frame pointers only\n",
 			UNWIND_MAX_ROWS, name);

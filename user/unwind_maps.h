@@ -12,8 +12,9 @@
 struct unwind_maps;
 
 /* rows_fd: the mmapable unwind_rows map; mappings_fd: unwind_mappings;
- * live: the unwind_index in the programs' global data.  NULL on failure. */
-struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd,
+ * objects_fd: unwind_objects (rows by file); live: the unwind_index in the
+ * programs' global data.  NULL on failure. */
+struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd, int objects_fd,
 				    struct unwind_index *live);
 void unwind_maps_free(struct unwind_maps *u);
 
