@@ -250,6 +250,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		break;
 	case FN_REALLOC:
 	case FN_RALLOCX:
+	case FN_XALLOCX:
 		call.old_ptr = a1;
 		call.size = a2;
 		break;
@@ -333,7 +334,17 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (ret == 0) /* 0 = success; the block is in *memptr */
 			bpf_probe_read_user(&ptr, sizeof(ptr), (void *)call.memptr);
 	}
+	if (call.key.fn == FN_XALLOCX) {
+		/* The block stays where it is; it has ret bytes now (jemalloc's
+		 * real size) when that is at least the size asked for, else the
+		 * resize failed and the block is as it was. */
+		if (ret < call.size || !call.old_ptr)
+			return 0;
+		ptr = call.old_ptr;
+		call.size = ret;
+	}
 	if (call.key.fn == FN_REALLOC || call.key.fn == FN_REALLOCARRAY || call.key.fn == FN_RALLOCX ||
+	    call.key.fn == FN_XALLOCX ||
 	    call.key.fn == FN_PY_REALLOC) {
 		/* The old block is gone when realloc succeeded, and also after
 		 * realloc(p, 0), which frees p and may return NULL. A failed

@@ -30,6 +30,7 @@ enum alloc_fn {
 	FN_OPERATOR_NEW_ARRAY,	/* nothrow, aligned */
 	FN_MALLOCX,		/* jemalloc's extended API */
 	FN_RALLOCX,
+	FN_XALLOCX,		/* resize in place: (ptr, size, extra, flags) -> real size */
 	FN_PY_MALLOC,		/* CPython's object allocator (pymalloc) through its */
 	FN_PY_CALLOC,		/* allocator table: (ctx, size), (ctx, n, size), */
 	FN_PY_REALLOC,		/* (ctx, ptr, size) */

@@ -22,7 +22,13 @@ def test_jemalloc(procs):
     # The extended API: the 8 blocks moved by rallocx, the sdallocx/dallocx'd ones gone.
     moved = find_stack(report, "keep_extended", allocator="rallocx")
     assert moved["outstanding_bytes"] == 8 * 4000 and moved["outstanding_allocs"] == 8
-    # Without the sdallocx/dallocx probes 50 mallocx blocks would be left here.
+    # xallocx: each block, shrunk in place to its real size 20480, is counted at the
+    # xallocx call (as realloc's are); the failed growth changed nothing.
+    resized = find_stack(report, "resize_in_place", allocator="xallocx")
+    assert resized["outstanding_bytes"] == 6 * 20480 and resized["outstanding_allocs"] == 6
+    assert resized["frames"][1]["line"] == alloc_line("jemalloc.c", "resize_xallocx")
+    # Without the sdallocx/dallocx probes 50 mallocx blocks would be left here
+    # (and without the xallocx probe, 6 of 40000 B).
     assert not [s for s in report["stacks"]
                 if s["frames"][0]["function"] == "mallocx" and s["outstanding_bytes"]]
 

@@ -1,5 +1,6 @@
 /* Linked with libjemalloc: malloc and free are jemalloc's, not glibc's. */
 #include <jemalloc/jemalloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include "target.h"
 
@@ -19,7 +20,7 @@ __attribute__((noinline)) static void churn_jemalloc(void)
 	}
 }
 
-/* jemalloc's extended API: mallocx, rallocx, sdallocx, dallocx. */
+/* jemalloc's extended API: mallocx, rallocx, xallocx, sdallocx, dallocx. */
 __attribute__((noinline)) static void keep_extended(void)
 {
 	for (int i = 0; i < 8; i++) {
@@ -40,12 +41,29 @@ __attribute__((noinline)) static void keep_extended(void)
 	}
 }
 
+/* xallocx shrinks a large block in place (40000 B, size class 40960, to
+ * 20000 B, class 20480) and returns its real size; growing one that far
+ * fails (SIZE_MAX is never there): the block stays as it was. */
+__attribute__((noinline)) static void resize_in_place(void)
+{
+	for (int i = 0; i < 6; i++) {
+		void *p = mallocx(40000, 0); /* ALLOC:resize_mallocx */
+
+		KEEP(p);
+		if (xallocx(p, 20000, 0, 0) != 20480) /* ALLOC:resize_xallocx */
+			abort();
+		if (xallocx(p, SIZE_MAX / 2, 0, 0) != 20480)
+			abort();
+	}
+}
+
 int main(int argc, char **argv)
 {
 	wait_for_go(argc, argv);
 	keep_jemalloc();
 	churn_jemalloc();
 	keep_extended();
+	resize_in_place();
 	say_ready();
 	for (;;)
 		pause();
