@@ -129,8 +129,10 @@ def test_debian_spawn_runs_with_malloc_and_counts_like_tracemalloc(procs):
     expected = tracemalloc_lines(DEBIAN)
     # Room for every stack, in the maps and the report: the interpreter's
     # start-up alone makes ~2000 distinct native stacks (whole since the CFI
-    # unwinder; some still hold memory), the script ~14000 Python ones.
-    lt = procs(leaktop("--json", "-i", "0.5", "-n", "2500", "--max-stacks", "65536", "--", DEBIAN,
+    # unwinder; some still hold memory), the script ~14000 Python ones.  A
+    # report of 2500 whole stacks is ~4.6 MB of JSON: one every 2 s, so that the
+    # reader keeps up and the script (sharing leaktop's stdout) never blocks.
+    lt = procs(leaktop("--json", "-i", "2", "-n", "2500", "--max-stacks", "65536", "--", DEBIAN,
                        SCRIPT, "--delay", "1"))
     report = report_after_work(procs, lt, lt)
     assert "Python 3.11" in lt.stderr()

@@ -203,6 +203,33 @@ static void unwind_catch_up(struct session *s)
 	}
 }
 
+/* probes_attach's hook: the unwind tables are built before the first probe
+ * fires, so that no early allocation is unwound with frame pointers only (one
+ * call site would show as two stacks, one cut short). */
+struct unwind_start {
+	struct session *s;
+	const struct allocator_list *allocators;
+};
+
+static void build_unwind_tables(struct probes *p, void *arg)
+{
+	struct unwind_start *u = arg;
+	struct session *s = u->s;
+
+	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(p), probes_unwind_mappings_fd(p),
+				    probes_unwind_objects_fd(p), probes_unwind_index(p));
+	if (!s->unwind)
+		fprintf(stderr, "leaktop: cannot map the unwind tables (%s): stacks through code without frame pointers stop early\n",
+			strerror(errno));
+	else if (!s->target.spawned)
+		unwind_maps_refresh(s->unwind, false);
+	else { /* tables ready before the exec: indexing it is then instant */
+		unwind_maps_prepare(s->unwind, s->target.exe);
+		for (int i = 0; i < u->allocators->count; i++)
+			unwind_maps_prepare(s->unwind, u->allocators->objects[i].open_path);
+	}
+}
+
 /* Spawn mode: the interpreter is mapped right after the exec; look for it
  * now rather than an interval later, so its first allocations have Python
  * frames too.  Other programs are not kept waiting. */
@@ -519,7 +546,9 @@ static int start(struct session *s)
 
 	for (int i = 0; i < allocators.count; i++)
 		moved += placement_apply(&allocators.objects[i]);
-	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes };
+	struct unwind_start start_unwind = { s, &allocators };
+	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes,
+				     build_unwind_tables, &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes) {
 		fprintf(stderr, "leaktop: %s\n", err);
@@ -535,19 +564,6 @@ static int start(struct session *s)
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
-	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(s->probes),
-				    probes_unwind_mappings_fd(s->probes), probes_unwind_objects_fd(s->probes),
-				    probes_unwind_index(s->probes));
-	if (!s->unwind)
-		fprintf(stderr, "leaktop: cannot map the unwind tables (%s): stacks through code without frame pointers stop early\n",
-			strerror(errno));
-	else if (!s->target.spawned)
-		unwind_maps_refresh(s->unwind, false);
-	else { /* tables ready before the exec: indexing it is then instant */
-		unwind_maps_prepare(s->unwind, s->target.exe);
-		for (int i = 0; i < allocators.count; i++)
-			unwind_maps_prepare(s->unwind, allocators.objects[i].open_path);
-	}
 	allocator_list_free(&allocators);
 
 	if (s->target.spawned && target_release(&s->target, err, sizeof(err))) {

@@ -122,6 +122,8 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		     strerror(-e));
 		goto out;
 	}
+	if (cfg->loaded)
+		cfg->loaded(p, cfg->loaded_arg);
 	p->skel->links.target_exec = bpf_program__attach(p->skel->progs.target_exec);
 	if (!p->skel->links.target_exec) {
 		fail(err, errlen, "cannot attach to the exec tracepoint: %s", strerror(errno));

@@ -15,6 +15,10 @@ struct probes_config {
 	uint32_t max_allocs;
 	uint32_t max_stacks;
 	uint64_t sample_bytes;	/* -s: mean bytes between samples; 0 = exact */
+	/* Called once the maps exist, before any uprobe is attached: what the
+	 * programs need from the start (the unwind tables) goes in here. */
+	void (*loaded)(struct probes *p, void *arg);
+	void *loaded_arg;
 };
 
 /* Loads the programs and attaches them, for pid only, to every allocator
