@@ -90,8 +90,8 @@ static bool parse_long(const char *s, long min, long max, long *out)
 	return true;
 }
 
-/* A whole-string finite number of seconds in (0, max]. */
-static bool parse_seconds(const char *s, double max, double *out)
+/* A whole-string finite number in (0, max]: seconds, a percentage. */
+static bool parse_positive(const char *s, double max, double *out)
 {
 	char *end;
 	double v;
@@ -128,7 +128,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			o->pid = (pid_t)v;
 			break;
 		case 'i':
-			if (!parse_seconds(optarg, 3600, &o->interval_s) || o->interval_s < 0.01)
+			if (!parse_positive(optarg, 3600, &o->interval_s) || o->interval_s < 0.01)
 				return fail(err, errlen, "invalid interval '%s': expected seconds between 0.01 and 3600", optarg);
 			break;
 		case 'c':
@@ -147,7 +147,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			o->json = true;
 			break;
 		case OPT_WINDOW:
-			if (!parse_seconds(optarg, 86400, &o->window_s))
+			if (!parse_positive(optarg, 86400, &o->window_s))
 				return fail(err, errlen, "invalid --window '%s': expected a positive number of seconds", optarg);
 			break;
 		case OPT_MAX_ALLOCS:
@@ -189,7 +189,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_DUTY_CYCLE: {
 			double pct;
 
-			if (!parse_seconds(optarg, 100, &pct) || pct < 1)
+			if (!parse_positive(optarg, 100, &pct) || pct < 1)
 				return fail(err, errlen, "invalid --duty-cycle '%s': expected a percentage from 1 to 100", optarg);
 			o->duty_cycle = pct / 100;
 			break;

@@ -30,7 +30,7 @@ struct probes {
 	struct probe_site *sites;
 	int nsites;
 	pid_t pid;
-	char **paths; /* owned copies of the object paths */
+	char **paths; /* owned copies of the object paths, one per object */
 	int npaths;
 };
 
@@ -68,7 +68,6 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 
 	if (!p->paths[index] && !(p->paths[index] = strdup(obj->open_path)))
 		return -ENOMEM;
-	p->npaths = index + 1 > p->npaths ? index + 1 : p->npaths;
 	for (int i = 0; i < obj->nprobes && !err; i++) {
 		const struct alloc_probe *probe = &obj->probes[i];
 		bool is_free = probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE;
@@ -103,6 +102,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	p->pid = cfg->pid;
 	p->sites = calloc((size_t)list->count * 2 * MAX_ALLOC_PROBES, sizeof(*p->sites));
 	p->paths = calloc((size_t)list->count, sizeof(*p->paths));
+	p->npaths = p->paths ? list->count : 0; /* filled by the first pass */
 	p->skel = leaktop_bpf__open();
 	if (!p->sites || !p->paths || !p->skel) {
 		fail(err, errlen, "cannot open the BPF programs: %s", strerror(errno));
