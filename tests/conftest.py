@@ -180,11 +180,11 @@ def leaktop(*args):
     return [LEAKTOP, *[str(a) for a in args]]
 
 
-def attach_after_ready(procs, name, *leaktop_args, intervals_after=2):
+def attach_after_ready(procs, name, *leaktop_args, intervals_after=2, target_args=()):
     """Starts target `name --wait`, attaches leaktop --json -i 0.5, lets the target
     allocate once the probes are live; returns the report `intervals_after`
     intervals after the target said ready."""
-    tgt = procs([target(name), "--wait"])
+    tgt = procs([target(name), "--wait", *target_args])
     tgt.wait_line("waiting", 10)
     lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", *leaktop_args))
     lt.json_lines(1, 15)  # probes are attached once the first report is out
@@ -193,10 +193,10 @@ def attach_after_ready(procs, name, *leaktop_args, intervals_after=2):
     return lt.fresh_json(intervals_after + 1, 15), tgt, lt
 
 
-def spawn_after_ready(procs, name, *leaktop_args, intervals_after=2):
+def spawn_after_ready(procs, name, *leaktop_args, intervals_after=2, target_args=()):
     """Runs leaktop --json -i 0.5 -- target; returns a report `intervals_after`
     intervals after the target said ready (target stdout is leaktop's too)."""
-    lt = procs(leaktop("--json", "-i", "0.5", *leaktop_args, "--", target(name)))
+    lt = procs(leaktop("--json", "-i", "0.5", *leaktop_args, "--", target(name), *target_args))
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         line = lt.read_line(deadline - time.monotonic())

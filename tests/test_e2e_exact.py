@@ -63,7 +63,8 @@ def test_exact_attach(procs):
 
 
 def test_churn_shows_no_growth(procs):
-    report, lt = spawn_after_ready(procs, "exact", "-n", "50", "--window", "2", intervals_after=5)
+    report, lt = spawn_after_ready(procs, "exact", "-n", "50", "--window", "2", intervals_after=5,
+                                   target_args=["--keep-churning"])
     churn = [s for s in report["stacks"] if s["frames"][1]["function"] == "churn"]
     for stack in churn:
         assert abs(stack["growth_bytes_per_s"]) < 1000, stack

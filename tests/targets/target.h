@@ -12,12 +12,21 @@
 /* Keeps the compiler from optimizing an allocation away. */
 #define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
 
+/* Whether `flag` is among the target's arguments. */
+static inline int has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], flag) == 0)
+			return 1;
+	return 0;
+}
+
 static inline void wait_for_go(int argc, char **argv)
 {
 	sigset_t set;
 	int sig;
 
-	if (argc < 2 || strcmp(argv[1], "--wait") != 0)
+	if (!has_flag(argc, argv, "--wait"))
 		return;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
