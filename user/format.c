@@ -56,13 +56,13 @@ const struct frame *report_top_frame(const struct report_stack *s)
 	if (s->nframes == 0)
 		return NULL;
 	if (s->nframes == 1)
-		return &s->frames[0];
-	allocator = s->frames[0].object;
+		return s->frames[0];
+	allocator = s->frames[0]->object;
 	for (int i = 1; i < s->nframes; i++) {
-		const char *obj = s->frames[i].object;
+		const char *obj = s->frames[i]->object;
 
 		if (!allocator || !obj || strcmp(obj, allocator) != 0)
-			return &s->frames[i];
+			return s->frames[i];
 	}
-	return &s->frames[1];
+	return s->frames[1];
 }

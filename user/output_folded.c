@@ -25,7 +25,7 @@ void folded_format(FILE *out, const struct report *r)
 		if (s->bytes <= 0)
 			continue;
 		for (int j = s->nframes - 1; j >= 0; j--) {
-			frame_label(out, &s->frames[j]);
+			frame_label(out, s->frames[j]);
 			if (j)
 				fputc(';', out);
 		}

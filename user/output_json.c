@@ -33,7 +33,7 @@ static json_object *stack_json(const struct report_stack *s)
 	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(s->allocs));
 	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(s->growth));
 	for (int i = 0; i < s->nframes; i++)
-		json_object_array_add(frames, frame_json(&s->frames[i]));
+		json_object_array_add(frames, frame_json(s->frames[i]));
 	json_object_object_add(o, "frames", frames);
 	return o;
 }

@@ -38,7 +38,7 @@ void report_text(FILE *out, const struct report *r, int full_stacks)
 
 		fprintf(out, "\n#%zu stack %016llx:\n", i + 1, (unsigned long long)s->id);
 		for (int j = 0; j < s->nframes; j++) {
-			const struct frame *f = &s->frames[j];
+			const struct frame *f = s->frames[j];
 
 			fprintf(out, "    %s", format_frame(label, sizeof(label), f));
 			if (f->function && f->object)

@@ -13,7 +13,7 @@ struct report_stack {
 	int64_t bytes;
 	int64_t allocs;
 	double growth;			/* bytes per second */
-	const struct frame *frames;	/* innermost first */
+	const struct frame *const *frames; /* innermost first */
 	int nframes;
 };
 

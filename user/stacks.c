@@ -5,11 +5,13 @@
 #include <bpf/bpf.h>
 #include "allocators.h"
 #include "collector.h"
+#include "frame_table.h"
 #include "python.h"
 #include "stacks.h"
 
 struct stack_table {
 	struct symbolizer *sym;
+	struct frame_table *frames;
 	int traces_fd;
 	struct python *python;	/* the target's interpreter, when it has one */
 	int py_stacks_fd;
@@ -24,18 +26,21 @@ struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
 {
 	struct stack_table *t = calloc(1, sizeof(*t));
 
-	if (t) {
-		t->sym = sym;
-		t->traces_fd = traces_fd;
+	if (!t)
+		return NULL;
+	t->frames = frame_table_new();
+	if (!t->frames) {
+		free(t);
+		return NULL;
 	}
+	t->sym = sym;
+	t->traces_fd = traces_fd;
 	return t;
 }
 
-static void free_stack(void *node)
+static void free_stack(struct stack *s)
 {
-	struct stack *s = node;
-
-	free(s->frames);
+	free(s->frames); /* the frames themselves are the frame table's */
 	free(s);
 }
 
@@ -53,6 +58,7 @@ void stack_table_free(struct stack_table *t)
 		if (t->slots[i])
 			free_stack(t->slots[i]);
 	free(t->slots);
+	frame_table_free(t->frames);
 	free(t);
 }
 
@@ -75,12 +81,12 @@ static void hash_string(uint64_t *h, const char *s)
 		hash_bytes(h, "\1", 1);
 }
 
-uint64_t stack_id_hash(const struct frame *frames, int nframes)
+uint64_t stack_id_hash(const struct frame *const *frames, int nframes)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	for (int i = 0; i < nframes; i++) {
-		const struct frame *f = &frames[i];
+		const struct frame *f = frames[i];
 		int64_t line = f->line;
 
 		hash_string(&h, f->function);
@@ -103,9 +109,15 @@ static bool in_interpreter(const struct stack_table *t, const struct frame *f)
 	return f->object && strcmp(f->object, python_object_path(t->python)) == 0;
 }
 
+/* A stack being built: every frame it can have. */
+struct frames_scratch {
+	struct frame frames[MAX_STACK_DEPTH + 2 + MAX_PY_FRAMES + 1];
+	int n;
+};
+
 /* Appends the Python frames of the stack, innermost first; a stack cut at
  * MAX_PY_FRAMES ends with a frame named "[truncated]". */
-static void add_python_frames(struct stack_table *t, struct stack *s)
+static void add_python_frames(struct stack_table *t, const struct stack *s, struct frames_scratch *out)
 {
 	static struct py_stack py; /* too big for the stack; one builder at a time */
 	struct frame f;
@@ -114,12 +126,12 @@ static void add_python_frames(struct stack_table *t, struct stack *s)
 		return;
 	for (__u32 i = 0; i < py.depth && i < MAX_PY_FRAMES; i++)
 		if (python_frame(t->python, py.frames[i].code, py.frames[i].offset, &f))
-			s->frames[s->nframes++] = f;
+			out->frames[out->n++] = f;
 	if (py.truncated) {
 		memset(&f, 0, sizeof(f));
 		f.kind = FRAME_PYTHON;
 		f.function = "[truncated]";
-		s->frames[s->nframes++] = f;
+		out->frames[out->n++] = f;
 	}
 }
 
@@ -131,19 +143,18 @@ static void add_python_frames(struct stack_table *t, struct stack *s)
  * stack follows. */
 static void build(struct stack_table *t, struct stack *s)
 {
+	static struct frames_scratch out; /* one builder at a time */
 	uint64_t ips[MAX_STACK_DEPTH];
 	int n = read_stack_trace(t->traces_fd, s->key.stack_id, ips);
 	bool python = s->key.py_stack && t->python;
 	struct frame f;
 
-	s->frames = calloc((size_t)n + 2 + (python ? MAX_PY_FRAMES + 1 : 0), sizeof(*s->frames));
-	if (!s->frames)
-		return;
+	out.n = 0;
 	memset(&f, 0, sizeof(f));
 	if (n > 0)
 		symbolizer_resolve(t->sym, ips[0], false, &f);
 	f.function = s->key.fn < FN_COUNT ? alloc_fn_names[s->key.fn] : NULL;
-	s->frames[s->nframes++] = f;
+	out.frames[out.n++] = f;
 
 	for (int i = 0; i < n || i == 0; i++) {
 		uint64_t ip = i == 0 ? s->key.caller : ips[i];
@@ -152,10 +163,20 @@ static void build(struct stack_table *t, struct stack *s)
 			continue;
 		if (!symbolizer_resolve(t->sym, ip, true, &f) || (python && in_interpreter(t, &f)))
 			break;
-		s->frames[s->nframes++] = f;
+		out.frames[out.n++] = f;
 	}
 	if (python)
-		add_python_frames(t, s);
+		add_python_frames(t, s, &out);
+
+	s->frames = calloc((size_t)out.n, sizeof(*s->frames));
+	if (!s->frames)
+		return;
+	for (int i = 0; i < out.n; i++) {
+		s->frames[s->nframes] = frame_table_intern(t->frames, &out.frames[i]);
+		if (!s->frames[s->nframes])
+			break; /* out of memory: the frames so far */
+		s->nframes++;
+	}
 }
 
 /* The slot of key in slots[nslots] (a power of two): its stack or the empty

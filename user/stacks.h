@@ -10,7 +10,8 @@ struct stack {
 	struct stack_key key;
 	uint64_t id;		/* hash of the symbolized frames: stable across runs */
 	int nframes;
-	struct frame *frames;	/* innermost first: frames[0] is the allocator */
+	const struct frame **frames; /* innermost first: frames[0] is the allocator;
+				      * each frame is shared (frame_table.h) */
 };
 
 struct stack_table;
@@ -29,6 +30,6 @@ const struct stack *stack_table_get(struct stack_table *t, const struct stack_ke
  * where the function is unknown; only the name for frame 0, the allocator):
  * the same code path gets the same id in every run, whatever the load
  * addresses, and with or without the kernel's part of the stack. */
-uint64_t stack_id_hash(const struct frame *frames, int nframes);
+uint64_t stack_id_hash(const struct frame *const *frames, int nframes);
 
 #endif

@@ -213,7 +213,7 @@ static void draw_detail(struct tui *t, const struct report_stack *s)
 		 (long long)s->allocs, format_rate(rate, sizeof(rate), s->growth));
 	line(y++, text, A_BOLD | A_UNDERLINE);
 	for (int i = 0; i < s->nframes && y < LINES - 1; i++) {
-		const struct frame *f = &s->frames[i];
+		const struct frame *f = s->frames[i];
 
 		snprintf(text, sizeof(text), "%3d  %s  [%s]", i, format_frame(label, sizeof(label), f),
 			 f->object ? f->object : "?");

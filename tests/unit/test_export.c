@@ -12,11 +12,15 @@ static struct frame frames_b[] = { { "malloc", NULL, 0, "/lib/libc.so.6", 1 },
 static struct frame frames_c[] = { { "calloc", NULL, 0, "/lib/libc.so.6", 5 },
 				   { NULL, NULL, 0, "/lib/libx.so", 0x42 } };
 
+static const struct frame *ptrs_a[] = { &frames_a[0], &frames_a[1], &frames_a[2] };
+static const struct frame *ptrs_b[] = { &frames_b[0], &frames_b[1] };
+static const struct frame *ptrs_c[] = { &frames_c[0], &frames_c[1] };
+
 static struct report sample_report(struct report_stack *stacks)
 {
-	stacks[0] = (struct report_stack){ 0xaaULL, 3000, 3, 100.5, frames_a, 3 };
-	stacks[1] = (struct report_stack){ 0xbbULL, 2000, 2, 50, frames_b, 2 };
-	stacks[2] = (struct report_stack){ 0xccULL, 1000, 1, 0, frames_c, 2 };
+	stacks[0] = (struct report_stack){ 0xaaULL, 3000, 3, 100.5, ptrs_a, 3 };
+	stacks[1] = (struct report_stack){ 0xbbULL, 2000, 2, 50, ptrs_b, 2 };
+	stacks[2] = (struct report_stack){ 0xccULL, 1000, 1, 0, ptrs_c, 2 };
 	return (struct report){ .pid = 42, .comm = "a\"p\\p", .bytes = 6500, .allocs = 7,
 				.growth = 160, .lost_events = 2, .stacks = stacks, .count = 3 };
 }

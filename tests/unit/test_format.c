@@ -49,7 +49,8 @@ TEST(top_frame_skips_the_allocators_own_wrappers)
 		{ "load_config", "cfg.c", 10, "/usr/bin/app", 3 },
 		{ "main", "main.c", 5, "/usr/bin/app", 4 },
 	};
-	struct report_stack s = { .frames = frames, .nframes = 4 };
+	const struct frame *ptrs[] = { &frames[0], &frames[1], &frames[2], &frames[3] };
+	struct report_stack s = { .frames = ptrs, .nframes = 4 };
 
 	CHECK_STR(report_top_frame(&s)->function, "load_config");
 	s.nframes = 2; /* only libc frames: the caller is still the best */
@@ -67,25 +68,30 @@ TEST(stack_id_depends_on_symbols_not_addresses)
 	struct frame c[] = { { "malloc", NULL, 0, "/lib/libc.so.6", 0x100 },
 			     { "f", "f.c", 4, "/bin/x", 0x200 } };
 
-	CHECK(stack_id_hash(a, 2) == stack_id_hash(b, 2));
-	CHECK(stack_id_hash(a, 2) != stack_id_hash(c, 2));
-	CHECK(stack_id_hash(a, 2) != stack_id_hash(a, 1));
+	const struct frame *pa[] = { &a[0], &a[1] }, *pb[] = { &b[0], &b[1] }, *pc[] = { &c[0], &c[1] };
+
+	CHECK(stack_id_hash(pa, 2) == stack_id_hash(pb, 2));
+	CHECK(stack_id_hash(pa, 2) != stack_id_hash(pc, 2));
+	CHECK(stack_id_hash(pa, 2) != stack_id_hash(pa, 1));
 	/* Without a name the offset is what identifies the frame. */
 	struct frame f2[] = { { NULL, NULL, 0, "/bin/x", 0x200 }, { NULL, NULL, 0, "/bin/x", 0x200 } };
 	struct frame g2[] = { { NULL, NULL, 0, "/bin/x", 0x200 }, { NULL, NULL, 0, "/bin/x", 0x204 } };
 
-	CHECK(stack_id_hash(f2, 2) != stack_id_hash(g2, 2));
+	const struct frame *pf[] = { &f2[0], &f2[1] }, *pg[] = { &g2[0], &g2[1] };
+
+	CHECK(stack_id_hash(pf, 2) != stack_id_hash(pg, 2));
 	/* Frame 0 is the allocator, known by name even when its place is not. */
 	a[0].object = NULL;
 	a[0].file = "malloc.c";
-	CHECK(stack_id_hash(a, 2) == stack_id_hash(b, 2));
+	CHECK(stack_id_hash(pa, 2) == stack_id_hash(pb, 2));
 }
 
 TEST(json_line_follows_the_contract)
 {
 	struct frame frames[] = { { "malloc", NULL, 0, "/lib/libc.so.6", 1 },
 				  { "le\"ak", "a\\b.c", 7, "/bin/x", 2 } };
-	struct report_stack stack = { 0x9f3c2a1b00e4d5c6ULL, 1048576, 1, 2097152.0, frames, 2 };
+	const struct frame *ptrs[] = { &frames[0], &frames[1] };
+	struct report_stack stack = { 0x9f3c2a1b00e4d5c6ULL, 1048576, 1, 2097152.0, ptrs, 2 };
 	struct report r = { .time = 1732441234.5, .pid = 123, .comm = "x", .interval_s = 1,
 			    .elapsed_s = 12, .bytes = 123456, .allocs = 789, .lost_events = 3,
 			    .nstacks = 1, .stacks = &stack, .count = 1 };

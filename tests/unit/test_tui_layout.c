@@ -7,6 +7,7 @@ static struct frame frames[] = {
 	{ "a_rather_long_function_name_for_a_narrow_terminal", "/src/server/handlers.c", 1234,
 	  "/usr/bin/server", 2 },
 };
+static const struct frame *frame_ptrs[] = { &frames[0], &frames[1] };
 
 TEST(tui_truncate_with_ellipsis)
 {
@@ -66,7 +67,7 @@ TEST(tui_columns_narrow_and_wide)
 
 TEST(tui_rows_are_exactly_the_width)
 {
-	struct report_stack s = { 1, 3 << 20, 42, 102400, frames, 2 };
+	struct report_stack s = { 1, 3 << 20, 42, 102400, frame_ptrs, 2 };
 	int widths[] = { 40, 59, 60, 71, 72, 80, 132, 250 };
 	struct tui_columns c;
 	char buf[4096];

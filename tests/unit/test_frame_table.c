@@ -1,0 +1,82 @@
+/* Interned frames: one copy per distinct frame, strings owned by the table. */
+#include <stdlib.h>
+#include <string.h>
+#include "frame_table.h"
+#include "unit.h"
+
+TEST(equal_frames_are_stored_once)
+{
+	struct frame_table *t = frame_table_new();
+	char name[] = "handler", file[] = "/src/app.c";
+	struct frame a = { name, file, 10, "/bin/app", 0x100, FRAME_NATIVE };
+	struct frame same = { "handler", "/src/app.c", 10, "/bin/app", 0x100, FRAME_NATIVE };
+	const struct frame *pa = frame_table_intern(t, &a);
+
+	CHECK(pa != NULL && pa != &a);
+	CHECK(frame_table_intern(t, &same) == pa); /* equal content, other pointers */
+	CHECK(frame_table_count(t) == 1);
+	/* The table keeps its own strings: the caller's may go away. */
+	CHECK(pa->function != name && pa->file != file);
+	memset(name, 'x', sizeof(name) - 1);
+	CHECK_STR(pa->function, "handler");
+	CHECK_STR(pa->file, "/src/app.c");
+	frame_table_free(t);
+}
+
+TEST(frames_differing_in_any_field_are_distinct)
+{
+	struct frame_table *t = frame_table_new();
+	struct frame base = { "f", "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE };
+	struct frame variants[] = {
+		{ "g", "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE },
+		{ "f", "g.c", 3, "/bin/x", 0x10, FRAME_NATIVE },
+		{ "f", "f.c", 4, "/bin/x", 0x10, FRAME_NATIVE },
+		{ "f", "f.c", 3, "/bin/y", 0x10, FRAME_NATIVE },
+		{ "f", "f.c", 3, "/bin/x", 0x14, FRAME_NATIVE },
+		{ "f", "f.c", 3, "/bin/x", 0x10, FRAME_PYTHON },
+		{ NULL, "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE },
+		{ "f", NULL, 3, "/bin/x", 0x10, FRAME_NATIVE },
+		{ "f", "f.c", 3, NULL, 0x10, FRAME_NATIVE },
+		{ "", "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE },
+	};
+	const struct frame *pb = frame_table_intern(t, &base);
+	size_t n = sizeof(variants) / sizeof(variants[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct frame *p = frame_table_intern(t, &variants[i]);
+
+		CHECK(p != NULL && p != pb);
+		CHECK(frame_table_intern(t, &variants[i]) == p);
+	}
+	CHECK(frame_table_count(t) == n + 1);
+	CHECK(frame_table_intern(t, &base) == pb);
+	frame_table_free(t);
+}
+
+TEST(interned_frames_stay_put_as_the_table_grows)
+{
+	struct frame_table *t = frame_table_new();
+	enum { N = 20000 }; /* several chunks, several rehashes */
+	const struct frame **seen = calloc(N, sizeof(*seen));
+	char name[32];
+
+	for (int i = 0; i < N; i++) {
+		struct frame f = { name, "f.c", i, "/bin/x", (uint64_t)i, FRAME_NATIVE };
+
+		snprintf(name, sizeof(name), "fn%d", i % 100); /* names shared */
+		seen[i] = frame_table_intern(t, &f);
+		CHECK(seen[i] != NULL);
+	}
+	CHECK(frame_table_count(t) == N);
+	for (int i = 0; i < N; i++) {
+		struct frame f = { name, "f.c", i, "/bin/x", (uint64_t)i, FRAME_NATIVE };
+
+		snprintf(name, sizeof(name), "fn%d", i % 100);
+		CHECK(frame_table_intern(t, &f) == seen[i]);
+		CHECK(seen[i]->line == i);
+	}
+	/* 100 names, one file, one object: each string once. */
+	CHECK(seen[0]->function == seen[100]->function);
+	free(seen);
+	frame_table_free(t);
+}
