@@ -29,33 +29,18 @@ static int read_counters(int fd, uint64_t *counters, __u32 n)
 	return 0;
 }
 
-static struct raw_stack *next_slot(struct collection *c)
-{
-	if (c->count == c->capacity) {
-		size_t cap = c->capacity ? 2 * c->capacity : 1024;
-		struct raw_stack *grown = realloc(c->stacks, cap * sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		c->stacks = grown;
-		c->capacity = cap;
-	}
-	return &c->stacks[c->count++];
-}
-
 /* Counts are kept in 1/COUNT_UNIT (sampled estimates): round. */
-static int add_stack(struct collection *c, const struct stack_key *key, const struct stack_stats *stats)
+static void deliver(struct collection *c, const struct stack_key *key, const struct stack_stats *stats,
+		    raw_stack_fn fn, void *ctx)
 {
-	struct raw_stack *r = next_slot(c);
+	struct raw_stack r = { *key, stats->bytes, (stats->allocs + COUNT_UNIT / 2) / COUNT_UNIT };
 
-	if (!r)
-		return -ENOMEM;
-	*r = (struct raw_stack){ *key, stats->bytes, (stats->allocs + COUNT_UNIT / 2) / COUNT_UNIT };
-	return 0;
+	c->count++;
+	fn(ctx, &r);
 }
 
 /* One key at a time: two system calls per stack. */
-static int collect_each(int stacks_fd, struct collection *c)
+static int collect_each(int stacks_fd, struct collection *c, raw_stack_fn fn, void *ctx)
 {
 	struct stack_key key, next;
 	struct stack_stats stats;
@@ -66,8 +51,7 @@ static int collect_each(int stacks_fd, struct collection *c)
 		prev = &key;
 		if (bpf_map_lookup_elem(stacks_fd, &key, &stats))
 			continue; /* deleted meanwhile */
-		if (add_stack(c, &key, &stats))
-			return -ENOMEM;
+		deliver(c, &key, &stats, fn, ctx);
 	}
 	return 0;
 }
@@ -75,7 +59,7 @@ static int collect_each(int stacks_fd, struct collection *c)
 /* Thousands of stacks per system call (with 100 k stacks the one-at-a-time
  * walk costs a quarter of a core).  -EOPNOTSUPP etc. when the kernel has no
  * batch lookup for the map: the caller walks instead. */
-static int collect_batch(int stacks_fd, struct collection *c)
+static int collect_batch(int stacks_fd, struct collection *c, raw_stack_fn fn, void *ctx)
 {
 	__u32 chunk = 4096, batch, n;
 	struct stack_key *keys = NULL;
@@ -110,8 +94,8 @@ static int collect_batch(int stacks_fd, struct collection *c)
 			}
 			last = true; /* ENOENT: these were the last */
 		}
-		for (__u32 i = 0; i < n && !err; i++)
-			err = add_stack(c, &keys[i], &stats[i]);
+		for (__u32 i = 0; i < n; i++)
+			deliver(c, &keys[i], &stats[i], fn, ctx);
 		in = &batch;
 	}
 	free(keys);
@@ -119,25 +103,17 @@ static int collect_batch(int stacks_fd, struct collection *c)
 	return err;
 }
 
-int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c)
+int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c, raw_stack_fn fn, void *ctx)
 {
 	int err;
 
 	c->count = 0;
-	err = collect_batch(stacks_fd, c);
-	if (err && err != -ENOMEM) {
-		c->count = 0;
-		err = collect_each(stacks_fd, c);
-	}
+	err = collect_batch(stacks_fd, c, fn, ctx);
+	if (err && err != -ENOMEM && c->count == 0) /* no batch lookup here */
+		err = collect_each(stacks_fd, c, fn, ctx);
 	if (err)
 		return err;
 	return read_counters(lost_fd, c->lost, LOST_COUNT) ?: read_counters(hits_fd, &c->hits, 1);
-}
-
-void collection_free(struct collection *c)
-{
-	free(c->stacks);
-	memset(c, 0, sizeof(*c));
 }
 
 void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen)

@@ -12,17 +12,20 @@ struct raw_stack {
 	int64_t allocs;
 };
 
-/* One reading of the per-stack map and the loss counters. */
+/* Called for each stack read; the stack is only valid during the call. */
+typedef void (*raw_stack_fn)(void *ctx, const struct raw_stack *stack);
+
+/* The counters of one reading. */
 struct collection {
-	struct raw_stack *stacks;
-	size_t count, capacity;
+	size_t count;		/* stacks read */
 	uint64_t lost[LOST_COUNT];
 	uint64_t hits;		/* probe hits since attaching */
 };
 
-/* Fills *c (reusing its buffer) from the stacks map and the counters. */
-int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c);
-void collection_free(struct collection *c);
+/* Reads the stacks map, handing each stack to fn as it comes (the stacks
+ * are not kept: with 100 k stacks a copy would be megabytes), then the
+ * counters into *c. */
+int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c, raw_stack_fn fn, void *ctx);
 
 /* After an exec: deletes the live allocations and stacks of older program
  * images (generations other than gen), which are gone with them. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "frame_table.h"
+#include "hash.h"
 
 #define CHUNK_FRAMES 4096
 
@@ -49,35 +50,17 @@ size_t frame_table_count(const struct frame_table *t)
 	return t->count;
 }
 
-static void hash_mix(uint64_t *h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		*h ^= p[i];
-		*h *= 0x100000001b3ULL;
-	}
-}
-
-static void hash_text(uint64_t *h, const char *s)
-{
-	if (s)
-		hash_mix(h, s, strlen(s) + 1);
-	else
-		hash_mix(h, "\1", 1); /* NULL differs from "" */
-}
-
 static uint64_t frame_hash(const struct frame *f)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A_INIT;
 	int64_t line = f->line, kind = f->kind;
 
-	hash_text(&h, f->function);
-	hash_text(&h, f->file);
-	hash_text(&h, f->object);
-	hash_mix(&h, &line, sizeof(line));
-	hash_mix(&h, &kind, sizeof(kind));
-	hash_mix(&h, &f->offset, sizeof(f->offset));
+	fnv1a_string(&h, f->function);
+	fnv1a_string(&h, f->file);
+	fnv1a_string(&h, f->object);
+	fnv1a(&h, &line, sizeof(line));
+	fnv1a(&h, &kind, sizeof(kind));
+	fnv1a(&h, &f->offset, sizeof(f->offset));
 	return h;
 }
 
@@ -121,10 +104,10 @@ static bool grow(struct frame_table *t)
 
 static char **string_slot(char **slots, size_t nslots, const char *str)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A_INIT;
 	size_t i;
 
-	hash_text(&h, str);
+	fnv1a_string(&h, str);
 	for (i = h & (nslots - 1); slots[i]; i = (i + 1) & (nslots - 1))
 		if (strcmp(slots[i], str) == 0)
 			break;

@@ -287,6 +287,22 @@ static void follow_exec(struct session *s, uint32_t generation)
 		s->target.pid, s->target.comm);
 }
 
+/* One stack of the kernel's map into the snapshot being built. */
+static void add_to_model(void *ctx, const struct raw_stack *raw)
+{
+	struct session *s = ctx;
+	const struct stack *st;
+
+	if (raw->bytes == 0 && raw->allocs == 0)
+		return; /* balanced: nothing to symbolize */
+	if (raw->key.generation != (uint16_t)s->generation)
+		return; /* an older program image, or one that just exec'd */
+	st = stack_table_get(s->stacks, &raw->key);
+	if (st)
+		model_add(s->model, st->id, llround((double)raw->bytes * s->scale),
+			  llround((double)raw->allocs * s->scale), st);
+}
+
 /* Reads the maps and brings the model up to date. */
 static void update(struct session *s)
 {
@@ -307,10 +323,12 @@ static void update(struct session *s)
 			use_python(s, py, view);
 	}
 
-	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
-			  probes_hits_fd(s->probes), &s->collection);
-
 	double t = now(CLOCK_MONOTONIC);
+
+	s->scale = 1 / duty_cycle_measured(&s->duty, t);
+	model_begin(s->model, t);
+	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
+			  probes_hits_fd(s->probes), &s->collection, add_to_model, s);
 
 	if (err)
 		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
@@ -318,21 +336,6 @@ static void update(struct session *s)
 		s->hits_per_s = (double)(s->collection.hits - s->last_hits) / (t - s->last_update);
 	s->last_hits = s->collection.hits;
 	s->last_update = t;
-	s->scale = 1 / duty_cycle_measured(&s->duty, t);
-	model_begin(s->model, t);
-	for (size_t i = 0; i < s->collection.count; i++) {
-		const struct raw_stack *raw = &s->collection.stacks[i];
-		const struct stack *st;
-
-		if (raw->bytes == 0 && raw->allocs == 0)
-			continue; /* balanced: nothing to symbolize */
-		if (raw->key.generation != (uint16_t)s->generation)
-			continue; /* an older program image, or one that just exec'd */
-		st = stack_table_get(s->stacks, &raw->key);
-		if (st)
-			model_add(s->model, st->id, llround((double)raw->bytes * s->scale),
-				  llround((double)raw->allocs * s->scale), st);
-	}
 	model_end(s->model);
 }
 
@@ -757,7 +760,6 @@ static void finish(struct session *s)
 	python_free(s->python);
 	symbolizer_free(s->sym);
 	model_free(s->model);
-	collection_free(&s->collection);
 	free(s->rows);
 	free(s->report_stacks);
 }

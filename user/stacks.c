@@ -6,8 +6,14 @@
 #include "allocators.h"
 #include "collector.h"
 #include "frame_table.h"
+#include "hash.h"
 #include "python.h"
 #include "stacks.h"
+
+struct slot {
+	uint64_t hash;
+	struct stack *stack;	/* NULL: empty */
+};
 
 struct stack_table {
 	struct symbolizer *sym;
@@ -17,8 +23,9 @@ struct stack_table {
 	int py_stacks_fd;
 	/* Every stack seen, by key: open addressing, at most half full.  Looked
 	 * up for each stack each interval (a tree cost a tenth of a core with
-	 * 100 k stacks). */
-	struct stack **slots;
+	 * 100 k stacks); the slot keeps the key's hash so that a probe touches
+	 * no stack but the one it finds. */
+	struct slot *slots;
 	size_t nslots, count;
 };
 
@@ -38,12 +45,6 @@ struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
 	return t;
 }
 
-static void free_stack(struct stack *s)
-{
-	free(s->frames); /* the frames themselves are the frame table's */
-	free(s);
-}
-
 void stack_table_set_python(struct stack_table *t, struct python *py, int py_stacks_fd)
 {
 	t->python = py;
@@ -55,49 +56,29 @@ void stack_table_free(struct stack_table *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->nslots; i++)
-		if (t->slots[i])
-			free_stack(t->slots[i]);
+		free(t->slots[i].stack); /* its frames are the frame table's */
 	free(t->slots);
 	frame_table_free(t->frames);
 	free(t);
 }
 
-static void hash_bytes(uint64_t *h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		*h ^= p[i];
-		*h *= 0x100000001b3ULL;
-	}
-}
-
-static void hash_string(uint64_t *h, const char *s)
-{
-	/* The terminating NUL separates fields; a missing one hashes as "\1". */
-	if (s)
-		hash_bytes(h, s, strlen(s) + 1);
-	else
-		hash_bytes(h, "\1", 1);
-}
-
 uint64_t stack_id_hash(const struct frame *const *frames, int nframes)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A_INIT;
 
 	for (int i = 0; i < nframes; i++) {
 		const struct frame *f = frames[i];
 		int64_t line = f->line;
 
-		hash_string(&h, f->function);
+		fnv1a_string(&h, f->function);
 		if (i == 0)
 			continue; /* the allocator is named by its probe; its location
 				   * is unknown when the kernel's stack was lost */
-		hash_string(&h, f->file);
-		hash_bytes(&h, &line, sizeof(line));
-		hash_string(&h, f->object);
+		fnv1a_string(&h, f->file);
+		fnv1a(&h, &line, sizeof(line));
+		fnv1a_string(&h, f->object);
 		if (!f->function)
-			hash_bytes(&h, &f->offset, sizeof(f->offset));
+			fnv1a(&h, &f->offset, sizeof(f->offset));
 	}
 	return h;
 }
@@ -109,20 +90,22 @@ static bool in_interpreter(const struct stack_table *t, const struct frame *f)
 	return f->object && strcmp(f->object, python_object_path(t->python)) == 0;
 }
 
+#define MAX_FRAMES (MAX_STACK_DEPTH + 2 + MAX_PY_FRAMES + 1)
+
 /* A stack being built: every frame it can have. */
 struct frames_scratch {
-	struct frame frames[MAX_STACK_DEPTH + 2 + MAX_PY_FRAMES + 1];
+	struct frame frames[MAX_FRAMES];
 	int n;
 };
 
 /* Appends the Python frames of the stack, innermost first; a stack cut at
  * MAX_PY_FRAMES ends with a frame named "[truncated]". */
-static void add_python_frames(struct stack_table *t, const struct stack *s, struct frames_scratch *out)
+static void add_python_frames(struct stack_table *t, const struct stack_key *key, struct frames_scratch *out)
 {
 	static struct py_stack py; /* too big for the stack; one builder at a time */
 	struct frame f;
 
-	if (bpf_map_lookup_elem(t->py_stacks_fd, &s->key.py_stack, &py))
+	if (bpf_map_lookup_elem(t->py_stacks_fd, &key->py_stack, &py))
 		return;
 	for (__u32 i = 0; i < py.depth && i < MAX_PY_FRAMES; i++)
 		if (python_frame(t->python, py.frames[i].code, py.frames[i].offset, &f))
@@ -141,54 +124,58 @@ static void add_python_frames(struct stack_table *t, const struct stack *s, stru
  * pointers), cut at the first address that is not a plausible return address.  With Python frames, the
  * native ones stop at the first frame of the interpreter and the Python
  * stack follows. */
-static void build(struct stack_table *t, struct stack *s)
+static int build(struct stack_table *t, const struct stack_key *key, const struct frame **frames)
 {
 	static struct frames_scratch out; /* one builder at a time */
 	uint64_t ips[MAX_STACK_DEPTH];
-	int n = read_stack_trace(t->traces_fd, s->key.stack_id, ips);
-	bool python = s->key.py_stack && t->python;
+	int n = read_stack_trace(t->traces_fd, key->stack_id, ips), nframes = 0;
+	bool python = key->py_stack && t->python;
 	struct frame f;
 
 	out.n = 0;
 	memset(&f, 0, sizeof(f));
 	if (n > 0)
 		symbolizer_resolve(t->sym, ips[0], false, &f);
-	f.function = s->key.fn < FN_COUNT ? alloc_fn_names[s->key.fn] : NULL;
+	f.function = key->fn < FN_COUNT ? alloc_fn_names[key->fn] : NULL;
 	out.frames[out.n++] = f;
 
 	for (int i = 0; i < n || i == 0; i++) {
-		uint64_t ip = i == 0 ? s->key.caller : ips[i];
+		uint64_t ip = i == 0 ? key->caller : ips[i];
 
-		if (i == 1 && ips[i] == s->key.caller)
+		if (i == 1 && ips[i] == key->caller)
 			continue;
 		if (!symbolizer_resolve(t->sym, ip, true, &f) || (python && in_interpreter(t, &f)))
 			break;
 		out.frames[out.n++] = f;
 	}
 	if (python)
-		add_python_frames(t, s, &out);
+		add_python_frames(t, key, &out);
 
-	s->frames = calloc((size_t)out.n, sizeof(*s->frames));
-	if (!s->frames)
-		return;
 	for (int i = 0; i < out.n; i++) {
-		s->frames[s->nframes] = frame_table_intern(t->frames, &out.frames[i]);
-		if (!s->frames[s->nframes])
+		frames[nframes] = frame_table_intern(t->frames, &out.frames[i]);
+		if (!frames[nframes])
 			break; /* out of memory: the frames so far */
-		s->nframes++;
+		nframes++;
 	}
+	return nframes;
 }
 
-/* The slot of key in slots[nslots] (a power of two): its stack or the empty
- * slot where it belongs. */
-static struct stack **slot_of(struct stack **slots, size_t nslots, const struct stack_key *key)
+static uint64_t key_hash(const struct stack_key *key)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A_INIT;
+
+	fnv1a(&h, key, sizeof(*key));
+	return h;
+}
+
+/* The slot of key (whose hash is h) in slots[nslots] (a power of two): its
+ * stack or the empty slot where it belongs. */
+static struct slot *slot_of(struct slot *slots, size_t nslots, uint64_t h, const struct stack_key *key)
+{
 	size_t i;
 
-	hash_bytes(&h, key, sizeof(*key));
-	for (i = h & (nslots - 1); slots[i]; i = (i + 1) & (nslots - 1))
-		if (memcmp(&slots[i]->key, key, sizeof(*key)) == 0)
+	for (i = h & (nslots - 1); slots[i].stack; i = (i + 1) & (nslots - 1))
+		if (slots[i].hash == h && memcmp(&slots[i].stack->key, key, sizeof(*key)) == 0)
 			break;
 	return &slots[i];
 }
@@ -196,13 +183,13 @@ static struct stack **slot_of(struct stack **slots, size_t nslots, const struct 
 static bool grow(struct stack_table *t)
 {
 	size_t n = t->nslots ? 2 * t->nslots : 1024;
-	struct stack **slots = calloc(n, sizeof(*slots));
+	struct slot *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
 		return false;
 	for (size_t i = 0; i < t->nslots; i++)
-		if (t->slots[i])
-			*slot_of(slots, n, &t->slots[i]->key) = t->slots[i];
+		if (t->slots[i].stack)
+			*slot_of(slots, n, t->slots[i].hash, &t->slots[i].stack->key) = t->slots[i];
 	free(t->slots);
 	t->slots = slots;
 	t->nslots = n;
@@ -211,20 +198,26 @@ static bool grow(struct stack_table *t)
 
 const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)
 {
-	struct stack **slot, *s;
+	static const struct frame *frames[MAX_FRAMES];
+	uint64_t h = key_hash(key);
+	struct slot *slot;
+	struct stack *s;
+	int n;
 
 	if (2 * (t->count + 1) > t->nslots && !grow(t))
 		return NULL;
-	slot = slot_of(t->slots, t->nslots, key);
-	if (*slot)
-		return *slot;
-	s = calloc(1, sizeof(*s));
+	slot = slot_of(t->slots, t->nslots, h, key);
+	if (slot->stack)
+		return slot->stack;
+	n = build(t, key, frames);
+	s = malloc(sizeof(*s) + (size_t)n * sizeof(s->frames[0]));
 	if (!s)
 		return NULL;
 	s->key = *key;
-	build(t, s);
-	s->id = stack_id_hash(s->frames, s->nframes);
-	*slot = s;
+	s->nframes = n;
+	memcpy(s->frames, frames, (size_t)n * sizeof(s->frames[0]));
+	s->id = stack_id_hash(s->frames, n);
+	*slot = (struct slot){ h, s };
 	t->count++;
 	return s;
 }

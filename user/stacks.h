@@ -10,8 +10,8 @@ struct stack {
 	struct stack_key key;
 	uint64_t id;		/* hash of the symbolized frames: stable across runs */
 	int nframes;
-	const struct frame **frames; /* innermost first: frames[0] is the allocator;
-				      * each frame is shared (frame_table.h) */
+	const struct frame *frames[]; /* innermost first: frames[0] is the allocator;
+				       * each frame is shared (frame_table.h) */
 };
 
 struct stack_table;

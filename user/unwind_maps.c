@@ -31,8 +31,7 @@ struct unwind_maps {
 	int mappings_fd;
 	int objects_fd;
 	struct unwind_index *live;
-	struct unwind_row *rows;	/* the mmapped unwind_rows map */
-	size_t rows_len;
+	int rows_fd;			/* the unwind_rows array, written through mmap */
 	__u32 rows_used;
 	bool full_reported;
 	struct unwind_object *objects;
@@ -46,21 +45,14 @@ struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd, int
 				    struct unwind_index *live)
 {
 	struct unwind_maps *u = calloc(1, sizeof(*u));
-	long page = sysconf(_SC_PAGESIZE);
 
 	if (!u)
 		return NULL;
 	u->pid = pid;
+	u->rows_fd = rows_fd;
 	u->mappings_fd = mappings_fd;
 	u->objects_fd = objects_fd;
 	u->live = live;
-	u->rows_len = ((size_t)UNWIND_MAX_ROWS * sizeof(struct unwind_row) + (size_t)page - 1) /
-		      (size_t)page * (size_t)page;
-	u->rows = mmap(NULL, u->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED, rows_fd, 0);
-	if (u->rows == MAP_FAILED) {
-		free(u);
-		return NULL;
-	}
 	return u;
 }
 
@@ -68,9 +60,25 @@ void unwind_maps_free(struct unwind_maps *u)
 {
 	if (!u)
 		return;
-	munmap(u->rows, u->rows_len);
 	free(u->objects);
 	free(u);
+}
+
+/* Copies rows[0..n) to row `first` of the unwind_rows map.  Only the pages
+ * written are mapped, and only meanwhile: the kernel maps all of a mapped
+ * array at once, which would add the whole table (8 MiB) to leaktop's RSS. */
+static bool write_rows(int rows_fd, __u32 first, const struct unwind_row *rows, size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t start = (size_t)first * sizeof(*rows), end = start + n * sizeof(*rows);
+	size_t map_start = start / page * page, map_len = end - map_start;
+	char *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, rows_fd, (off_t)map_start);
+
+	if (map == MAP_FAILED)
+		return false;
+	memcpy(map + (start - map_start), rows, n * sizeof(*rows));
+	munmap(map, map_len);
+	return true;
 }
 
 /* Builds the rows of a newly seen object from the file open at fd. */
@@ -82,7 +90,11 @@ static void build_rows(struct unwind_maps *u, struct unwind_object *obj, int fd,
 	if (unwind_table_build(fd, &rows, &n) != 0 || !n)
 		return; /* no table: frame pointers for this object */
 	if (n <= UNWIND_MAX_ROWS - u->rows_used) {
-		memcpy(u->rows + u->rows_used, rows, n * sizeof(*rows));
+		if (!write_rows(u->rows_fd, u->rows_used, rows, n)) {
+			fprintf(stderr, "leaktop: cannot write the unwind rows of %s: %s\n", name, strerror(errno));
+			free(rows);
+			return;
+		}
 		struct unwind_object_key key = { (obj->dev_major << 20) | obj->dev_minor, obj->inode };
 		struct unwind_object_rows value = { u->rows_used, (__u32)n };
 
