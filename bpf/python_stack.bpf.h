@@ -21,11 +21,12 @@ struct {
 	__type(value, struct py_stack);
 } py_stacks SEC(".maps");
 
-/* Too big for the BPF stack: one scratch stack per CPU. */
+/* Too big for the BPF stack: one scratch stack per thread (not per CPU: uprobe
+ * programs can be preempted by another thread's on the same CPU). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct py_stack);
 } py_scratch SEC(".maps");
 
@@ -46,6 +47,7 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 }
 
 struct py_walk {
+	struct py_stack *st;	/* the thread's scratch */
 	__u64 frame;	/* next _PyInterpreterFrame to read */
 	__u64 hash;
 	__u32 depth;
@@ -55,8 +57,8 @@ struct py_walk {
  * it once, not once per frame and path). */
 static long walk_frame(__u32 index, struct py_walk *w)
 {
-	__u32 zero = 0, base = python.frame_window;
-	struct py_stack *st = bpf_map_lookup_elem(&py_scratch, &zero);
+	__u32 base = python.frame_window;
+	struct py_stack *st = w->st;
 	__u64 window[PY_FRAME_WINDOW / 8], code, instr, frame = w->frame;
 
 	/* One read for the three fields: each read of user memory costs about
@@ -83,7 +85,7 @@ static __always_inline __u64 python_stack(__u32 tid)
 {
 	struct py_walk w = { .hash = 0xcbf29ce484222325ULL };
 	__u64 runtime = python.runtime, tstate;
-	__u32 zero = 0, native_tid = 0;
+	__u32 native_tid = 0;
 	struct py_stack *st;
 
 	if (!runtime)
@@ -95,10 +97,14 @@ static __always_inline __u64 python_stack(__u32 tid)
 				(void *)(tstate + python.tstate_native_thread_id)) ||
 	    native_tid != tid)
 		return 0;
+	st = bpf_task_storage_get(&py_scratch, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	w.st = st;
 	w.frame = read_pointer(read_pointer(tstate, python.tstate_cframe), python.cframe_current_frame);
 	bpf_loop(MAX_PY_FRAMES, walk_frame, &w, 0);
-	st = bpf_map_lookup_elem(&py_scratch, &zero);
-	if (!st || !w.depth)
+	if (!w.depth)
 		return 0;
 	st->depth = w.depth;
 	st->truncated = w.frame != 0;

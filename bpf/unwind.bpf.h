@@ -67,10 +67,12 @@ struct cfi_search {
 	__u64 value;
 };
 
-/* The walk's whole state lives in a per-CPU map, not on the BPF stack: the
+/* The walk's whole state lives in map memory, not on the BPF stack: the
  * stack is too big for it, and the verifier does not track values in map
  * memory, so the bpf_loop callbacks below converge after a pass or two
- * instead of being verified once per frame. */
+ * instead of being verified once per frame.  One per thread, not per CPU:
+ * uprobe programs can be preempted, and another thread's walk on the same
+ * CPU would overwrite this one's midway. */
 struct cfi_scratch {
 	struct cfi_walk walk;
 	struct cfi_search search;
@@ -78,18 +80,16 @@ struct cfi_scratch {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct cfi_scratch);
 } unwind_scratch SEC(".maps");
 
-static __always_inline struct cfi_scratch *cfi_scratch(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&unwind_scratch, &zero);
-}
+/* What the bpf_loop callbacks get: the thread's scratch, looked up once. */
+struct cfi_ctx {
+	struct cfi_scratch *sc;
+};
 
 static __always_inline __u64 unwind_mix(__u64 h, __u64 v)
 {
@@ -114,9 +114,9 @@ static __always_inline bool search_value(const struct cfi_search *s, __u32 key, 
 }
 
 /* One step of a binary search (a bpf_loop callback). */
-static long search_step(__u32 index, void *unused)
+static long search_step(__u32 index, struct cfi_ctx *ctx)
 {
-	struct cfi_scratch *sc = cfi_scratch();
+	struct cfi_scratch *sc = ctx->sc;
 	struct cfi_search *s;
 	__u32 mid;
 	__u64 value;
@@ -160,8 +160,9 @@ static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma,
 
 /* Finds pc's mapping in the index, else through the kernel's vma of pc when
  * its file's rows are known; false when neither has it. */
-static __always_inline bool unwind_find_mapping(struct cfi_scratch *sc)
+static __always_inline bool unwind_find_mapping(struct cfi_ctx *ctx)
 {
+	struct cfi_scratch *sc = ctx->sc;
 	struct cfi_walk *st = &sc->walk;
 	struct unwind_mapping *m, found = {};
 	__u32 key;
@@ -169,7 +170,7 @@ static __always_inline bool unwind_find_mapping(struct cfi_scratch *sc)
 	if (st->pc >= st->map.start && st->pc < st->map.end)
 		return true;
 	sc->search = (struct cfi_search){ .base = st->base, .hi = st->count, .value = st->pc };
-	bpf_loop(12, search_step, NULL, 0); /* 2^11 > UNWIND_MAX_MAPPINGS */
+	bpf_loop(12, search_step, ctx, 0); /* 2^11 > UNWIND_MAX_MAPPINGS */
 	if (sc->search.lo) {
 		key = sc->search.base + sc->search.lo - 1;
 		m = bpf_map_lookup_elem(&unwind_mappings, &key);
@@ -186,9 +187,10 @@ static __always_inline bool unwind_find_mapping(struct cfi_scratch *sc)
 }
 
 /* The row of the current mapping covering file offset `off`. */
-static __always_inline bool unwind_find_row(struct cfi_scratch *sc, __u64 off,
+static __always_inline bool unwind_find_row(struct cfi_ctx *ctx, __u64 off,
 					    struct unwind_row *row)
 {
+	struct cfi_scratch *sc = ctx->sc;
 	struct unwind_row *r;
 	__u32 key;
 
@@ -196,7 +198,7 @@ static __always_inline bool unwind_find_row(struct cfi_scratch *sc, __u64 off,
 		return false;
 	sc->search = (struct cfi_search){ .base = sc->walk.map.row_start, .rows = true,
 					  .hi = sc->walk.map.row_count, .value = off };
-	bpf_loop(22, search_step, NULL, 0); /* 2^21 > UNWIND_MAX_ROWS */
+	bpf_loop(22, search_step, ctx, 0); /* 2^21 > UNWIND_MAX_ROWS */
 	if (!sc->search.lo)
 		return false;
 	key = sc->search.base + sc->search.lo - 1;
@@ -220,10 +222,10 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 }
 
 /* One frame: from pc/sp/rbp of a frame to its caller's (a bpf_loop callback). */
-static long unwind_step(__u32 index, void *unused)
+static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 {
 	struct unwind_row row = { .cfa = UNWIND_CFA_NONE };
-	struct cfi_scratch *sc = cfi_scratch();
+	struct cfi_scratch *sc = ctx->sc;
 	struct cfi_walk *st;
 	__u64 cfa, ra = 0, rbp;
 
@@ -231,12 +233,12 @@ static long unwind_step(__u32 index, void *unused)
 		return 1;
 	st = &sc->walk;
 	rbp = st->rbp;
-	if (!unwind_find_mapping(sc))
+	if (!unwind_find_mapping(ctx))
 		__sync_fetch_and_add(&unwind_misses, 1);
 	else if (st->map.row_count)
 		/* pc is a return address: pc - 1 is in the call, even when the
 		 * call is the last instruction of its function. */
-		unwind_find_row(sc, st->pc - 1 - st->map.bias, &row);
+		unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
 
 	switch (row.cfa) {
 	case UNWIND_CFA_END:
@@ -296,7 +298,9 @@ static __always_inline void unwind_forget(void)
  * eval loop would otherwise be a stack of its own in the kernel maps. */
 static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u64 py_stack)
 {
-	struct cfi_scratch *sc = cfi_scratch();
+	struct cfi_scratch *sc = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct cfi_ctx walk_ctx = { sc };
 	struct stack_trace *found;
 	__u32 active, count, id;
 	__u64 ra = 0;
@@ -322,7 +326,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		sc->walk.pc = ra;
 		sc->walk.sp = sp + 8;
 		sc->walk.rbp = PT_REGS_FP(ctx);
-		bpf_loop(MAX_STACK_DEPTH, unwind_step, NULL, 0);
+		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
 	}
 	if (!sc->walk.clean)
 		count_lost(LOST_STACK_TRUNCATED);
