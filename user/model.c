@@ -1,10 +1,22 @@
-/* The model: history per stack id, windowed growth, ranking. */
+/* The model: history per stack id, windowed growth, ranking.
+ *
+ * Entries live in an append-only array, found by id through an open-addressing
+ * hash index of array positions: with 100 000 stacks a binary search over a
+ * sorted array cost a cache miss per step, and each new id a memmove.
+ *
+ * Every entry is sampled at the same snapshots, so their times are kept once,
+ * in the history of the total.  An entry keeps only its change points: the
+ * value from a snapshot on, appended when it differs from the one before.
+ * Most stacks hold still, so one point, stored inside the entry, is their whole
+ * history.  Snapshot times are assumed to increase (CLOCK_MONOTONIC). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
 
+/* A sample of the total: one per snapshot in the window. */
 struct sample {
 	double t;
 	double bytes;
@@ -16,24 +28,36 @@ struct history {
 	size_t count, capacity;
 };
 
+/* An entry's value from snapshot time t on (until its next point). */
+struct point {
+	double t;
+	int64_t bytes;
+};
+
 struct entry {
 	uint64_t id;
 	int64_t bytes, allocs;	/* in the snapshot being built / the latest */
 	double growth;
 	const void *stack;
-	uint64_t seen;		/* snapshot number this entry was last added in */
-	struct history history;
+	uint32_t npoints;	/* change points kept, oldest first */
+	bool added;		/* added in the snapshot being built */
+	union {
+		struct point one;	/* npoints <= 1: no allocation */
+		struct point *many;	/* npoints >= 2 */
+	} points;
 };
 
 struct model {
 	double window;
 	double now, previous;	/* times of the latest and the one before */
 	uint64_t snapshot;	/* number of the current snapshot, from 1 */
-	struct entry *entries;	/* sorted by id */
+	struct entry *entries;	/* in order of arrival; never removed but by reset */
 	size_t count, capacity;
+	uint32_t *slots;	/* hash index: entry position + 1, 0 when empty */
+	size_t nslots;		/* a power of two, at least twice count */
 	int64_t total_bytes, total_allocs;
 	double total_growth;
-	struct history total;
+	struct history total;	/* also the snapshot times of the window */
 };
 
 double slope(const double *t, const double *v, size_t n)
@@ -91,6 +115,125 @@ static double history_slope(const struct history *h)
 	return slope(t, v, h->count);
 }
 
+static const struct point *points(const struct entry *e)
+{
+	return e->npoints <= 1 ? &e->points.one : e->points.many;
+}
+
+/* Room for one more point.  The capacity of a heap array follows from the
+ * count (powers of two from 4), so it need not be stored. */
+static int points_reserve(struct entry *e)
+{
+	uint32_t n = e->npoints;
+	struct point *grown;
+
+	if (n == 1) {
+		grown = malloc(4 * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		grown[0] = e->points.one;
+		e->points.many = grown;
+	} else if (n >= 4 && (n & (n - 1)) == 0) {
+		grown = realloc(e->points.many, 2 * (size_t)n * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		e->points.many = grown;
+	}
+	return 0;
+}
+
+static int points_append(struct entry *e, double t, int64_t bytes)
+{
+	if (e->npoints == 0) {
+		e->points.one = (struct point){ t, bytes };
+	} else {
+		if (points_reserve(e))
+			return -ENOMEM;
+		e->points.many[e->npoints] = (struct point){ t, bytes };
+	}
+	e->npoints++;
+	return 0;
+}
+
+/* Drop the points before the window's start but the latest of them: it gives
+ * the value at the start. */
+static void points_trim(struct entry *e, double start)
+{
+	struct point *p;
+	uint32_t drop = 0;
+
+	if (e->npoints < 2)
+		return;	/* nothing before the only point */
+	p = e->points.many;
+	while (drop + 1 < e->npoints && p[drop + 1].t <= start)
+		drop++;
+	if (!drop)
+		return;
+	e->npoints -= drop;
+	if (e->npoints == 1) {
+		struct point last = p[drop];
+
+		free(p);
+		e->points.one = last;
+	} else {
+		memmove(p, p + drop, e->npoints * sizeof(*p));
+	}
+}
+
+/* Position in the total's history of the first snapshot of e's series: the
+ * snapshots before its first point were before it existed. */
+static size_t series_start(const struct model *m, const struct entry *e)
+{
+	double born = points(e)[0].t;
+	size_t lo = 0, hi = m->total.count;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (m->total.samples[mid].t < born)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* e's values at the window's snapshots from position first on: at each, the
+ * value of its last point at or before it. */
+static void series_values(const struct model *m, const struct entry *e, size_t first, double *v)
+{
+	const struct point *p = points(e);
+	uint32_t j = 0;
+
+	for (size_t i = first; i < m->total.count; i++) {
+		while (j + 1 < e->npoints && p[j + 1].t <= m->total.samples[i].t)
+			j++;
+		v[i - first] = (double)p[j].bytes;
+	}
+}
+
+/* The least-squares slope of e's series in the window. */
+static double entry_growth(const struct model *m, const struct entry *e)
+{
+	size_t first, n;
+
+	if (e->npoints <= 1)
+		return 0;	/* constant over the window: slope() would say 0 too */
+	first = series_start(m, e);
+	n = m->total.count - first;
+	if (n < 2)
+		return 0;
+
+	double t[n], v[n];
+
+	for (size_t i = 0; i < n; i++) {
+		/* Relative times keep the sums well conditioned. */
+		t[i] = m->total.samples[first + i].t - m->total.samples[first].t;
+	}
+	series_values(m, e, first, v);
+	return slope(t, v, n);
+}
+
 struct model *model_new(double window_s)
 {
 	struct model *m = calloc(1, sizeof(*m));
@@ -105,8 +248,10 @@ void model_reset(struct model *m)
 	double window = m->window;
 
 	for (size_t i = 0; i < m->count; i++)
-		free(m->entries[i].history.samples);
+		if (m->entries[i].npoints > 1)
+			free(m->entries[i].points.many);
 	free(m->entries);
+	free(m->slots);
 	free(m->total.samples);
 	memset(m, 0, sizeof(*m));
 	m->window = window;
@@ -127,48 +272,83 @@ void model_begin(struct model *m, double time_s)
 	m->snapshot++;
 }
 
-static struct entry *find(const struct model *m, uint64_t id, size_t *pos)
+/* The slot that holds id, or the empty one where it would go.  Ids are
+ * already hashes (FNV-1a of the frames): their low bits index the table. */
+static size_t probe(const struct model *m, uint64_t id)
 {
-	size_t lo = 0, hi = m->count;
+	size_t mask = m->nslots - 1, i = (size_t)id & mask;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
+	while (m->slots[i] && m->entries[m->slots[i] - 1].id != id)
+		i = (i + 1) & mask;
+	return i;
+}
 
-		if (m->entries[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
+static struct entry *find(const struct model *m, uint64_t id)
+{
+	size_t i;
+
+	if (!m->nslots)
+		return NULL;
+	i = probe(m, id);
+	return m->slots[i] ? &m->entries[m->slots[i] - 1] : NULL;
+}
+
+/* Double the index and place every entry again. */
+static int index_grow(struct model *m)
+{
+	size_t nslots = m->nslots ? 2 * m->nslots : 512;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	free(m->slots);
+	m->slots = slots;
+	m->nslots = nslots;
+	for (size_t i = 0; i < m->count; i++)
+		m->slots[probe(m, m->entries[i].id)] = (uint32_t)(i + 1);
+	return 0;
+}
+
+/* A new, empty entry for id at the end of the array. */
+static struct entry *insert(struct model *m, uint64_t id)
+{
+	struct entry *e;
+
+	if (m->count == UINT32_MAX)
+		return NULL;	/* slots hold positions + 1 in 32 bits */
+	/* At most half full keeps probe sequences short. */
+	if (2 * (m->count + 1) > m->nslots && index_grow(m))
+		return NULL;
+	if (m->count == m->capacity) {
+		size_t cap = m->capacity ? 2 * m->capacity : 256;
+		struct entry *grown = realloc(m->entries, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		m->entries = grown;
+		m->capacity = cap;
 	}
-	*pos = lo;
-	return lo < m->count && m->entries[lo].id == id ? &m->entries[lo] : NULL;
+	m->slots[probe(m, id)] = (uint32_t)(m->count + 1);
+	e = &m->entries[m->count++];
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	return e;
 }
 
 int model_add(struct model *m, uint64_t id, int64_t bytes, int64_t allocs, const void *stack)
 {
-	size_t pos;
-	struct entry *e = find(m, id, &pos);
+	struct entry *e = find(m, id);
 
 	if (!e) {
-		if (m->count == m->capacity) {
-			size_t cap = m->capacity ? 2 * m->capacity : 256;
-			struct entry *grown = realloc(m->entries, cap * sizeof(*grown));
-
-			if (!grown)
-				return -ENOMEM;
-			m->entries = grown;
-			m->capacity = cap;
-		}
-		memmove(&m->entries[pos + 1], &m->entries[pos], (m->count - pos) * sizeof(*e));
-		m->count++;
-		e = &m->entries[pos];
-		memset(e, 0, sizeof(*e));
-		e->id = id;
+		e = insert(m, id);
+		if (!e)
+			return -ENOMEM;
 		/* It was at zero in the previous snapshot. */
-		if (m->snapshot > 1 && history_push(&e->history, m->previous, 0, m->window))
+		if (m->snapshot > 1 && points_append(e, m->previous, 0))
 			return -ENOMEM;
 	}
-	if (e->seen != m->snapshot) {
-		e->seen = m->snapshot;
+	if (!e->added) {
+		e->added = true;
 		e->bytes = e->allocs = 0;
 		e->stack = stack;
 	}
@@ -177,20 +357,36 @@ int model_add(struct model *m, uint64_t id, int64_t bytes, int64_t allocs, const
 	return 0;
 }
 
+/* Close e's snapshot: record its value, forget what is older than the window
+ * (starting at time start), update its growth. */
+static void entry_end(struct model *m, struct entry *e, double start)
+{
+	if (!e->added)
+		e->bytes = e->allocs = 0;
+	e->added = false;
+	if (e->npoints == 0 || points(e)[e->npoints - 1].bytes != e->bytes)
+		points_append(e, m->now, e->bytes);
+	points_trim(e, start);
+	e->growth = entry_growth(m, e);
+}
+
 void model_end(struct model *m)
 {
+	/* The total's sample goes in first, so that the window's snapshot
+	 * times are known to the entries; its bytes are known last. */
+	bool pushed = history_push(&m->total, m->now, 0, m->window) == 0;
+	double start = m->total.count ? m->total.samples[0].t : m->now;
+
 	m->total_bytes = m->total_allocs = 0;
 	for (size_t i = 0; i < m->count; i++) {
 		struct entry *e = &m->entries[i];
 
-		if (e->seen != m->snapshot)
-			e->bytes = e->allocs = 0;
-		history_push(&e->history, m->now, (double)e->bytes, m->window);
-		e->growth = history_slope(&e->history);
+		entry_end(m, e, start);
 		m->total_bytes += e->bytes;
 		m->total_allocs += e->allocs;
 	}
-	history_push(&m->total, m->now, (double)m->total_bytes, m->window);
+	if (pushed)
+		m->total.samples[m->total.count - 1].bytes = (double)m->total_bytes;
 	m->total_growth = history_slope(&m->total);
 }
 
@@ -231,6 +427,7 @@ size_t model_rank(const struct model *m, enum model_sort sort, struct model_row 
 			continue;
 		all[n++] = (struct model_row){ e->id, e->bytes, e->allocs, e->growth, e->stack };
 	}
+	/* The order is total (ties end on the id): arrival order does not show. */
 	qsort_r(all, n, sizeof(*all), compare_rows, &sort);
 	if (n > max)
 		n = max;
@@ -241,15 +438,18 @@ size_t model_rank(const struct model *m, enum model_sort sort, struct model_row 
 
 size_t model_recent(const struct model *m, uint64_t id, double *bytes, size_t max)
 {
-	size_t pos, first, n;
-	const struct entry *e = find(m, id, &pos);
+	const struct entry *e = find(m, id);
+	size_t first, n;
 
-	if (!e)
+	if (!e || !e->npoints)
 		return 0;
-	n = e->history.count < max ? e->history.count : max;
-	first = e->history.count - n;
-	for (size_t i = 0; i < n; i++)
-		bytes[i] = e->history.samples[first + i].bytes;
+	first = series_start(m, e);
+	n = m->total.count - first;
+	if (n > max) {
+		first += n - max;
+		n = max;
+	}
+	series_values(m, e, first, bytes);
 	return n;
 }
 
