@@ -1,5 +1,6 @@
-/* Interned frames: an open-addressing set of pointers into fixed-size chunks
- * (chunks never move, so the pointers handed out stay valid). */
+/* Interned frames: fixed-size chunks of frames (they never move, so the
+ * pointers frame_table_get hands out stay valid), found by content through
+ * an open-addressing set of ids. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,15 +10,11 @@
 
 #define CHUNK_FRAMES 4096
 
-struct frame_chunk {
-	struct frame_chunk *next;
-	size_t used;
-	struct frame frames[CHUNK_FRAMES];
-};
-
 struct frame_table {
-	struct frame_chunk *chunks;	/* newest first */
-	const struct frame **slots;	/* at most half full; nslots a power of two */
+	struct frame **chunks;		/* frame id = chunk * CHUNK_FRAMES + index */
+	size_t nchunks;
+	uint32_t *slots;		/* id + 1, 0 when empty; at most half full;
+					 * nslots a power of two */
 	size_t nslots, count;
 	char **strings;			/* the frames' strings, each once; same scheme */
 	size_t nstrings_slots, nstrings;
@@ -32,12 +29,9 @@ void frame_table_free(struct frame_table *t)
 {
 	if (!t)
 		return;
-	while (t->chunks) {
-		struct frame_chunk *next = t->chunks->next;
-
-		free(t->chunks);
-		t->chunks = next;
-	}
+	for (size_t i = 0; i < t->nchunks; i++)
+		free(t->chunks[i]);
+	free(t->chunks);
 	free(t->slots);
 	for (size_t i = 0; i < t->nstrings_slots; i++)
 		free(t->strings[i]);
@@ -76,12 +70,18 @@ static bool same_frame(const struct frame *a, const struct frame *b)
 	       same_text(a->object, b->object);
 }
 
-static const struct frame **slot_of(const struct frame **slots, size_t nslots, const struct frame *f)
+const struct frame *frame_table_get(const struct frame_table *t, uint32_t id)
+{
+	return &t->chunks[id / CHUNK_FRAMES][id % CHUNK_FRAMES];
+}
+
+static uint32_t *slot_of(const struct frame_table *t, uint32_t *slots, size_t nslots,
+			 const struct frame *f)
 {
 	size_t i;
 
 	for (i = frame_hash(f) & (nslots - 1); slots[i]; i = (i + 1) & (nslots - 1))
-		if (same_frame(slots[i], f))
+		if (same_frame(frame_table_get(t, slots[i] - 1), f))
 			break;
 	return &slots[i];
 }
@@ -89,13 +89,13 @@ static const struct frame **slot_of(const struct frame **slots, size_t nslots, c
 static bool grow(struct frame_table *t)
 {
 	size_t n = t->nslots ? 2 * t->nslots : 1024;
-	const struct frame **slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
 		return false;
 	for (size_t i = 0; i < t->nslots; i++)
 		if (t->slots[i])
-			*slot_of(slots, n, t->slots[i]) = t->slots[i];
+			*slot_of(t, slots, n, frame_table_get(t, t->slots[i] - 1)) = t->slots[i];
 	free(t->slots);
 	t->slots = slots;
 	t->nslots = n;
@@ -145,32 +145,33 @@ static bool intern_string(struct frame_table *t, const char **str)
 	return true;
 }
 
-const struct frame *frame_table_intern(struct frame_table *t, const struct frame *f)
+uint32_t frame_table_intern(struct frame_table *t, const struct frame *f)
 {
-	const struct frame **slot;
+	uint32_t *slot, id = (uint32_t)t->count;
 	struct frame *copy;
 
-	if (2 * (t->count + 1) > t->nslots && !grow(t))
-		return NULL;
-	slot = slot_of(t->slots, t->nslots, f);
+	if (t->count >= FRAME_ID_NONE - 1 || (2 * (t->count + 1) > t->nslots && !grow(t)))
+		return FRAME_ID_NONE;
+	slot = slot_of(t, t->slots, t->nslots, f);
 	if (*slot)
-		return *slot;
-	if (!t->chunks || t->chunks->used == CHUNK_FRAMES) {
-		struct frame_chunk *c = malloc(sizeof(*c));
+		return *slot - 1;
+	if (id / CHUNK_FRAMES == t->nchunks) { /* a new chunk */
+		struct frame **chunks = realloc(t->chunks, (t->nchunks + 1) * sizeof(*chunks));
 
-		if (!c)
-			return NULL;
-		c->next = t->chunks;
-		c->used = 0;
-		t->chunks = c;
+		if (!chunks)
+			return FRAME_ID_NONE;
+		t->chunks = chunks;
+		t->chunks[t->nchunks] = malloc(CHUNK_FRAMES * sizeof(struct frame));
+		if (!t->chunks[t->nchunks])
+			return FRAME_ID_NONE;
+		t->nchunks++;
 	}
-	copy = &t->chunks->frames[t->chunks->used];
+	copy = &t->chunks[id / CHUNK_FRAMES][id % CHUNK_FRAMES];
 	*copy = *f;
 	if (!intern_string(t, &copy->function) || !intern_string(t, &copy->file) ||
 	    !intern_string(t, &copy->object))
-		return NULL;
-	t->chunks->used++;
-	*slot = copy;
+		return FRAME_ID_NONE;
+	*slot = id + 1;
 	t->count++;
-	return copy;
+	return id;
 }

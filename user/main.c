@@ -110,6 +110,8 @@ struct session {
 	struct model_row *rows;
 	struct report_stack *report_stacks;
 	size_t capacity;	/* of rows and report_stacks */
+	const struct frame **report_frames; /* the frames of report_stacks */
+	size_t report_frames_capacity;
 	double start;
 	bool prom_failing;	/* the last textfile write failed */
 	struct tui *tui;	/* the live view, when on a terminal */
@@ -291,7 +293,7 @@ static void follow_exec(struct session *s, uint32_t generation)
 static void add_to_model(void *ctx, const struct raw_stack *raw)
 {
 	struct session *s = ctx;
-	const struct stack *st;
+	struct stack *st;
 
 	if (raw->bytes == 0 && raw->allocs == 0)
 		return; /* balanced: nothing to symbolize */
@@ -299,8 +301,8 @@ static void add_to_model(void *ctx, const struct raw_stack *raw)
 		return; /* an older program image, or one that just exec'd */
 	st = stack_table_get(s->stacks, &raw->key);
 	if (st)
-		model_add(s->model, st->id, llround((double)raw->bytes * s->scale),
-			  llround((double)raw->allocs * s->scale), st);
+		model_add_hinted(s->model, &st->model_hint, st->id, llround((double)raw->bytes * s->scale),
+				 llround((double)raw->allocs * s->scale), st);
 }
 
 /* Reads the maps and brings the model up to date. */
@@ -339,6 +341,24 @@ static void update(struct session *s)
 	model_end(s->model);
 }
 
+/* Room in report_frames for the frames of the first n ranked rows. */
+static bool report_frames_fit(struct session *s, size_t n)
+{
+	size_t total = 0;
+	const struct frame **grown;
+
+	for (size_t i = 0; i < n; i++)
+		total += (size_t)((const struct stack *)s->rows[i].stack)->nframes;
+	if (total <= s->report_frames_capacity)
+		return true;
+	grown = realloc(s->report_frames, total * sizeof(*grown));
+	if (!grown)
+		return false;
+	s->report_frames = grown;
+	s->report_frames_capacity = total;
+	return true;
+}
+
 /* The latest snapshot as a report of its best `max` stacks. */
 static bool build_report(struct session *s, enum model_sort sort, size_t max, struct report *r)
 {
@@ -356,11 +376,17 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 		s->capacity = max;
 	}
 	n = model_rank(s->model, sort, s->rows, max);
-	for (size_t i = 0; i < n; i++) {
+	if (!report_frames_fit(s, n))
+		return false;
+	for (size_t i = 0, used = 0; i < n; i++) {
 		const struct stack *st = s->rows[i].stack;
+		const struct frame **frames = s->report_frames + used;
 
+		for (int j = 0; j < st->nframes; j++)
+			frames[j] = stack_table_frame(s->stacks, st, j);
+		used += (size_t)st->nframes;
 		s->report_stacks[i] = (struct report_stack){ s->rows[i].id, s->rows[i].bytes,
-			s->rows[i].allocs, s->rows[i].growth, st->frames, st->nframes };
+			s->rows[i].allocs, s->rows[i].growth, frames, st->nframes };
 	}
 	memset(r, 0, sizeof(*r));
 	r->time = now(CLOCK_REALTIME);
@@ -762,6 +788,7 @@ static void finish(struct session *s)
 	model_free(s->model);
 	free(s->rows);
 	free(s->report_stacks);
+	free(s->report_frames);
 }
 
 int main(int argc, char **argv)

@@ -33,6 +33,12 @@ void model_begin(struct model *m, double time_s);
 int model_add(struct model *m, uint64_t id, int64_t bytes, int64_t allocs, const void *stack);
 void model_end(struct model *m);
 
+/* model_add, for a caller that keeps where each id's entry was (in *hint,
+ * starting at MODEL_NO_HINT): one cache miss less per stack and snapshot. */
+#define MODEL_NO_HINT UINT32_MAX
+int model_add_hinted(struct model *m, uint32_t *hint, uint64_t id, int64_t bytes, int64_t allocs,
+		     const void *stack);
+
 /* Forget all history (growth restarts from the next snapshot). */
 void model_reset(struct model *m);
 

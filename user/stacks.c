@@ -7,6 +7,7 @@
 #include "collector.h"
 #include "frame_table.h"
 #include "hash.h"
+#include "model.h"
 #include "python.h"
 #include "stacks.h"
 
@@ -124,7 +125,7 @@ static void add_python_frames(struct stack_table *t, const struct stack_key *key
  * pointers), cut at the first address that is not a plausible return address.  With Python frames, the
  * native ones stop at the first frame of the interpreter and the Python
  * stack follows. */
-static int build(struct stack_table *t, const struct stack_key *key, const struct frame **frames)
+static int build(struct stack_table *t, const struct stack_key *key, uint32_t *frames)
 {
 	static struct frames_scratch out; /* one builder at a time */
 	uint64_t ips[MAX_STACK_DEPTH];
@@ -153,7 +154,7 @@ static int build(struct stack_table *t, const struct stack_key *key, const struc
 
 	for (int i = 0; i < out.n; i++) {
 		frames[nframes] = frame_table_intern(t->frames, &out.frames[i]);
-		if (!frames[nframes])
+		if (frames[nframes] == FRAME_ID_NONE)
 			break; /* out of memory: the frames so far */
 		nframes++;
 	}
@@ -196,9 +197,10 @@ static bool grow(struct stack_table *t)
 	return true;
 }
 
-const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)
+struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)
 {
-	static const struct frame *frames[MAX_FRAMES];
+	static uint32_t frames[MAX_FRAMES];
+	static const struct frame *resolved[MAX_FRAMES];
 	uint64_t h = key_hash(key);
 	struct slot *slot;
 	struct stack *s;
@@ -214,10 +216,18 @@ const struct stack *stack_table_get(struct stack_table *t, const struct stack_ke
 	if (!s)
 		return NULL;
 	s->key = *key;
+	s->model_hint = MODEL_NO_HINT;
 	s->nframes = n;
 	memcpy(s->frames, frames, (size_t)n * sizeof(s->frames[0]));
-	s->id = stack_id_hash(s->frames, n);
+	for (int i = 0; i < n; i++)
+		resolved[i] = frame_table_get(t->frames, frames[i]);
+	s->id = stack_id_hash(resolved, n);
 	*slot = (struct slot){ h, s };
 	t->count++;
 	return s;
+}
+
+const struct frame *stack_table_frame(const struct stack_table *t, const struct stack *s, int i)
+{
+	return frame_table_get(t->frames, s->frames[i]);
 }

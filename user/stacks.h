@@ -9,9 +9,10 @@
 struct stack {
 	struct stack_key key;
 	uint64_t id;		/* hash of the symbolized frames: stable across runs */
+	uint32_t model_hint;	/* where the model keeps its id (model_add_hinted) */
 	int nframes;
-	const struct frame *frames[]; /* innermost first: frames[0] is the allocator;
-				       * each frame is shared (frame_table.h) */
+	uint32_t frames[];	/* innermost first: frames[0] is the allocator; ids
+				 * of frames shared in the table (frame_table.h) */
 };
 
 struct stack_table;
@@ -24,7 +25,10 @@ struct python;
 void stack_table_set_python(struct stack_table *t, struct python *py, int py_stacks_fd);
 
 /* The symbolized stack of key, built on first use. NULL only when out of memory. */
-const struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key);
+struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key);
+
+/* Frame i of a stack of t. */
+const struct frame *stack_table_frame(const struct stack_table *t, const struct stack *s, int i);
 
 /* FNV-1a over each frame's function, file, line and object (and the offset
  * where the function is unknown; only the name for frame 0, the allocator):

@@ -10,16 +10,18 @@ TEST(equal_frames_are_stored_once)
 	char name[] = "handler", file[] = "/src/app.c";
 	struct frame a = { name, file, 10, "/bin/app", 0x100, FRAME_NATIVE };
 	struct frame same = { "handler", "/src/app.c", 10, "/bin/app", 0x100, FRAME_NATIVE };
-	const struct frame *pa = frame_table_intern(t, &a);
+	uint32_t id = frame_table_intern(t, &a);
+	const struct frame *copy = frame_table_get(t, id);
 
-	CHECK(pa != NULL && pa != &a);
-	CHECK(frame_table_intern(t, &same) == pa); /* equal content, other pointers */
+	CHECK(id != FRAME_ID_NONE && copy != &a);
+	CHECK(frame_table_intern(t, &same) == id); /* equal content, other pointers */
 	CHECK(frame_table_count(t) == 1);
 	/* The table keeps its own strings: the caller's may go away. */
-	CHECK(pa->function != name && pa->file != file);
+	CHECK(copy->function != name && copy->file != file);
 	memset(name, 'x', sizeof(name) - 1);
-	CHECK_STR(pa->function, "handler");
-	CHECK_STR(pa->file, "/src/app.c");
+	CHECK_STR(copy->function, "handler");
+	CHECK_STR(copy->file, "/src/app.c");
+	CHECK(copy->line == 10 && copy->offset == 0x100 && copy->kind == FRAME_NATIVE);
 	frame_table_free(t);
 }
 
@@ -39,17 +41,18 @@ TEST(frames_differing_in_any_field_are_distinct)
 		{ "f", "f.c", 3, NULL, 0x10, FRAME_NATIVE },
 		{ "", "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE },
 	};
-	const struct frame *pb = frame_table_intern(t, &base);
+	uint32_t base_id = frame_table_intern(t, &base);
 	size_t n = sizeof(variants) / sizeof(variants[0]);
 
 	for (size_t i = 0; i < n; i++) {
-		const struct frame *p = frame_table_intern(t, &variants[i]);
+		uint32_t id = frame_table_intern(t, &variants[i]);
 
-		CHECK(p != NULL && p != pb);
-		CHECK(frame_table_intern(t, &variants[i]) == p);
+		CHECK(id != FRAME_ID_NONE && id != base_id);
+		CHECK(frame_table_intern(t, &variants[i]) == id);
+		CHECK((frame_table_get(t, id)->function == NULL) == (variants[i].function == NULL));
 	}
 	CHECK(frame_table_count(t) == n + 1);
-	CHECK(frame_table_intern(t, &base) == pb);
+	CHECK(frame_table_intern(t, &base) == base_id);
 	frame_table_free(t);
 }
 
@@ -58,25 +61,29 @@ TEST(interned_frames_stay_put_as_the_table_grows)
 	struct frame_table *t = frame_table_new();
 	enum { N = 20000 }; /* several chunks, several rehashes */
 	const struct frame **seen = calloc(N, sizeof(*seen));
+	uint32_t *ids = calloc(N, sizeof(*ids));
 	char name[32];
 
 	for (int i = 0; i < N; i++) {
 		struct frame f = { name, "f.c", i, "/bin/x", (uint64_t)i, FRAME_NATIVE };
 
 		snprintf(name, sizeof(name), "fn%d", i % 100); /* names shared */
-		seen[i] = frame_table_intern(t, &f);
-		CHECK(seen[i] != NULL);
+		ids[i] = frame_table_intern(t, &f);
+		CHECK(ids[i] != FRAME_ID_NONE);
+		seen[i] = frame_table_get(t, ids[i]);
 	}
 	CHECK(frame_table_count(t) == N);
 	for (int i = 0; i < N; i++) {
 		struct frame f = { name, "f.c", i, "/bin/x", (uint64_t)i, FRAME_NATIVE };
 
 		snprintf(name, sizeof(name), "fn%d", i % 100);
-		CHECK(frame_table_intern(t, &f) == seen[i]);
+		CHECK(frame_table_intern(t, &f) == ids[i]);
+		CHECK(frame_table_get(t, ids[i]) == seen[i]); /* never moved */
 		CHECK(seen[i]->line == i);
 	}
 	/* 100 names, one file, one object: each string once. */
 	CHECK(seen[0]->function == seen[100]->function);
 	free(seen);
+	free(ids);
 	frame_table_free(t);
 }

@@ -474,3 +474,57 @@ TEST(figures_match_the_model_that_kept_every_sample)
 	free(r);
 	model_free(m);
 }
+
+TEST(top_rows_are_the_prefix_of_the_full_ranking)
+{
+	struct model *m = model_new(10);
+	static struct model_row all[2000], top[17];
+	enum model_sort sorts[] = { SORT_GROWTH, SORT_BYTES, SORT_ALLOCS };
+	uint64_t x = 12345;
+
+	for (int s = 0; s < 3; s++) {
+		model_begin(m, s);
+		for (uint64_t id = 1; id <= 2000; id++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			model_add(m, id, (int64_t)(x >> 50) % 500, (int64_t)(x >> 40) % 7, NULL);
+		}
+		model_end(m);
+	}
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = model_rank(m, sorts[k], all, 2000), t = model_rank(m, sorts[k], top, 17);
+
+		CHECK(n > 17);
+		CHECK_INT(t, 17);
+		for (size_t i = 0; i < t; i++)
+			CHECK(top[i].id == all[i].id);
+	}
+	CHECK_INT(model_rank(m, SORT_BYTES, top, 0), 0);
+	model_free(m);
+}
+
+TEST(hinted_adds_find_the_entry_whatever_the_hint)
+{
+	struct model *m = model_new(10);
+	uint32_t a = MODEL_NO_HINT, b = MODEL_NO_HINT;
+	struct model_row rows[2];
+
+	model_begin(m, 0);
+	model_add_hinted(m, &a, 111, 100, 1, NULL);
+	model_add_hinted(m, &b, 222, 200, 2, NULL);
+	model_end(m);
+	CHECK(a != MODEL_NO_HINT && b != MODEL_NO_HINT && a != b);
+	model_begin(m, 1);
+	model_add_hinted(m, &b, 111, 10, 1, NULL); /* a hint of another id */
+	model_add_hinted(m, &a, 111, 5, 0, NULL);
+	model_end(m);
+	CHECK_INT(model_rank(m, SORT_BYTES, rows, 2), 2); /* 222: at zero, still shrinking */
+	CHECK(rows[0].id == 111 && rows[0].bytes == 15 && rows[0].allocs == 1);
+	CHECK(rows[1].id == 222 && rows[1].bytes == 0);
+	model_reset(m); /* hints left over from before a reset */
+	model_begin(m, 2);
+	model_add_hinted(m, &a, 222, 7, 1, NULL);
+	model_end(m);
+	CHECK_INT(model_rank(m, SORT_BYTES, rows, 2), 1);
+	CHECK(rows[0].id == 222 && rows[0].bytes == 7);
+	model_free(m);
+}
