@@ -157,3 +157,4 @@ def test_full_stack_map_is_counted(procs):
     assert len(report["stacks"]) <= 16
     for stack in report["stacks"]:  # what is tracked is never negative
         assert stack["outstanding_bytes"] >= 0 and stack["outstanding_allocs"] >= 0
+    assert lt.stderr().count("run with a larger --max-stacks") == 1, lt.stderr()

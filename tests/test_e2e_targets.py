@@ -1,4 +1,5 @@
 """Growth ranking, threads, code without frame pointers, static executables, C++."""
+import os
 import subprocess
 
 import pytest
@@ -113,9 +114,47 @@ def test_stripped_executable_gets_no_wrong_name(procs, tmp_path):
 
 
 def test_full_maps_are_counted_and_tracked_figures_stay_right(procs):
-    report, _ = spawn_after_ready(procs, "exact", "-n", "50", "--max-allocs", "16")
+    report, lt = spawn_after_ready(procs, "exact", "-n", "50", "--max-allocs", "16")
     assert report["lost_events"] > 0
+    # Said once, with the option that helps.
+    assert lt.stderr().count("run with a larger --max-allocs") == 1, lt.stderr()
     stack = find_stack(report, "keep_blocks")
     assert 0 < stack["outstanding_allocs"] <= 16
     assert stack["outstanding_bytes"] == 1000 * stack["outstanding_allocs"]
     assert report["outstanding_allocs"] <= 16
+
+
+def allocs_map_size(leaktop_pid):
+    """max_entries of the live-allocation map leaktop holds (hash, 8-byte key,
+    40-byte value), from its file descriptors' fdinfo."""
+    sizes = []
+    for fd in os.listdir(f"/proc/{leaktop_pid}/fdinfo"):
+        try:
+            with open(f"/proc/{leaktop_pid}/fdinfo/{fd}") as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if (info.get("map_type", "").strip() == "1" and info.get("key_size", "").strip() == "8"
+                and info.get("value_size", "").strip() == "40"):
+            sizes.append(int(info["max_entries"]))
+    assert len(sizes) == 1, sizes
+    return sizes[0]
+
+
+def test_allocs_map_is_sized_from_the_attached_target(procs):
+    # 300 MiB resident: one slot per 256 B would be 1.2 M, capped at 1 M.
+    big = procs(["/usr/bin/python3", "-c",
+                 "import sys, time; b = b'x' * (300 << 20); print('ready', flush=True); time.sleep(600)"])
+    big.wait_line("ready", 30)
+    lt = procs(leaktop("-p", big.pid, "--json", "-i", "0.5"))
+    lt.json_lines(1, 20)
+    assert allocs_map_size(lt.pid) == 1048576
+    # A small target keeps the default; --max-allocs always wins.
+    small = procs([target("exact"), "--wait"])
+    small.wait_line("waiting", 10)
+    lt_small = procs(leaktop("-p", small.pid, "--json", "-i", "0.5"))
+    lt_given = procs(leaktop("-p", big.pid, "--json", "-i", "0.5", "--max-allocs", "4096"))
+    lt_small.json_lines(1, 20)
+    lt_given.json_lines(1, 20)
+    assert allocs_map_size(lt_small.pid) == 262144
+    assert allocs_map_size(lt_given.pid) == 4096

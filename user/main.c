@@ -5,6 +5,7 @@
  * stacks, update the model and print a report. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/capability.h>
 #include <math.h>
 #include <poll.h>
@@ -124,6 +125,7 @@ struct session {
 	struct unwind_maps *unwind;	/* the kernel unwinder's tables; NULL: frame pointers */
 	uint64_t unwind_misses;	/* at the last refresh of its mappings */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
+	bool allocs_full_shown, stacks_full_shown; /* a map filled up: said once */
 	double last_update, hits_per_s;
 	struct duty_cycle duty;	/* --duty-cycle phases */
 	double scale;		/* figures per byte seen: 1 / measured on-share */
@@ -305,6 +307,26 @@ static void add_to_model(void *ctx, const struct raw_stack *raw)
 				 llround((double)raw->allocs * s->scale), st);
 }
 
+/* Says once that a map filled up, and which option makes it bigger: the
+ * figures undercount from then on (lost events say by how much). */
+static void warn_full_maps(struct session *s)
+{
+	const uint64_t *lost = s->collection.lost;
+
+	if (lost[LOST_ALLOCS_FULL] && !s->allocs_full_shown) {
+		fprintf(stderr, "leaktop: %" PRIu32 " live allocations are tracked, the most --max-allocs allows: "
+			"newer ones are not counted (lost events); run with a larger --max-allocs\n",
+			s->opts.max_allocs);
+		s->allocs_full_shown = true;
+	}
+	if ((lost[LOST_STACKS_FULL] || lost[LOST_STACK] || lost[LOST_PY_STACKS_FULL]) && !s->stacks_full_shown) {
+		fprintf(stderr, "leaktop: stacks did not fit in the stack maps (%" PRIu32 " each): some allocations "
+			"are not counted, or only under their caller (lost events); run with a larger --max-stacks\n",
+			s->opts.max_stacks);
+		s->stacks_full_shown = true;
+	}
+}
+
 /* Reads the maps and brings the model up to date. */
 static void update(struct session *s)
 {
@@ -334,6 +356,7 @@ static void update(struct session *s)
 
 	if (err)
 		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
+	warn_full_maps(s);
 	if (s->last_update > 0 && t > s->last_update)
 		s->hits_per_s = (double)(s->collection.hits - s->last_hits) / (t - s->last_update);
 	s->last_hits = s->collection.hits;
@@ -575,6 +598,8 @@ static int start(struct session *s)
 
 	for (int i = 0; i < allocators.count; i++)
 		moved += placement_apply(&allocators.objects[i]);
+	if (o->pid && !o->max_allocs_given)
+		o->max_allocs = max_allocs_for(target_resident_bytes(&s->target));
 	struct unwind_start start_unwind = { s, &allocators };
 	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes,
 				     build_unwind_tables, &start_unwind };

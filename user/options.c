@@ -28,7 +28,8 @@ const char options_usage[] =
 	"      --prom-top N         stacks with their own series there (default 20)\n"
 	"      --folded PATH        also write folded stacks at exit and on SIGUSR1\n"
 	"  -q, --quiet              no report on stdout (with --prom-file/--folded)\n"
-	"      --max-allocs N       live allocations tracked (default 262144)\n"
+	"      --max-allocs N       live allocations tracked (default 262144; attached:\n"
+	"                           one per 256 B of the target's RSS, up to 1048576)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
 	"      --duty-cycle PCT     allocation probes on for PCT% of each second, off\n"
 	"                           for the rest (free probes stay on); figures are\n"
@@ -154,6 +155,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			if (!parse_long(optarg, 16, 1L << 26, &v))
 				return fail(err, errlen, "invalid --max-allocs '%s': expected 16 to 67108864", optarg);
 			o->max_allocs = (uint32_t)v;
+			o->max_allocs_given = true;
 			break;
 		case OPT_MAX_STACKS:
 			if (!parse_long(optarg, 16, 1L << 22, &v))
@@ -216,4 +218,13 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	if (o->quiet && !o->prom_file && !o->folded_file)
 		return fail(err, errlen, "--quiet leaves no output: add --prom-file PATH or --folded PATH");
 	return 0;
+}
+
+uint32_t max_allocs_for(uint64_t resident_bytes)
+{
+	uint64_t wanted = resident_bytes / RESIDENT_BYTES_PER_ALLOC, n = DEFAULT_MAX_ALLOCS;
+
+	while (n < wanted && n < AUTO_MAX_ALLOCS_LIMIT)
+		n *= 2;
+	return (uint32_t)n;
 }

@@ -19,6 +19,7 @@ struct options {
 	double window_s;	/* --window: growth is estimated over this many seconds */
 	uint64_t sample_bytes;	/* -s; 0 = exact */
 	uint32_t max_allocs;	/* --max-allocs: live allocations tracked */
+	bool max_allocs_given;	/* else sized from the target (max_allocs_for) */
 	uint32_t max_stacks;	/* --max-stacks: distinct stacks tracked */
 	const char *prom_file;	/* --prom-file: Prometheus textfile, every interval */
 	int prom_top;		/* --prom-top: stacks with their own series */
@@ -33,11 +34,19 @@ struct options {
 #define DEFAULT_TOP_BATCH 20
 #define DEFAULT_MAX_ALLOCS 262144
 #define DEFAULT_MAX_STACKS 16384
+#define AUTO_MAX_ALLOCS_LIMIT 1048576	/* ~100 MiB of kernel memory */
+#define RESIDENT_BYTES_PER_ALLOC 256
 #define DEFAULT_PROM_TOP 20
 
 /* Parses argv into *o.  Returns 0 on success; on a usage error returns -1
  * with a one-line message (no trailing newline) in err. */
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
+
+/* Live allocations to make room for in a running target of this resident
+ * size, when --max-allocs is not given: one per RESIDENT_BYTES_PER_ALLOC
+ * bytes (a power of two), from the default up to AUTO_MAX_ALLOCS_LIMIT.  A
+ * big process churns its old blocks into tracked ones over time. */
+uint32_t max_allocs_for(uint64_t resident_bytes);
 
 extern const char options_usage[];
 

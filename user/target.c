@@ -64,6 +64,13 @@ static long status_field(pid_t pid, const char *name, char *state)
 	return value;
 }
 
+uint64_t target_resident_bytes(const struct target *t)
+{
+	long kib = status_field(t->pid, "VmRSS", NULL);
+
+	return kib > 0 ? (uint64_t)kib * 1024 : 0;
+}
+
 static bool is_kernel_thread(pid_t pid)
 {
 	char path[64], buf[1024], *p;

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,6 +36,9 @@ int target_release(struct target *t, char *err, size_t errlen);
 /* Wait up to timeout_ms for the target to exit; returns true once it has.
  * Returns early (false) when a signal arrives. */
 bool target_wait_exit(struct target *t, int timeout_ms);
+
+/* Resident memory of the process (VmRSS), in bytes; 0 when unknown. */
+uint64_t target_resident_bytes(const struct target *t);
 
 /* Re-reads the process name (it changes on exec). */
 void target_read_comm(struct target *t);

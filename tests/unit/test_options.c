@@ -27,6 +27,7 @@ TEST(options_defaults_with_pid)
 	CHECK_INT(o.top, 0);
 	CHECK(!o.json && !o.batch);
 	CHECK_INT(o.max_allocs, DEFAULT_MAX_ALLOCS);
+	CHECK(!o.max_allocs_given);
 }
 
 TEST(options_fractional_interval_and_long_names)
@@ -129,4 +130,24 @@ TEST(options_sample_bytes)
 	CHECK_INT(o.sample_bytes, 65536);
 	CHECK_INT(parse(&o, err, "--sample-bytes=0", "-p", "1", NULL), 0);
 	CHECK_INT(o.sample_bytes, 0);
+}
+
+TEST(max_allocs_given_is_kept_apart_from_the_default)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-p", "1", "--max-allocs", "4096"), 0);
+	CHECK_INT(o.max_allocs, 4096);
+	CHECK(o.max_allocs_given);
+}
+
+TEST(max_allocs_follow_the_targets_resident_size)
+{
+	CHECK_INT(max_allocs_for(0), DEFAULT_MAX_ALLOCS);
+	CHECK_INT(max_allocs_for(10 << 20), DEFAULT_MAX_ALLOCS); /* small: the default */
+	CHECK_INT(max_allocs_for(64ULL << 20), DEFAULT_MAX_ALLOCS); /* 64 MiB / 256 B = 256 k */
+	CHECK_INT(max_allocs_for((64ULL << 20) + 256), 2 * DEFAULT_MAX_ALLOCS);
+	CHECK_INT(max_allocs_for(200ULL << 20), 1048576);
+	CHECK_INT(max_allocs_for(64ULL << 30), AUTO_MAX_ALLOCS_LIMIT); /* capped */
 }
