@@ -9,7 +9,7 @@ PYTHON   ?= /usr/bin/python3
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Iuser -Ibpf -I$(BUILD)
 LDLIBS   += -lbpf -ldw -lelf -lz -ljson-c -lncursesw -lstdc++ -lcapstone -lm
-BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
+BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
 
 # Userspace sources; main() lives in user/main.c so unit tests can link the rest.
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))

@@ -12,7 +12,7 @@ per_path=${PER_PATH:-10}
 measure=${MEASURE_SECONDS:-30}
 interval=${INTERVAL:-1}
 dir=$(mktemp -d)
-trap 'kill "$leaktop" 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill "$leaktop" 2>/dev/null && wait "$leaktop" 2>/dev/null; rm -rf "$dir"' EXIT
 
 start=$(date +%s)
 ./leaktop -i "$interval" --max-stacks $((paths * 13 / 10)) --max-allocs $((paths * per_path * 13 / 10)) \

@@ -2,8 +2,8 @@
 /* leaktop: outstanding heap bytes per user call stack, kept in the kernel.
  *
  * alloc_enter/alloc_return wrap every allocation function, free_enter wraps
- * free.  Nothing is sent to userspace per event: userspace reads `stacks` once
- * per interval. */
+ * free.  Nothing is sent to userspace per event: userspace reads
+ * `stack_stats` once per interval. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -56,12 +56,31 @@ struct {
 	__type(value, struct alloc_info);
 } allocs SEC(".maps");
 
+/* Stack key -> its slot (see struct stack_slot_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
 	__type(key, struct stack_key);
+	__type(value, __u32);
+} stack_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__type(key, __u32);
+	__type(value, struct stack_slot_key);
+} stack_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
 	__type(value, struct stack_stats);
-} stacks SEC(".maps");
+} stack_stats SEC(".maps");
+
+/* Slots handed out so far (may run past the arrays' size once they are full). */
+__u32 stack_slots_used = 0;
 
 /* Native stacks by id (bpf/unwind.bpf.h), each stored once. */
 struct {
@@ -132,26 +151,49 @@ static __always_inline void release(__u64 ptr)
 	/* Only the thread whose delete succeeds accounts the free. */
 	if (bpf_map_delete_elem(&allocs, &ptr))
 		return;
-	s = bpf_map_lookup_elem(&stacks, &info.key);
+	s = bpf_map_lookup_elem(&stack_stats, &info.slot);
 	if (s) {
 		__sync_fetch_and_add(&s->bytes, -(__s64)info.size);
 		__sync_fetch_and_add(&s->allocs, -(__s64)info.count);
 	}
 }
 
+/* The slot of key, handed out on its first allocation; false when the slots
+ * are all taken. */
+static __always_inline bool stack_slot(const struct stack_key *key, __u32 *slot)
+{
+	struct stack_slot_key *k;
+	__u32 *found = bpf_map_lookup_elem(&stack_index, key);
+
+	if (found) {
+		*slot = *found;
+		return true;
+	}
+	*slot = __sync_fetch_and_add(&stack_slots_used, 1);
+	k = bpf_map_lookup_elem(&stack_keys, slot);
+	if (!k)
+		return false; /* all taken */
+	k->key = *key;
+	barrier(); /* x86 keeps stores in order: the key is out before ready */
+	k->ready = 1;
+	if (bpf_map_update_elem(&stack_index, key, slot, BPF_NOEXIST) == 0)
+		return true;
+	/* Another thread made this stack's slot meanwhile (ours stays empty),
+	 * or the index is full. */
+	found = bpf_map_lookup_elem(&stack_index, key);
+	if (found)
+		*slot = *found;
+	return found;
+}
+
 static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key)
 {
-	struct alloc_info info = { .size = size, .count = count, .key = *key };
-	struct stack_stats zero = {}, *s;
+	struct alloc_info info = { .size = size, .count = count, .generation = key->generation };
+	struct stack_stats *s;
 
-	s = bpf_map_lookup_elem(&stacks, key);
-	if (!s) {
-		bpf_map_update_elem(&stacks, key, &zero, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&stacks, key);
-		if (!s) {
-			count_lost(LOST_STACKS_FULL);
-			return;
-		}
+	if (!stack_slot(key, &info.slot) || !(s = bpf_map_lookup_elem(&stack_stats, &info.slot))) {
+		count_lost(LOST_STACKS_FULL);
+		return;
 	}
 	if (bpf_map_update_elem(&allocs, &ptr, &info, BPF_NOEXIST)) {
 		/* The allocator handed out an address we still think is live:

@@ -88,7 +88,18 @@ struct stack_stats {
 struct alloc_info {
 	__u64 size;
 	__u64 count;		/* in 1/COUNT_UNIT allocations */
+	__u32 slot;		/* its stack's slot in stack_stats */
+	__u16 generation;	/* its stack's stack_key.generation */
+	__u16 pad;
+};
+
+/* Each stack has a slot, handed out once (stack_slots_used counts them): its
+ * figures are stack_stats[slot], an array userspace reads through mmap each
+ * interval (no system call, no lock), its key is stack_keys[slot]. */
+struct stack_slot_key {
 	struct stack_key key;
+	__u32 ready;		/* written last: the key is complete */
+	__u32 pad;
 };
 
 /* Byte sampling (-s): tables userspace fills before load (user/sampling.c),

@@ -126,7 +126,7 @@ def test_full_maps_are_counted_and_tracked_figures_stay_right(procs):
 
 def allocs_map_size(leaktop_pid):
     """max_entries of the live-allocation map leaktop holds (hash, 8-byte key,
-    40-byte value), from its file descriptors' fdinfo."""
+    24-byte value), from its file descriptors' fdinfo."""
     sizes = []
     for fd in os.listdir(f"/proc/{leaktop_pid}/fdinfo"):
         try:
@@ -135,7 +135,7 @@ def allocs_map_size(leaktop_pid):
         except OSError:
             continue
         if (info.get("map_type", "").strip() == "1" and info.get("key_size", "").strip() == "8"
-                and info.get("value_size", "").strip() == "40"):
+                and info.get("value_size", "").strip() == "24"):
             sizes.append(int(info["max_entries"]))
     assert len(sizes) == 1, sizes
     return sizes[0]

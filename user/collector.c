@@ -1,8 +1,10 @@
-/* Reading the kernel maps: walk the per-stack map, sum per-CPU loss counters. */
+/* Reading the kernel maps: the per-stack figures, the per-CPU loss counters. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
@@ -29,94 +31,63 @@ static int read_counters(int fd, uint64_t *counters, __u32 n)
 	return 0;
 }
 
-/* Counts are kept in 1/COUNT_UNIT (sampled estimates): round. */
-static void deliver(struct collection *c, const struct stack_key *key, const struct stack_stats *stats,
-		    raw_stack_fn fn, void *ctx)
+int collection_open(struct collection *c, int keys_fd, int stats_fd, uint32_t nslots)
 {
-	struct raw_stack r = { *key, stats->bytes, (stats->allocs + COUNT_UNIT / 2) / COUNT_UNIT };
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *stats;
 
-	c->count++;
-	fn(ctx, &r);
-}
-
-/* One key at a time: two system calls per stack. */
-static int collect_each(int stacks_fd, struct collection *c, raw_stack_fn fn, void *ctx)
-{
-	struct stack_key key, next;
-	struct stack_stats stats;
-	void *prev = NULL;
-
-	while (bpf_map_get_next_key(stacks_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(stacks_fd, &key, &stats))
-			continue; /* deleted meanwhile */
-		deliver(c, &key, &stats, fn, ctx);
-	}
+	memset(c, 0, sizeof(*c));
+	c->stats_len = ((size_t)nslots * sizeof(struct stack_stats) + page - 1) / page * page;
+	stats = mmap(NULL, c->stats_len, PROT_READ, MAP_SHARED, stats_fd, 0);
+	if (stats == MAP_FAILED)
+		return -errno;
+	c->stats = stats;
+	c->nslots = nslots;
+	c->keys_fd = keys_fd;
 	return 0;
 }
 
-/* Thousands of stacks per system call (with 100 k stacks the one-at-a-time
- * walk costs a quarter of a core).  -EOPNOTSUPP etc. when the kernel has no
- * batch lookup for the map: the caller walks instead. */
-static int collect_batch(int stacks_fd, struct collection *c, raw_stack_fn fn, void *ctx)
+void collection_close(struct collection *c)
 {
-	__u32 chunk = 4096, batch, n;
-	struct stack_key *keys = NULL;
-	struct stack_stats *stats = NULL;
-	void *in = NULL;
-	bool last = false;
-	int err = 0;
-
-	while (!last && !err) {
-		if (!keys) {
-			keys = calloc(chunk, sizeof(*keys));
-			stats = calloc(chunk, sizeof(*stats));
-			if (!keys || !stats) {
-				err = -ENOMEM;
-				break;
-			}
-		}
-		n = chunk;
-		if (bpf_map_lookup_batch(stacks_fd, in, &batch, keys, stats, &n, NULL)) {
-			if (errno == ENOSPC && n == 0) {
-				/* A hash bucket holds more than a chunk: bigger buffers. */
-				chunk *= 2;
-				free(keys);
-				free(stats);
-				keys = NULL;
-				stats = NULL;
-				continue;
-			}
-			if (errno != ENOENT) {
-				err = -errno;
-				break;
-			}
-			last = true; /* ENOENT: these were the last */
-		}
-		for (__u32 i = 0; i < n; i++)
-			deliver(c, &keys[i], &stats[i], fn, ctx);
-		in = &batch;
-	}
-	free(keys);
-	free(stats);
-	return err;
+	if (c->stats)
+		munmap((void *)c->stats, c->stats_len);
+	memset(c, 0, sizeof(*c));
 }
 
-int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c, raw_stack_fn fn, void *ctx)
+/* Counts are kept in 1/COUNT_UNIT (sampled estimates): round.  The figures
+ * are read straight from the kernel's array: each is one aligned 64-bit
+ * word, updated atomically. */
+int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack_slot_fn fn, void *ctx)
 {
-	int err;
-
 	c->count = 0;
-	err = collect_batch(stacks_fd, c, fn, ctx);
-	if (err && err != -ENOMEM && c->count == 0) /* no batch lookup here */
-		err = collect_each(stacks_fd, c, fn, ctx);
-	if (err)
-		return err;
+	if (used > c->nslots)
+		used = c->nslots; /* full: later slots were never handed out */
+	for (uint32_t slot = 0; slot < used; slot++) {
+		int64_t bytes = c->stats[slot].bytes, allocs = c->stats[slot].allocs;
+
+		if (bytes == 0 && allocs == 0)
+			continue; /* balanced, or a slot another thread's made redundant */
+		c->count++;
+		fn(ctx, slot, bytes, (allocs + COUNT_UNIT / 2) / COUNT_UNIT);
+	}
 	return read_counters(lost_fd, c->lost, LOST_COUNT) ?: read_counters(hits_fd, &c->hits, 1);
 }
 
-void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen)
+bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack_key *key)
+{
+	struct stack_slot_key k;
+
+	if (bpf_map_lookup_elem(c->keys_fd, &slot, &k) || !k.ready)
+		return false;
+	/* The copy may have read the key before the kernel finished it and
+	 * `ready` after: now that ready is seen, a second copy is whole. */
+	if (bpf_map_lookup_elem(c->keys_fd, &slot, &k))
+		return false;
+	*key = k.key;
+	return true;
+}
+
+void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen)
 {
 	struct stack_key key, next;
 	struct alloc_info info;
@@ -124,14 +95,14 @@ void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen)
 	void *prev = NULL;
 
 	/* Deleting the current key would restart the walk: delete behind it. */
-	while (bpf_map_get_next_key(stacks_fd, prev, &next) == 0) {
+	while (bpf_map_get_next_key(index_fd, prev, &next) == 0) {
 		if (prev && key.generation != gen)
-			bpf_map_delete_elem(stacks_fd, &key);
+			bpf_map_delete_elem(index_fd, &key);
 		key = next;
 		prev = &key;
 	}
 	if (prev && key.generation != gen)
-		bpf_map_delete_elem(stacks_fd, &key);
+		bpf_map_delete_elem(index_fd, &key);
 
 	prev = NULL;
 	bool drop = false;
@@ -140,7 +111,7 @@ void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen)
 			bpf_map_delete_elem(allocs_fd, &addr);
 		addr = next_addr;
 		prev = &addr;
-		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && info.key.generation != gen;
+		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && info.generation != gen;
 	}
 	if (drop)
 		bpf_map_delete_elem(allocs_fd, &addr);

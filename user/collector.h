@@ -2,34 +2,41 @@
 #ifndef LEAKTOP_COLLECTOR_H
 #define LEAKTOP_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "leaktop_types.h"
 
-struct raw_stack {
-	struct stack_key key;
-	int64_t bytes;
-	int64_t allocs;
-};
-
-/* Called for each stack read; the stack is only valid during the call. */
-typedef void (*raw_stack_fn)(void *ctx, const struct raw_stack *stack);
-
-/* The counters of one reading. */
+/* The counters of one reading, and the mapping of the per-stack figures. */
 struct collection {
-	size_t count;		/* stacks read */
+	size_t count;		/* stacks with figures read */
 	uint64_t lost[LOST_COUNT];
 	uint64_t hits;		/* probe hits since attaching */
+	/* private */
+	const volatile struct stack_stats *stats; /* stack_stats, mmapped */
+	size_t stats_len;
+	uint32_t nslots;
+	int keys_fd;
 };
 
-/* Reads the stacks map, handing each stack to fn as it comes (the stacks
- * are not kept: with 100 k stacks a copy would be megabytes), then the
- * counters into *c. */
-int collect(int stacks_fd, int lost_fd, int hits_fd, struct collection *c, raw_stack_fn fn, void *ctx);
+/* Maps stack_stats (nslots entries) for reading; 0 or a negative errno. */
+int collection_open(struct collection *c, int keys_fd, int stats_fd, uint32_t nslots);
+void collection_close(struct collection *c);
 
-/* After an exec: deletes the live allocations and stacks of older program
- * images (generations other than gen), which are gone with them. */
-void drop_other_generations(int allocs_fd, int stacks_fd, uint16_t gen);
+/* Called for each stack slot that holds something. */
+typedef void (*stack_slot_fn)(void *ctx, uint32_t slot, int64_t bytes, int64_t allocs);
+
+/* Hands the figures of slots [0, used) to fn (those at zero are skipped),
+ * then reads the counters into *c. */
+int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack_slot_fn fn, void *ctx);
+
+/* The stack key of a slot; false while the kernel is still writing it. */
+bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack_key *key);
+
+/* After an exec: deletes the live allocations and stack index entries of
+ * older program images (generations other than gen), which are gone with
+ * them.  (Their slots stay taken; userspace ignores them.) */
+void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen);
 
 /* The native stack stored under id (bpf/unwind.bpf.h); returns its frames. */
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH]);

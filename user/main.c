@@ -108,6 +108,8 @@ struct session {
 	struct stack_table *stacks;
 	struct model *model;
 	struct collection collection;
+	struct stack **slot_stacks;	/* the stack of each kernel slot, once known */
+	size_t nslot_stacks;
 	struct model_row *rows;
 	struct report_stack *report_stacks;
 	size_t capacity;	/* of rows and report_stacks */
@@ -276,8 +278,12 @@ static void follow_exec(struct session *s, uint32_t generation)
 	s->generation = generation;
 	if (!own_exec)
 		forget_python(s);
-	drop_other_generations(probes_allocs_fd(s->probes), probes_stacks_fd(s->probes),
+	drop_other_generations(probes_allocs_fd(s->probes), probes_stack_index_fd(s->probes),
 			       (uint16_t)generation);
+	/* The slots of the old image keep their last figures: look at every
+	 * slot's key again (slot_stack then skips them for good). */
+	if (s->slot_stacks)
+		memset(s->slot_stacks, 0, s->nslot_stacks * sizeof(*s->slot_stacks));
 	symbolizer_forget_mappings(s->sym);
 	symbolizer_refresh(s->sym);
 	if (s->unwind)
@@ -291,20 +297,54 @@ static void follow_exec(struct session *s, uint32_t generation)
 		s->target.pid, s->target.comm);
 }
 
-/* One stack of the kernel's map into the snapshot being built. */
-static void add_to_model(void *ctx, const struct raw_stack *raw)
+/* Marks a slot of an older program image (its stacks are never shown). */
+static struct stack other_generation;
+
+/* The stack of a kernel slot, symbolized on first sight; NULL to skip it
+ * (from another program image, or its key not written yet). */
+static struct stack *slot_stack(struct session *s, uint32_t slot)
 {
-	struct session *s = ctx;
+	struct stack_key key;
 	struct stack *st;
 
-	if (raw->bytes == 0 && raw->allocs == 0)
-		return; /* balanced: nothing to symbolize */
-	if (raw->key.generation != (uint16_t)s->generation)
-		return; /* an older program image, or one that just exec'd */
-	st = stack_table_get(s->stacks, &raw->key);
+	if (slot >= s->nslot_stacks) {
+		size_t n = s->nslot_stacks ? s->nslot_stacks : 1024;
+		struct stack **grown;
+
+		while (n <= slot)
+			n *= 2;
+		grown = realloc(s->slot_stacks, n * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		memset(grown + s->nslot_stacks, 0, (n - s->nslot_stacks) * sizeof(*grown));
+		s->slot_stacks = grown;
+		s->nslot_stacks = n;
+	}
+	st = s->slot_stacks[slot];
 	if (st)
-		model_add_hinted(s->model, &st->model_hint, st->id, llround((double)raw->bytes * s->scale),
-				 llround((double)raw->allocs * s->scale), st);
+		return st == &other_generation ? NULL : st;
+	if (!collection_slot_key(&s->collection, slot, &key))
+		return NULL;
+	if (key.generation != (uint16_t)s->generation) {
+		/* An older image (a newer one is followed at the next update). */
+		if ((uint16_t)(key.generation - (uint16_t)s->generation) > 0x8000)
+			s->slot_stacks[slot] = &other_generation;
+		return NULL;
+	}
+	st = stack_table_build(s->stacks, &key);
+	s->slot_stacks[slot] = st;
+	return st;
+}
+
+/* One stack slot's figures into the snapshot being built. */
+static void add_to_model(void *ctx, uint32_t slot, int64_t bytes, int64_t allocs)
+{
+	struct session *s = ctx;
+	struct stack *st = slot_stack(s, slot);
+
+	if (st)
+		model_add_hinted(s->model, &st->model_hint, st->id, llround((double)bytes * s->scale),
+				 llround((double)allocs * s->scale), st);
 }
 
 /* Says once that a map filled up, and which option makes it bigger: the
@@ -351,8 +391,8 @@ static void update(struct session *s)
 
 	s->scale = 1 / duty_cycle_measured(&s->duty, t);
 	model_begin(s->model, t);
-	int err = collect(probes_stacks_fd(s->probes), probes_lost_fd(s->probes),
-			  probes_hits_fd(s->probes), &s->collection, add_to_model, s);
+	int err = collect(&s->collection, probes_stack_slots_used(s->probes), probes_lost_fd(s->probes),
+			  probes_hits_fd(s->probes), add_to_model, s);
 
 	if (err)
 		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
@@ -610,6 +650,14 @@ static int start(struct session *s)
 		python_free(py);
 		return 1;
 	}
+	e = collection_open(&s->collection, probes_stack_keys_fd(s->probes), probes_stack_stats_fd(s->probes),
+			    o->max_stacks);
+	if (e) {
+		fprintf(stderr, "leaktop: cannot map the per-stack figures: %s\n", strerror(-e));
+		allocator_list_free(&allocators);
+		python_free(py);
+		return 1;
+	}
 	s->nprobes = probes_count(s->probes);
 	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
 	s->scale = 1;
@@ -805,6 +853,7 @@ static void finish(struct session *s)
 	else
 		python_redirect_stop(s->redirect);
 	unwind_maps_free(s->unwind);
+	collection_close(&s->collection);
 	probes_detach(s->probes);
 	target_close(&s->target);
 	stack_table_free(s->stacks);
@@ -814,6 +863,7 @@ static void finish(struct session *s)
 	free(s->rows);
 	free(s->report_stacks);
 	free(s->report_frames);
+	free(s->slot_stacks);
 }
 
 int main(int argc, char **argv)

@@ -113,7 +113,9 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	sampling_tables(cfg->sample_bytes, (uint64_t *)p->skel->rodata->exp_table,
 			(uint32_t *)p->skel->rodata->weight_table);
 	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
-	bpf_map__set_max_entries(p->skel->maps.stacks, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.stack_index, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.stack_keys, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
 	e = leaktop_bpf__load(p->skel);
@@ -229,9 +231,24 @@ int probes_resume_allocs(struct probes *p)
 	return err;
 }
 
-int probes_stacks_fd(const struct probes *p)
+int probes_stack_index_fd(const struct probes *p)
 {
-	return bpf_map__fd(p->skel->maps.stacks);
+	return bpf_map__fd(p->skel->maps.stack_index);
+}
+
+int probes_stack_keys_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.stack_keys);
+}
+
+int probes_stack_stats_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.stack_stats);
+}
+
+uint32_t probes_stack_slots_used(const struct probes *p)
+{
+	return *(volatile __u32 *)&p->skel->bss->stack_slots_used;
 }
 
 int probes_stack_traces_fd(const struct probes *p)

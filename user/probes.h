@@ -34,7 +34,12 @@ int probes_count(const struct probes *p);	/* uprobes attached */
  * attaches them again; resume returns 0 or a negative errno. */
 void probes_pause_allocs(struct probes *p);
 int probes_resume_allocs(struct probes *p);
-int probes_stacks_fd(const struct probes *p);
+/* The per-stack maps (struct stack_slot_key) and the slots handed out so far
+ * (more than the arrays hold once they are full). */
+int probes_stack_index_fd(const struct probes *p);
+int probes_stack_keys_fd(const struct probes *p);
+int probes_stack_stats_fd(const struct probes *p);
+uint32_t probes_stack_slots_used(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
 int probes_hits_fd(const struct probes *p);

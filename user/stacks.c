@@ -11,23 +11,14 @@
 #include "python.h"
 #include "stacks.h"
 
-struct slot {
-	uint64_t hash;
-	struct stack *stack;	/* NULL: empty */
-};
-
 struct stack_table {
 	struct symbolizer *sym;
 	struct frame_table *frames;
 	int traces_fd;
 	struct python *python;	/* the target's interpreter, when it has one */
 	int py_stacks_fd;
-	/* Every stack seen, by key: open addressing, at most half full.  Looked
-	 * up for each stack each interval (a tree cost a tenth of a core with
-	 * 100 k stacks); the slot keeps the key's hash so that a probe touches
-	 * no stack but the one it finds. */
-	struct slot *slots;
-	size_t nslots, count;
+	struct stack **stacks;	/* every stack built, to free them */
+	size_t count, capacity;
 };
 
 struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
@@ -56,9 +47,9 @@ void stack_table_free(struct stack_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->nslots; i++)
-		free(t->slots[i].stack); /* its frames are the frame table's */
-	free(t->slots);
+	for (size_t i = 0; i < t->count; i++)
+		free(t->stacks[i]); /* its frames are the frame table's */
+	free(t->stacks);
 	frame_table_free(t->frames);
 	free(t);
 }
@@ -161,56 +152,22 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 	return nframes;
 }
 
-static uint64_t key_hash(const struct stack_key *key)
-{
-	uint64_t h = FNV1A_INIT;
-
-	fnv1a(&h, key, sizeof(*key));
-	return h;
-}
-
-/* The slot of key (whose hash is h) in slots[nslots] (a power of two): its
- * stack or the empty slot where it belongs. */
-static struct slot *slot_of(struct slot *slots, size_t nslots, uint64_t h, const struct stack_key *key)
-{
-	size_t i;
-
-	for (i = h & (nslots - 1); slots[i].stack; i = (i + 1) & (nslots - 1))
-		if (slots[i].hash == h && memcmp(&slots[i].stack->key, key, sizeof(*key)) == 0)
-			break;
-	return &slots[i];
-}
-
-static bool grow(struct stack_table *t)
-{
-	size_t n = t->nslots ? 2 * t->nslots : 1024;
-	struct slot *slots = calloc(n, sizeof(*slots));
-
-	if (!slots)
-		return false;
-	for (size_t i = 0; i < t->nslots; i++)
-		if (t->slots[i].stack)
-			*slot_of(slots, n, t->slots[i].hash, &t->slots[i].stack->key) = t->slots[i];
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = n;
-	return true;
-}
-
-struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key)
+struct stack *stack_table_build(struct stack_table *t, const struct stack_key *key)
 {
 	static uint32_t frames[MAX_FRAMES];
 	static const struct frame *resolved[MAX_FRAMES];
-	uint64_t h = key_hash(key);
-	struct slot *slot;
 	struct stack *s;
 	int n;
 
-	if (2 * (t->count + 1) > t->nslots && !grow(t))
-		return NULL;
-	slot = slot_of(t->slots, t->nslots, h, key);
-	if (slot->stack)
-		return slot->stack;
+	if (t->count == t->capacity) {
+		size_t cap = t->capacity ? 2 * t->capacity : 1024;
+		struct stack **grown = realloc(t->stacks, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		t->stacks = grown;
+		t->capacity = cap;
+	}
 	n = build(t, key, frames);
 	s = malloc(sizeof(*s) + (size_t)n * sizeof(s->frames[0]));
 	if (!s)
@@ -222,8 +179,7 @@ struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key
 	for (int i = 0; i < n; i++)
 		resolved[i] = frame_table_get(t->frames, frames[i]);
 	s->id = stack_id_hash(resolved, n);
-	*slot = (struct slot){ h, s };
-	t->count++;
+	t->stacks[t->count++] = s;
 	return s;
 }
 

@@ -24,8 +24,10 @@ struct python;
 /* Python frames of stacks built from now on come from py (NULL: none). */
 void stack_table_set_python(struct stack_table *t, struct python *py, int py_stacks_fd);
 
-/* The symbolized stack of key, built on first use. NULL only when out of memory. */
-struct stack *stack_table_get(struct stack_table *t, const struct stack_key *key);
+/* The symbolized stack of key, owned by the table (each kernel stack slot is
+ * built once: the caller keeps the stack of each slot).  NULL only when out
+ * of memory. */
+struct stack *stack_table_build(struct stack_table *t, const struct stack_key *key);
 
 /* Frame i of a stack of t. */
 const struct frame *stack_table_frame(const struct stack_table *t, const struct stack *s, int i);

@@ -14,13 +14,24 @@
 
 enum { PAIR_TITLE = 1, PAIR_GROWING, PAIR_ALERT, PAIR_SELECTED };
 
+#define TREND_MAX 16	/* trend columns at most */
+
+/* A row's latest outstanding bytes, oldest first. */
+struct trend {
+	double bytes[TREND_MAX];
+	size_t n;
+};
+
 struct tui {
 	bool utf8, colors, paused, detail, help, closed;
 	enum model_sort sort;
 	uint64_t selected_id;	/* the selection follows the stack, not the row */
 	int selected_row;
 	struct report frozen;	/* what is shown while paused, with its own */
-	struct report_stack *frozen_stacks; /* copy of the rows (frames are shared) */
+	struct report_stack *frozen_stacks; /* copy of the rows, */
+	const struct frame **frozen_frames; /* of their frame lists (the report's are refilled) */
+	size_t frozen_frames_cap;
+	struct trend *frozen_trends;	/* and of their trend columns */
 	double totals[TOTAL_HISTORY];
 	size_t ntotals, frozen_ntotals; /* the graph goes on; the display does not */
 	double last_time;
@@ -66,7 +77,11 @@ void tui_close(struct tui *t)
 	curs_set(1);
 	endwin();
 	free(t->frozen_stacks);
+	free(t->frozen_frames);
+	free(t->frozen_trends);
 	t->frozen_stacks = NULL;
+	t->frozen_frames = NULL;
+	t->frozen_trends = NULL;
 }
 
 enum model_sort tui_sort(const struct tui *t)
@@ -177,7 +192,7 @@ static void draw_table(struct tui *t, const struct report *r, const struct model
 {
 	struct tui_columns cols;
 	char text[4096], trend[256];
-	double recent[16];
+	double recent[TREND_MAX];
 	int rows = tui_rows(t);
 
 	tui_columns_for_width(COLS, &cols);
@@ -191,9 +206,17 @@ static void draw_table(struct tui *t, const struct report *r, const struct model
 			line(HEADER_LINES + 1 + i, "", A_NORMAL);
 			continue;
 		}
-		tui_sparkline(trend, sizeof(trend), recent,
-			      model_recent(m, s->id, recent, (size_t)(cols.trend ? cols.trend : 1)),
-			      cols.trend, t->utf8);
+		size_t want = (size_t)(cols.trend ? cols.trend : 1), n;
+
+		if (r == &t->frozen) { /* paused: the trend stays as it was too */
+			const struct trend *f = &t->frozen_trends[i];
+
+			n = f->n < want ? f->n : want;
+			memcpy(recent, f->bytes + f->n - n, n * sizeof(recent[0]));
+		} else {
+			n = model_recent(m, s->id, recent, want);
+		}
+		tui_sparkline(trend, sizeof(trend), recent, n, cols.trend, t->utf8);
 		tui_format_row(text, sizeof(text), &cols, i + 1, s, trend, t->utf8);
 		if (i == t->selected_row)
 			attrs = t->colors ? COLOR_PAIR(PAIR_SELECTED) : A_REVERSE;
@@ -248,6 +271,44 @@ static void draw_help(void)
 		line(y++, "", A_NORMAL);
 }
 
+/* Keeps a copy of what is shown, to show while paused: the caller's rows
+ * and frame lists are refilled every interval, and the model moves on. */
+static void freeze(struct tui *t, const struct report *r, const struct model *m)
+{
+	struct report_stack *stacks = realloc(t->frozen_stacks, (r->count + 1) * sizeof(*stacks));
+	struct trend *trends = stacks ? realloc(t->frozen_trends, (r->count + 1) * sizeof(*trends)) : NULL;
+	size_t nframes = 0, used = 0;
+
+	if (stacks)
+		t->frozen_stacks = stacks;
+	if (trends)
+		t->frozen_trends = trends;
+	for (size_t i = 0; i < r->count; i++)
+		nframes += (size_t)r->stacks[i].nframes;
+	if (nframes > t->frozen_frames_cap) {
+		const struct frame **frames = realloc(t->frozen_frames, nframes * sizeof(*frames));
+
+		if (frames) {
+			t->frozen_frames = frames;
+			t->frozen_frames_cap = nframes;
+		}
+	}
+	if (!stacks || !trends || nframes > t->frozen_frames_cap) {
+		t->frozen.stacks = NULL; /* out of memory: pausing shows the live view */
+		return;
+	}
+	for (size_t i = 0; i < r->count; i++) {
+		stacks[i] = r->stacks[i];
+		memcpy(t->frozen_frames + used, r->stacks[i].frames,
+		       (size_t)r->stacks[i].nframes * sizeof(t->frozen_frames[0]));
+		stacks[i].frames = t->frozen_frames + used;
+		used += (size_t)r->stacks[i].nframes;
+		trends[i].n = model_recent(m, r->stacks[i].id, trends[i].bytes, TREND_MAX);
+	}
+	t->frozen = *r;
+	t->frozen.stacks = stacks;
+}
+
 void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 	      const struct tui_status *st)
 {
@@ -264,19 +325,10 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 	}
 	if (!t->paused)
 		t->frozen_ntotals = t->ntotals;
-	if (!t->paused) {
-		/* Keep a copy: the caller's rows are refilled every interval. */
-		struct report_stack *copy = realloc(t->frozen_stacks, (r->count + 1) * sizeof(*copy));
-
-		if (copy) {
-			memcpy(copy, r->stacks, r->count * sizeof(*copy));
-			t->frozen_stacks = copy;
-			t->frozen = *r;
-			t->frozen.stacks = copy;
-		}
-	} else if (t->frozen_stacks) {
+	if (!t->paused)
+		freeze(t, r, m);
+	else if (t->frozen.stacks)
 		r = &t->frozen;
-	}
 	/* Keep the selection on the same stack when rows move. */
 	for (size_t i = 0; t->selected_id && i < r->count; i++)
 		if (r->stacks[i].id == t->selected_id)
