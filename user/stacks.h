@@ -1,4 +1,4 @@
-/* Symbolized stacks, one per kernel stack key, made once and kept. */
+/* Symbolized stacks, one per kernel stack slot (its key), made once and kept. */
 #ifndef LEAKTOP_STACKS_H
 #define LEAKTOP_STACKS_H
 
