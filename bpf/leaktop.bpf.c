@@ -15,6 +15,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by userspace before load. */
 const volatile __u32 target_tgid = 0;
 const volatile __u64 sample_bytes = 0;	/* -s: mean bytes between samples; 0 = exact */
+const volatile __u32 stack_slots_max = 16384; /* --max-stacks: the size of stack_keys/stats */
 const volatile __u64 exp_table[EXP_STEPS + 1];		/* see leaktop.h */
 const volatile __u32 weight_table[WEIGHT_STEPS + 1];
 
@@ -79,7 +80,7 @@ struct {
 	__type(value, struct stack_stats);
 } stack_stats SEC(".maps");
 
-/* Slots handed out so far (may run past the arrays' size once they are full). */
+/* Slots handed out so far (a few past the arrays' size once they are full). */
 __u32 stack_slots_used = 0;
 
 /* Native stacks by id (bpf/unwind.bpf.h), each stored once. */
@@ -169,6 +170,11 @@ static __always_inline bool stack_slot(const struct stack_key *key, __u32 *slot)
 		*slot = *found;
 		return true;
 	}
+	/* Full: stop counting up (the counter would wrap after 2^32 tries and
+	 * hand out taken slots again).  Racing threads may pass this check
+	 * together and overshoot by a few; the lookup below stops them. */
+	if (stack_slots_used >= stack_slots_max)
+		return false;
 	*slot = __sync_fetch_and_add(&stack_slots_used, 1);
 	k = bpf_map_lookup_elem(&stack_keys, slot);
 	if (!k)

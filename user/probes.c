@@ -110,6 +110,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	}
 	p->skel->rodata->target_tgid = (__u32)cfg->pid;
 	p->skel->rodata->sample_bytes = cfg->sample_bytes;
+	p->skel->rodata->stack_slots_max = cfg->max_stacks;
 	sampling_tables(cfg->sample_bytes, (uint64_t *)p->skel->rodata->exp_table,
 			(uint32_t *)p->skel->rodata->weight_table);
 	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
