@@ -120,7 +120,7 @@ static __always_inline void count_hit(void)
 	__u64 *n = bpf_map_lookup_elem(&hits, &zero);
 
 	if (n)
-		*n += 1;
+		__sync_fetch_and_add(n, 1); /* programs are preemptible */
 }
 
 static __always_inline void count_lost(__u32 reason)
@@ -128,7 +128,7 @@ static __always_inline void count_lost(__u32 reason)
 	__u64 *n = bpf_map_lookup_elem(&lost, &reason);
 
 	if (n)
-		*n += 1;
+		__sync_fetch_and_add(n, 1); /* programs are preemptible */
 }
 
 #include "python_stack.bpf.h"

@@ -87,6 +87,12 @@ bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack
 	return true;
 }
 
+/* Generation g is older than gen (16-bit counters that wrap). */
+static bool older(uint16_t g, uint16_t gen)
+{
+	return (int16_t)(uint16_t)(g - gen) < 0;
+}
+
 void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen)
 {
 	struct stack_key key, next;
@@ -96,12 +102,12 @@ void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen)
 
 	/* Deleting the current key would restart the walk: delete behind it. */
 	while (bpf_map_get_next_key(index_fd, prev, &next) == 0) {
-		if (prev && key.generation != gen)
+		if (prev && older(key.generation, gen))
 			bpf_map_delete_elem(index_fd, &key);
 		key = next;
 		prev = &key;
 	}
-	if (prev && key.generation != gen)
+	if (prev && older(key.generation, gen))
 		bpf_map_delete_elem(index_fd, &key);
 
 	prev = NULL;
@@ -111,7 +117,7 @@ void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen)
 			bpf_map_delete_elem(allocs_fd, &addr);
 		addr = next_addr;
 		prev = &addr;
-		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && info.generation != gen;
+		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && older(info.generation, gen);
 	}
 	if (drop)
 		bpf_map_delete_elem(allocs_fd, &addr);

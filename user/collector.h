@@ -34,8 +34,9 @@ int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack
 bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack_key *key);
 
 /* After an exec: deletes the live allocations and stack index entries of
- * older program images (generations other than gen), which are gone with
- * them.  (Their slots stay taken; userspace ignores them.) */
+ * older program images (generations before gen), which are gone with them;
+ * a newer image (the target exec'd again meanwhile) keeps its own.  (Their
+ * slots stay taken; userspace ignores them.) */
 void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen);
 
 /* The native stack stored under id (bpf/unwind.bpf.h); returns its frames. */

@@ -222,6 +222,7 @@ static void build_unwind_tables(struct probes *p, void *arg)
 	struct unwind_start *u = arg;
 	struct session *s = u->s;
 
+	unwind_maps_free(s->unwind); /* from an attempt that failed after loading */
 	s->unwind = unwind_maps_new(s->target.pid, probes_unwind_rows_fd(p), probes_unwind_mappings_fd(p),
 				    probes_unwind_objects_fd(p), probes_unwind_index(p));
 	if (!s->unwind)
@@ -359,7 +360,9 @@ static void warn_full_maps(struct session *s)
 			s->opts.max_allocs);
 		s->allocs_full_shown = true;
 	}
-	if ((lost[LOST_STACKS_FULL] || lost[LOST_STACK] || lost[LOST_PY_STACKS_FULL]) && !s->stacks_full_shown) {
+	/* (LOST_STACK is left out: hash collisions and transient failures
+	 * count there too, which a bigger map would not cure.) */
+	if ((lost[LOST_STACKS_FULL] || lost[LOST_PY_STACKS_FULL]) && !s->stacks_full_shown) {
 		fprintf(stderr, "leaktop: stacks did not fit in the stack maps (%" PRIu32 " each): some allocations "
 			"are not counted, or only under their caller (lost events); run with a larger --max-stacks\n",
 			s->opts.max_stacks);
@@ -644,6 +647,13 @@ static int start(struct session *s)
 	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes,
 				     build_unwind_tables, &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
+	if (!s->probes && !o->max_allocs_given && o->max_allocs > DEFAULT_MAX_ALLOCS) {
+		/* The map sized from the target may not fit (memory cgroup): the
+		 * default size did before sizing existed. */
+		fprintf(stderr, "leaktop: %s; trying again with --max-allocs %d\n", err, DEFAULT_MAX_ALLOCS);
+		o->max_allocs = cfg.max_allocs = DEFAULT_MAX_ALLOCS;
+		s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
+	}
 	if (!s->probes) {
 		fprintf(stderr, "leaktop: %s\n", err);
 		allocator_list_free(&allocators);

@@ -58,7 +58,28 @@ struct model {
 	int64_t total_bytes, total_allocs;
 	double total_growth;
 	struct history total;	/* also the snapshot times of the window */
+	double *scratch_t, *scratch_v;	/* a series for slope(): the window can hold */
+	size_t scratch_cap;		/* millions of samples, too many for the stack */
 };
+
+/* Room for a series of n points in m->scratch_t/v. */
+static bool scratch_fit(struct model *m, size_t n)
+{
+	double *t, *v;
+
+	if (n <= m->scratch_cap)
+		return true;
+	t = realloc(m->scratch_t, n * sizeof(*t));
+	if (t)
+		m->scratch_t = t;
+	v = t ? realloc(m->scratch_v, n * sizeof(*v)) : NULL;
+	if (v)
+		m->scratch_v = v;
+	if (!t || !v)
+		return false;
+	m->scratch_cap = n;
+	return true;
+}
 
 double slope(const double *t, const double *v, size_t n)
 {
@@ -103,10 +124,14 @@ static int history_push(struct history *h, double t, double bytes, double window
 	return 0;
 }
 
-static double history_slope(const struct history *h)
+static double history_slope(struct model *m, const struct history *h)
 {
-	double t[h->count ? h->count : 1], v[h->count ? h->count : 1];
+	double *t, *v;
 
+	if (!scratch_fit(m, h->count))
+		return 0;
+	t = m->scratch_t;
+	v = m->scratch_v;
 	for (size_t i = 0; i < h->count; i++) {
 		/* Relative times keep the sums well conditioned. */
 		t[i] = h->samples[i].t - h->samples[0].t;
@@ -213,19 +238,19 @@ static void series_values(const struct model *m, const struct entry *e, size_t f
 }
 
 /* The least-squares slope of e's series in the window. */
-static double entry_growth(const struct model *m, const struct entry *e)
+static double entry_growth(struct model *m, const struct entry *e)
 {
 	size_t first, n;
+	double *t, *v;
 
 	if (e->npoints <= 1)
 		return 0;	/* constant over the window: slope() would say 0 too */
 	first = series_start(m, e);
 	n = m->total.count - first;
-	if (n < 2)
+	if (n < 2 || !scratch_fit(m, n))
 		return 0;
-
-	double t[n], v[n];
-
+	t = m->scratch_t;
+	v = m->scratch_v;
 	for (size_t i = 0; i < n; i++) {
 		/* Relative times keep the sums well conditioned. */
 		t[i] = m->total.samples[first + i].t - m->total.samples[first].t;
@@ -253,6 +278,8 @@ void model_reset(struct model *m)
 	free(m->entries);
 	free(m->slots);
 	free(m->total.samples);
+	free(m->scratch_t);
+	free(m->scratch_v);
 	memset(m, 0, sizeof(*m));
 	m->window = window;
 }
@@ -396,7 +423,7 @@ void model_end(struct model *m)
 	}
 	if (pushed)
 		m->total.samples[m->total.count - 1].bytes = (double)m->total_bytes;
-	m->total_growth = history_slope(&m->total);
+	m->total_growth = history_slope(m, &m->total);
 }
 
 static int compare_rows(const void *a, const void *b, void *sort)

@@ -299,8 +299,9 @@ static void freeze(struct tui *t, const struct report *r, const struct model *m)
 	}
 	for (size_t i = 0; i < r->count; i++) {
 		stacks[i] = r->stacks[i];
-		memcpy(t->frozen_frames + used, r->stacks[i].frames,
-		       (size_t)r->stacks[i].nframes * sizeof(t->frozen_frames[0]));
+		if (r->stacks[i].nframes > 0)
+			memcpy(t->frozen_frames + used, r->stacks[i].frames,
+			       (size_t)r->stacks[i].nframes * sizeof(t->frozen_frames[0]));
 		stacks[i].frames = t->frozen_frames + used;
 		used += (size_t)r->stacks[i].nframes;
 		trends[i].n = model_recent(m, r->stacks[i].id, trends[i].bytes, TREND_MAX);
