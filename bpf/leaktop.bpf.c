@@ -131,6 +131,15 @@ static __always_inline void count_lost(__u32 reason)
 		__sync_fetch_and_add(n, 1); /* programs are preemptible */
 }
 
+/* Folds 64-bit word v into hash h (FNV-1a over words, then a shift so that
+ * high bits reach the low ones the map keys are cut from).  Stacks, native
+ * and Python, are stored once under such hashes. */
+static __always_inline __u64 hash_mix(__u64 h, __u64 v)
+{
+	h = (h ^ v) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
 #include "python_stack.bpf.h"
 #include "unwind.bpf.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The Python stack of the calling thread, walked in the kernel at an
- * allocation probe (included by leaktop.bpf.c).
+ * allocation probe (included by leaktop.bpf.c, after hash_mix()).
  *
  * CPython 3.11: _PyRuntime.gilstate.tstate_current is the thread state of the
  * thread holding the GIL; when that is the calling thread, its cframe's
@@ -39,13 +39,6 @@ static __always_inline __u64 read_pointer(__u64 base, __u32 offset)
 	return value;
 }
 
-static __always_inline __u64 mix(__u64 h, __u64 v)
-{
-	h ^= v;
-	h *= 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
 struct py_walk {
 	struct py_stack *st;	/* the thread's scratch */
 	__u64 frame;	/* next _PyInterpreterFrame to read */
@@ -73,7 +66,7 @@ static long walk_frame(__u32 index, struct py_walk *w)
 
 		f->code = code;
 		f->offset = (__s32)(instr - (code + python.code_bytecode));
-		w->hash = mix(mix(w->hash, code), instr - code);
+		w->hash = hash_mix(hash_mix(w->hash, code), instr - code);
 		w->depth++;
 	}
 	return 0;
@@ -108,7 +101,7 @@ static __always_inline __u64 python_stack(__u32 tid)
 		return 0;
 	st->depth = w.depth;
 	st->truncated = w.frame != 0;
-	w.hash = mix(w.hash, st->truncated) | 1; /* 0 means "no Python stack" */
+	w.hash = hash_mix(w.hash, st->truncated) | 1; /* 0 means "no Python stack" */
 	/* Mostly a stack seen before: a lookup does not take the bucket lock. */
 	if (!bpf_map_lookup_elem(&py_stacks, &w.hash) &&
 	    bpf_map_update_elem(&py_stacks, &w.hash, st, BPF_NOEXIST) &&

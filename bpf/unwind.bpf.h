@@ -2,7 +2,7 @@
 /* The user stack at an allocation probe, unwound in the kernel from the unwind
  * tables userspace built from the target's CFI (bpf/unwind.h), so that code
  * without frame pointers (Debian's binaries) has whole stacks.  Included by
- * leaktop.bpf.c after count_lost().
+ * leaktop.bpf.c after count_lost() and hash_mix().
  *
  * Each frame: find the mapping of pc in the mapping index (binary search,
  * cached while consecutive frames stay in one mapping), the row covering
@@ -90,11 +90,6 @@ struct {
 struct cfi_ctx {
 	struct cfi_scratch *sc;
 };
-
-static __always_inline __u64 unwind_mix(__u64 h, __u64 v)
-{
-	return (h ^ v) * 0x100000001b3ULL; /* FNV-1a over 64-bit words */
-}
 
 /* The start of entry `key` of the map searched: a mapping's start address or
  * a row's file offset; false when there is no such entry. */
@@ -217,7 +212,7 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 		return false;
 	sc->trace.ips[depth] = pc;
 	sc->walk.depth = depth + 1;
-	sc->walk.hash = unwind_mix(sc->walk.hash, pc);
+	sc->walk.hash = hash_mix(sc->walk.hash, pc);
 	return true;
 }
 
@@ -332,7 +327,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		count_lost(LOST_STACK_TRUNCATED);
 	if (sc->walk.depth < MAX_STACK_DEPTH)
 		sc->trace.ips[sc->walk.depth] = 0; /* the end mark; later entries are stale */
-	sc->trace.hash = unwind_mix(sc->walk.hash, sc->walk.depth);
+	sc->trace.hash = hash_mix(sc->walk.hash, sc->walk.depth);
 
 	id = (__u32)(sc->trace.hash ^ (sc->trace.hash >> 32)) & 0x7fffffff; /* < 0: none */
 	found = bpf_map_lookup_elem(&stack_traces, &id);

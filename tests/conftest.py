@@ -206,6 +206,20 @@ def spawn_after_ready(procs, name, *leaktop_args, intervals_after=2, target_args
     raise AssertionError("target never said ready")
 
 
+def fdinfo(pid):
+    """The fields of /proc/PID/fdinfo of each file the process holds open (BPF
+    maps say map_type, max_entries...; links say link_id)."""
+    infos = []
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                infos.append({k.strip(): v.strip() for k, v in
+                              (line.split(":", 1) for line in f if ":" in line)})
+        except OSError:
+            continue  # closed meanwhile
+    return infos
+
+
 def _links_held_by_other_tracers():
     """Link ids held open by leaktop binaries other than the one under test
     (a second checkout tracing at the same time must not fail this suite)."""
@@ -215,11 +229,7 @@ def _links_held_by_other_tracers():
             exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")  # rebuilt
             if os.path.basename(exe) not in ("leaktop", "floor") or exe == LEAKTOP:
                 continue
-            for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                    for line in f:
-                        if line.startswith("link_id:"):
-                            held.add(int(line.split()[1]))
+            held |= {int(info["link_id"]) for info in fdinfo(pid) if "link_id" in info}
         except OSError:
             continue
     return held

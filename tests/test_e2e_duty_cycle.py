@@ -1,24 +1,16 @@
 """--duty-cycle: allocation probes on part of each second, figures scaled."""
-import os
 import time
 
 import pytest
 
-from conftest import find_stack, leaktop, target
+from conftest import fdinfo, find_stack, leaktop, target
 
 LEAK_RATE = 1_000_000  # busy_leak: 2 x 500 B kept every millisecond
 
 
 def links_of(pid):
     """How many BPF links the process holds open."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                count += "link_id:" in f.read()
-        except OSError:
-            pass
-    return count
+    return sum("link_id" in info for info in fdinfo(pid))
 
 
 def test_duty_cycle_detaches_allocation_probes_and_scales_the_figures(procs):

@@ -1,11 +1,10 @@
 """Growth ranking, threads, code without frame pointers, static executables, C++."""
-import os
 import subprocess
 
 import pytest
 
-from conftest import (alloc_line, attach_after_ready, find_stack, leaktop, spawn_after_ready,
-                      target)
+from conftest import (alloc_line, attach_after_ready, fdinfo, find_stack, leaktop,
+                      spawn_after_ready, target)
 
 LEAK_RATE = 102400  # leak_rate.c: 10240 bytes every 100 ms
 
@@ -126,17 +125,10 @@ def test_full_maps_are_counted_and_tracked_figures_stay_right(procs):
 
 def allocs_map_size(leaktop_pid):
     """max_entries of the live-allocation map leaktop holds (hash, 8-byte key,
-    24-byte value), from its file descriptors' fdinfo."""
-    sizes = []
-    for fd in os.listdir(f"/proc/{leaktop_pid}/fdinfo"):
-        try:
-            with open(f"/proc/{leaktop_pid}/fdinfo/{fd}") as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        if (info.get("map_type", "").strip() == "1" and info.get("key_size", "").strip() == "8"
-                and info.get("value_size", "").strip() == "24"):
-            sizes.append(int(info["max_entries"]))
+    24-byte value)."""
+    sizes = [int(info["max_entries"]) for info in fdinfo(leaktop_pid)
+             if info.get("map_type") == "1" and info.get("key_size") == "8"
+             and info.get("value_size") == "24"]
     assert len(sizes) == 1, sizes
     return sizes[0]
 

@@ -59,7 +59,6 @@ void collection_close(struct collection *c)
  * word, updated atomically. */
 int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack_slot_fn fn, void *ctx)
 {
-	c->count = 0;
 	if (used > c->nslots)
 		used = c->nslots; /* full: later slots were never handed out */
 	for (uint32_t slot = 0; slot < used; slot++) {
@@ -67,7 +66,6 @@ int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack
 
 		if (bytes == 0 && allocs == 0)
 			continue; /* balanced, or a slot another thread's made redundant */
-		c->count++;
 		fn(ctx, slot, bytes, (allocs + COUNT_UNIT / 2) / COUNT_UNIT);
 	}
 	return read_counters(lost_fd, c->lost, LOST_COUNT) ?: read_counters(hits_fd, &c->hits, 1);

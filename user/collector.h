@@ -9,7 +9,6 @@
 
 /* The counters of one reading, and the mapping of the per-stack figures. */
 struct collection {
-	size_t count;		/* stacks with figures read */
 	uint64_t lost[LOST_COUNT];
 	uint64_t hits;		/* probe hits since attaching */
 	/* private */

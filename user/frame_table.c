@@ -7,6 +7,7 @@
 #include <string.h>
 #include "frame_table.h"
 #include "hash.h"
+#include "string_set.h"
 
 #define CHUNK_FRAMES 4096
 
@@ -16,8 +17,7 @@ struct frame_table {
 	uint32_t *slots;		/* id + 1, 0 when empty; at most half full;
 					 * nslots a power of two */
 	size_t nslots, count;
-	char **strings;			/* the frames' strings, each once; same scheme */
-	size_t nstrings_slots, nstrings;
+	void *strings;			/* the frames' strings, each once (string_set.h) */
 };
 
 struct frame_table *frame_table_new(void)
@@ -33,9 +33,7 @@ void frame_table_free(struct frame_table *t)
 		free(t->chunks[i]);
 	free(t->chunks);
 	free(t->slots);
-	for (size_t i = 0; i < t->nstrings_slots; i++)
-		free(t->strings[i]);
-	free(t->strings);
+	string_set_free(&t->strings);
 	free(t);
 }
 
@@ -102,46 +100,14 @@ static bool grow(struct frame_table *t)
 	return true;
 }
 
-static char **string_slot(char **slots, size_t nslots, const char *str)
-{
-	uint64_t h = FNV1A_INIT;
-	size_t i;
-
-	fnv1a_string(&h, str);
-	for (i = h & (nslots - 1); slots[i]; i = (i + 1) & (nslots - 1))
-		if (strcmp(slots[i], str) == 0)
-			break;
-	return &slots[i];
-}
-
 /* The table's own copy of str (NULL stays NULL); false when out of memory. */
 static bool intern_string(struct frame_table *t, const char **str)
 {
-	char **slot;
+	const char *copy = string_set_intern(&t->strings, *str);
 
-	if (!*str)
-		return true;
-	if (2 * (t->nstrings + 1) > t->nstrings_slots) {
-		size_t n = t->nstrings_slots ? 2 * t->nstrings_slots : 1024;
-		char **slots = calloc(n, sizeof(*slots));
-
-		if (!slots)
-			return false;
-		for (size_t i = 0; i < t->nstrings_slots; i++)
-			if (t->strings[i])
-				*string_slot(slots, n, t->strings[i]) = t->strings[i];
-		free(t->strings);
-		t->strings = slots;
-		t->nstrings_slots = n;
-	}
-	slot = string_slot(t->strings, t->nstrings_slots, *str);
-	if (!*slot) {
-		*slot = strdup(*str);
-		if (!*slot)
-			return false;
-		t->nstrings++;
-	}
-	*str = *slot;
+	if (*str && !copy)
+		return false;
+	*str = copy;
 	return true;
 }
 

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "allocators.h"
 #include "collector.h"
+#include "grow.h"
 #include "model.h"
 #include "atomic_file.h"
 #include "options.h"
@@ -308,19 +309,12 @@ static struct stack *slot_stack(struct session *s, uint32_t slot)
 	struct stack_key key;
 	struct stack *st;
 
-	if (slot >= s->nslot_stacks) {
-		size_t n = s->nslot_stacks ? s->nslot_stacks : 1024;
-		struct stack **grown;
+	struct stack **grown = grow_array(s->slot_stacks, &s->nslot_stacks, (size_t)slot + 1,
+					  sizeof(*grown), 1024);
 
-		while (n <= slot)
-			n *= 2;
-		grown = realloc(s->slot_stacks, n * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		memset(grown + s->nslot_stacks, 0, (n - s->nslot_stacks) * sizeof(*grown));
-		s->slot_stacks = grown;
-		s->nslot_stacks = n;
-	}
+	if (!grown)
+		return NULL;
+	s->slot_stacks = grown;
 	st = s->slot_stacks[slot];
 	if (st)
 		return st == &other_generation ? NULL : st;
@@ -417,12 +411,10 @@ static bool report_frames_fit(struct session *s, size_t n)
 		total += (size_t)((const struct stack *)s->rows[i].stack)->nframes;
 	if (total <= s->report_frames_capacity)
 		return true;
-	grown = realloc(s->report_frames, total * sizeof(*grown));
-	if (!grown)
-		return false;
-	s->report_frames = grown;
-	s->report_frames_capacity = total;
-	return true;
+	grown = grow_array(s->report_frames, &s->report_frames_capacity, total, sizeof(*grown), 1024);
+	if (grown)
+		s->report_frames = grown;
+	return grown;
 }
 
 /* The latest snapshot as a report of its best `max` stacks. */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "grow.h"
 #include "model.h"
 
 /* A sample of the total: one per snapshot in the window. */
@@ -65,19 +66,17 @@ struct model {
 /* Room for a series of n points in m->scratch_t/v. */
 static bool scratch_fit(struct model *m, size_t n)
 {
-	double *t, *v;
+	size_t cap_t = m->scratch_cap, cap_v = m->scratch_cap;
+	double *t = grow_array(m->scratch_t, &cap_t, n, sizeof(*t), 64);
+	double *v = t ? grow_array(m->scratch_v, &cap_v, n, sizeof(*v), 64) : NULL;
 
-	if (n <= m->scratch_cap)
-		return true;
-	t = realloc(m->scratch_t, n * sizeof(*t));
 	if (t)
 		m->scratch_t = t;
-	v = t ? realloc(m->scratch_v, n * sizeof(*v)) : NULL;
 	if (v)
 		m->scratch_v = v;
-	if (!t || !v)
+	if (!v)
 		return false;
-	m->scratch_cap = n;
+	m->scratch_cap = cap_v;
 	return true;
 }
 
@@ -111,15 +110,11 @@ static int history_push(struct history *h, double t, double bytes, double window
 		memmove(h->samples, h->samples + drop, (h->count - drop) * sizeof(*h->samples));
 		h->count -= drop;
 	}
-	if (h->count == h->capacity) {
-		size_t cap = h->capacity ? 2 * h->capacity : 4;
-		struct sample *grown = realloc(h->samples, cap * sizeof(*grown));
+	struct sample *grown = grow_array(h->samples, &h->capacity, h->count + 1, sizeof(*grown), 4);
 
-		if (!grown)
-			return -ENOMEM;
-		h->samples = grown;
-		h->capacity = cap;
-	}
+	if (!grown)
+		return -ENOMEM;
+	h->samples = grown;
 	h->samples[h->count++] = (struct sample){ t, bytes };
 	return 0;
 }
@@ -346,15 +341,11 @@ static struct entry *insert(struct model *m, uint64_t id)
 	/* At most half full keeps probe sequences short. */
 	if (2 * (m->count + 1) > m->nslots && index_grow(m))
 		return NULL;
-	if (m->count == m->capacity) {
-		size_t cap = m->capacity ? 2 * m->capacity : 256;
-		struct entry *grown = realloc(m->entries, cap * sizeof(*grown));
+	struct entry *grown = grow_array(m->entries, &m->capacity, m->count + 1, sizeof(*grown), 256);
 
-		if (!grown)
-			return NULL;
-		m->entries = grown;
-		m->capacity = cap;
-	}
+	if (!grown)
+		return NULL;
+	m->entries = grown;
 	m->slots[probe(m, id)] = (uint32_t)(m->count + 1);
 	e = &m->entries[m->count++];
 	memset(e, 0, sizeof(*e));

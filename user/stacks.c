@@ -6,6 +6,7 @@
 #include "allocators.h"
 #include "collector.h"
 #include "frame_table.h"
+#include "grow.h"
 #include "hash.h"
 #include "model.h"
 #include "python.h"
@@ -159,15 +160,11 @@ struct stack *stack_table_build(struct stack_table *t, const struct stack_key *k
 	struct stack *s;
 	int n;
 
-	if (t->count == t->capacity) {
-		size_t cap = t->capacity ? 2 * t->capacity : 1024;
-		struct stack **grown = realloc(t->stacks, cap * sizeof(*grown));
+	struct stack **grown = grow_array(t->stacks, &t->capacity, t->count + 1, sizeof(*grown), 1024);
 
-		if (!grown)
-			return NULL;
-		t->stacks = grown;
-		t->capacity = cap;
-	}
+	if (!grown)
+		return NULL;
+	t->stacks = grown;
 	n = build(t, key, frames);
 	s = malloc(sizeof(*s) + (size_t)n * sizeof(s->frames[0]));
 	if (!s)

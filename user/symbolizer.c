@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "string_set.h"
 #include "symbolizer.h"
 
 /* libstdc++'s demangler (the one every C++ toolchain tool uses). */
@@ -57,29 +58,9 @@ struct symbolizer {
 	void *strings;		/* tsearch tree of interned strings */
 };
 
-static int compare_strings(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
 static const char *intern(struct symbolizer *s, const char *str)
 {
-	char *copy, **found;
-
-	if (!str)
-		return NULL;
-	found = tfind(str, &s->strings, compare_strings);
-	if (found)
-		return *found;
-	copy = strdup(str);
-	if (!copy)
-		return NULL;
-	found = tsearch(copy, &s->strings, compare_strings);
-	if (!found || *found != copy) {
-		free(copy);
-		return found ? *found : NULL;
-	}
-	return copy;
+	return string_set_intern(&s->strings, str);
 }
 
 static int compare_objects(const void *a, const void *b)
@@ -321,7 +302,7 @@ void symbolizer_free(struct symbolizer *s)
 		return;
 	tdestroy(s->cache, free);
 	tdestroy(s->objects, object_close);
-	tdestroy(s->strings, free);
+	string_set_free(&s->strings);
 	free(s->maps);
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);

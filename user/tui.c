@@ -6,6 +6,7 @@
 #include <ncurses.h>
 #include <stdlib.h>
 #include <string.h>
+#include "grow.h"
 #include "tui.h"
 #include "tui_layout.h"
 
@@ -272,7 +273,8 @@ static void draw_help(void)
 }
 
 /* Keeps a copy of what is shown, to show while paused: the caller's rows
- * and frame lists are refilled every interval, and the model moves on. */
+ * and frame lists are refilled every interval, and the model moves on.
+ * Leaves t->frozen.stacks NULL when out of memory (the live view stays). */
 static void freeze(struct tui *t, const struct report *r, const struct model *m)
 {
 	struct report_stack *stacks = realloc(t->frozen_stacks, (r->count + 1) * sizeof(*stacks));
@@ -286,12 +288,11 @@ static void freeze(struct tui *t, const struct report *r, const struct model *m)
 	for (size_t i = 0; i < r->count; i++)
 		nframes += (size_t)r->stacks[i].nframes;
 	if (nframes > t->frozen_frames_cap) {
-		const struct frame **frames = realloc(t->frozen_frames, nframes * sizeof(*frames));
+		const struct frame **frames = grow_array(t->frozen_frames, &t->frozen_frames_cap, nframes,
+							 sizeof(*frames), 256);
 
-		if (frames) {
+		if (frames)
 			t->frozen_frames = frames;
-			t->frozen_frames_cap = nframes;
-		}
 	}
 	if (!stacks || !trends || nframes > t->frozen_frames_cap) {
 		t->frozen.stacks = NULL; /* out of memory: pausing shows the live view */
@@ -324,12 +325,17 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 		}
 		t->totals[t->ntotals++] = (double)r->bytes;
 	}
-	if (!t->paused)
+	if (!t->paused) {
 		t->frozen_ntotals = t->ntotals;
-	if (!t->paused)
-		freeze(t, r, m);
-	else if (t->frozen.stacks)
-		r = &t->frozen;
+		t->frozen.stacks = NULL;
+	} else {
+		/* The first draw after the pause key shows the snapshot on screen
+		 * (keys redraw from the same model): keep it. */
+		if (!t->frozen.stacks)
+			freeze(t, r, m);
+		if (t->frozen.stacks)
+			r = &t->frozen;
+	}
 	/* Keep the selection on the same stack when rows move. */
 	for (size_t i = 0; t->selected_id && i < r->count; i++)
 		if (r->stacks[i].id == t->selected_id)

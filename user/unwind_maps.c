@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "unwind_maps.h"
+#include "grow.h"
 #include "unwind_tables.h"
 
 /* An object file, by device and inode (its path may differ: /lib vs /usr/lib). */
@@ -129,17 +130,12 @@ static struct unwind_object *add_object(struct unwind_maps *u, unsigned long maj
 					unsigned long minor, unsigned long inode, int fd,
 					const char *name)
 {
-	struct unwind_object *obj;
+	struct unwind_object *obj, *grown;
 
-	if (u->nobjects == u->objects_cap) {
-		size_t cap = u->objects_cap ? 2 * u->objects_cap : 64;
-		struct unwind_object *grown = realloc(u->objects, cap * sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		u->objects = grown;
-		u->objects_cap = cap;
-	}
+	grown = grow_array(u->objects, &u->objects_cap, u->nobjects + 1, sizeof(*grown), 64);
+	if (!grown)
+		return NULL;
+	u->objects = grown;
 	obj = &u->objects[u->nobjects++];
 	*obj = (struct unwind_object){ major, minor, inode, 0, 0 };
 	if (fd >= 0)

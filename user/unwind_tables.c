@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "grow.h"
 #include "unwind_tables.h"
 
 /* DWARF register numbers of x86-64. */
@@ -32,15 +33,11 @@ static int push(struct row_list *l, const struct unwind_row *r)
 		l->rows[l->count - 1] = *r; /* an empty range: the later state wins */
 		return 0;
 	}
-	if (l->count == l->capacity) {
-		size_t cap = l->capacity ? 2 * l->capacity : 4096;
-		struct unwind_row *grown = realloc(l->rows, cap * sizeof(*grown));
+	struct unwind_row *grown = grow_array(l->rows, &l->capacity, l->count + 1, sizeof(*grown), 4096);
 
-		if (!grown)
-			return -ENOMEM;
-		l->rows = grown;
-		l->capacity = cap;
-	}
+	if (!grown)
+		return -ENOMEM;
+	l->rows = grown;
 	l->rows[l->count++] = *r;
 	return 0;
 }
