@@ -61,6 +61,10 @@ $(BUILD)/targets/%: tests/targets/%.cc | $(BUILD)/.deps-ok
 # Other allocators: jemalloc (as Debian's redis uses it) and tcmalloc.
 TARGET_LDLIBS_jemalloc = -ljemalloc
 TARGET_LDLIBS_tcmalloc = -ltcmalloc_minimal
+# cpp_throw.cc again, with the operator new of these allocators.
+$(BUILD)/targets/cpp_throw_jemalloc $(BUILD)/targets/cpp_throw_tcmalloc: tests/targets/cpp_throw.cc
+TARGET_LDLIBS_cpp_throw_jemalloc = -ljemalloc
+TARGET_LDLIBS_cpp_throw_tcmalloc = -ltcmalloc_minimal
 
 # A library loaded at run time by the dlopen target, without frame pointers.
 $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok

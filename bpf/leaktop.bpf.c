@@ -262,6 +262,32 @@ static __always_inline __u64 mul_or_overflow(__u64 a, __u64 b, __u32 *overflow)
 	return product;
 }
 
+static __always_inline bool is_operator_new(__u16 fn)
+{
+	return fn == FN_OPERATOR_NEW || fn == FN_OPERATOR_NEW_ARRAY;
+}
+
+/* Is a call entering at sp (function fn) nested in the pending one?
+ * Nested calls run below it on the stack: a lower sp, or the same sp for a
+ * tail jump from one allocator entry to another.  operator new has no
+ * return probe, so when it throws its record stays: it is still running
+ * only while its return address is still at its sp, and a tail jump goes
+ * to another entry than its own (a call at the same place again enters the
+ * same function). */
+static __always_inline bool nested(const struct pending *call, __u64 sp, __u16 fn)
+{
+	__u64 ret_addr = 0;
+
+	if (sp > call->sp)
+		return false;
+	if (!is_operator_new(call->key.fn))
+		return true;
+	if (sp == call->sp && fn == call->key.fn)
+		return false;
+	bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)call->sp);
+	return ret_addr == call->key.caller;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 {
@@ -281,17 +307,17 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		return 0;
 	}
 
+	call.key.fn = (__u16)bpf_get_attach_cookie(ctx);
 	/* Nested call (the allocator calling one of its own entry points, or
 	 * tail-jumping to one, as reallocarray -> realloc does: same sp): the
 	 * outermost call is the one the program made; count it once.  A record
 	 * with a lower sp than ours is stale (a longjmp out of a call), as is
 	 * one from before a --duty-cycle detach. */
-	if (t->call.depth && t->call.epoch == duty_epoch && sp <= t->call.sp) {
+	if (t->call.depth && t->call.epoch == duty_epoch && nested(&t->call, sp, call.key.fn)) {
 		t->call.depth++;
 		return 0;
 	}
 
-	call.key.fn = (__u16)bpf_get_attach_cookie(ctx);
 	call.key.generation = (__u16)generation;
 	switch (call.key.fn) {
 	case FN_MALLOC:
@@ -337,12 +363,17 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	call.sp = sp;
 	call.depth = 1;
 	call.epoch = duty_epoch;
+	/* operator new's caller tells its later entries and rets from those of
+	 * a call an exception ended (see nested()), sampled or not. */
+	if (is_operator_new(call.key.fn))
+		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	call.sampled = !call.failed && take_sample(t, call.size);
 	if (!call.sampled) {
 		t->call = call; /* its return may still free realloc's old block */
 		return 0;
 	}
-	bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
+	if (!is_operator_new(call.key.fn))
+		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	call.key.py_stack = python_stack(tid);
 	if (call.key.py_stack && call.key.caller >= python.text_start &&
 	    call.key.caller < python.text_end) {
@@ -360,31 +391,15 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	return 0;
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(alloc_return, __u64 ret)
+/* The call in t->call is over (its return was seen): records its result. */
+static __always_inline void complete(struct thread_state *t, __u64 ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct thread_state *t;
 	__u64 ptr = ret, size, count = COUNT_UNIT;
-	struct pending call;
+	struct pending call = t->call;
 
-	if (!is_target(pid_tgid))
-		return 0;
-	t = thread_state(false);
-	if (!t || !t->call.depth)
-		return 0;
-	if (t->call.epoch != duty_epoch) { /* entered before the probes were re-attached */
-		t->call.depth = 0;
-		return 0;
-	}
-	if (t->call.depth > 1) {
-		t->call.depth--;
-		return 0;
-	}
-	call = t->call;
 	t->call.depth = 0;
 	if (call.failed)
-		return 0;
+		return;
 
 	if (call.key.fn == FN_POSIX_MEMALIGN) {
 		ptr = 0;
@@ -396,7 +411,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		 * real size) when that is at least the size asked for, else the
 		 * resize failed and the block is as it was. */
 		if (ret < call.size || !call.old_ptr)
-			return 0;
+			return;
 		ptr = call.old_ptr;
 		call.size = ret;
 	}
@@ -410,11 +425,62 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 			release(call.old_ptr);
 	}
 	if (!ptr || !call.sampled)
-		return 0;
+		return;
 	size = call.size;
 	if (sample_bytes)
 		sample_weight(weight_table, call.size, sample_bytes, &size, &count);
 	record(ptr, size, count, &call.key);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return, __u64 ret)
+{
+	struct thread_state *t;
+
+	if (!is_target(bpf_get_current_pid_tgid()))
+		return 0;
+	t = thread_state(false);
+	if (!t || !t->call.depth)
+		return 0;
+	if (t->call.epoch != duty_epoch) { /* entered before the probes were re-attached */
+		t->call.depth = 0;
+		return 0;
+	}
+	/* A call nested in another, or in operator new, which ends at its own
+	 * ret (new_return), never here. */
+	if (t->call.depth > 1 || is_operator_new(t->call.key.fn)) {
+		if (t->call.depth > 1)
+			t->call.depth--;
+		return 0;
+	}
+	complete(t, ret);
+	return 0;
+}
+
+/* On a ret instruction of operator new (user/return_sites.c): [sp] holds the
+ * return address, as at its entry, and sp is the entry's.  Rets of the code
+ * operator new calls have a lower sp; those of a call that ended by an
+ * exception are not reached, and a later ret at the same sp returns to
+ * another place. */
+SEC("uprobe")
+int BPF_KPROBE(new_return)
+{
+	__u64 sp = PT_REGS_SP(ctx), ret_addr = 0;
+	struct thread_state *t;
+
+	if (!is_target(bpf_get_current_pid_tgid()))
+		return 0;
+	t = thread_state(false);
+	if (!t || !t->call.depth || !is_operator_new(t->call.key.fn) || sp != t->call.sp)
+		return 0;
+	if (t->call.epoch != duty_epoch) {
+		t->call.depth = 0;
+		return 0;
+	}
+	bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp);
+	if (ret_addr != t->call.key.caller)
+		return 0;
+	complete(t, PT_REGS_RC(ctx));
 	return 0;
 }
 

@@ -241,6 +241,6 @@ def leaktop_links():
     out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True).stdout
     progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
     ours = {p["id"] for p in json.loads(progs or "[]")
-            if p.get("name") in ("alloc_enter", "alloc_return", "free_enter")}
+            if p.get("name") in ("alloc_enter", "alloc_return", "free_enter", "new_return")}
     links = {link["id"] for link in json.loads(out or "[]") if link.get("prog_id") in ours}
     return links - _links_held_by_other_tracers()

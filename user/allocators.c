@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "allocators.h"
+#include "elf_code.h"
+#include "return_sites.h"
 
 const char *const alloc_fn_names[ALLOC_FN_NAMES] = {
 	[FN_MALLOC] = "malloc",
@@ -33,6 +35,7 @@ const char *const alloc_fn_names[ALLOC_FN_NAMES] = {
 	[FN_PY_ARENA] = "pymalloc arena",
 	[ALLOC_FREE] = "free",
 	[ALLOC_PY_FREE] = "PyObject_Free",
+	[ALLOC_NEW_RETURN] = "operator new's return",
 };
 
 /* Symbols probed, by (unversioned) name.  C++ operators are matched mangled:
@@ -111,24 +114,6 @@ static bool has_fn(const struct allocator_object *obj, int fn)
 	return false;
 }
 
-/* Virtual address of a function -> offset in the file, through the executable
- * PT_LOAD segment that holds it. */
-static uint64_t vaddr_to_file_offset(Elf *elf, uint64_t vaddr)
-{
-	size_t n;
-	GElf_Phdr ph;
-
-	if (elf_getphdrnum(elf, &n))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
-			return vaddr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
-}
-
 static void scan_symbols(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator_object *obj)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
@@ -146,7 +131,7 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (!name || (fn = symbol_fn(name)) < 0)
 			continue;
-		allocator_object_add_probe(obj, fn, vaddr_to_file_offset(elf, sym.st_value));
+		allocator_object_add_probe(obj, fn, elf_vaddr_to_file_offset(elf, sym.st_value));
 	}
 }
 
@@ -176,6 +161,7 @@ int allocator_object_load(const char *path, const char *open_path, struct alloca
 		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
 			scan_symbols(elf, scn, &sh, obj);
 	}
+	return_sites_add(obj, elf, obj->new_left_out, sizeof(obj->new_left_out));
 	elf_end(elf);
 	close(fd);
 	return has_fn(obj, ALLOC_FREE) && (has_fn(obj, FN_MALLOC) || has_fn(obj, FN_OPERATOR_NEW));

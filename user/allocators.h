@@ -10,10 +10,12 @@
 
 #define ALLOC_FREE FN_COUNT	/* free and every operator delete: pointer first */
 #define ALLOC_PY_FREE (FN_COUNT + 1) /* pymalloc's free(ctx, ptr), arena free(ctx, ptr, size) */
-#define ALLOC_FN_NAMES (FN_COUNT + 2)
-#define MAX_ALLOC_PROBES 48
+/* A ret instruction through which operator new returns (return_sites.h). */
+#define ALLOC_NEW_RETURN (FN_COUNT + 2)
+#define ALLOC_FN_NAMES (FN_COUNT + 3)
+#define MAX_ALLOC_PROBES 96
 
-/* Display names of enum alloc_fn (and ALLOC_FREE, ALLOC_PY_FREE). */
+/* Display names of enum alloc_fn (and ALLOC_FREE, ALLOC_PY_FREE, ALLOC_NEW_RETURN). */
 extern const char *const alloc_fn_names[ALLOC_FN_NAMES];
 
 /* One function to probe in an object. */
@@ -29,6 +31,8 @@ struct allocator_object {
 	char open_path[PATH_MAX];	/* as we open it: under /proc/PID/root */
 	struct alloc_probe probes[MAX_ALLOC_PROBES]; /* distinct offsets */
 	int nprobes;
+	/* C++ operators left out: their returns cannot all be found. */
+	char new_left_out[256];
 };
 
 struct allocator_list {

@@ -668,6 +668,11 @@ static int start(struct session *s)
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
+	for (int i = 0; i < allocators.count; i++)
+		if (allocators.objects[i].new_left_out[0])
+			fprintf(stderr, "leaktop: %s: not traced: %s (it leaves through code whose returns leaktop cannot find; "
+				"blocks it makes are not counted)\n",
+				allocators.objects[i].path, allocators.objects[i].new_left_out);
 	allocator_list_free(&allocators);
 
 	if (s->target.spawned && target_release(&s->target, err, sizeof(err))) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "elf_code.h"
 #include "placement.h"
 
 /* The prologue walked before giving up: a probe far from the entry gains
@@ -40,6 +41,7 @@ static const uint8_t args_read[ALLOC_FN_NAMES] = {
 	[FN_PY_ARENA] = ARG_RDI | ARG_RSI,
 	[ALLOC_FREE] = ARG_RDI,
 	[ALLOC_PY_FREE] = ARG_RDI | ARG_RSI,
+	[ALLOC_NEW_RETURN] = 0,
 };
 
 unsigned placement_args(int fn)
@@ -178,56 +180,14 @@ uint64_t placement_choose(const uint8_t *code, size_t len, uint64_t vaddr, unsig
 	return at;
 }
 
-/* File offset -> virtual address through the executable segment holding it. */
-static bool file_to_vaddr(Elf *elf, uint64_t offset, uint64_t *vaddr)
-{
-	size_t n;
-	GElf_Phdr ph;
-
-	if (elf_getphdrnum(elf, &n))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
-			continue;
-		if (offset >= ph.p_offset && offset < ph.p_offset + ph.p_filesz) {
-			*vaddr = offset - ph.p_offset + ph.p_vaddr;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* The size of the function symbol starting at vaddr (0 when none says). */
-static uint64_t function_size(Elf *elf, uint64_t vaddr)
-{
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	GElf_Sym sym;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		size_t count;
-
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) ||
-		    !sh.sh_entsize || !(data = elf_getdata(scn, NULL)))
-			continue;
-		count = sh.sh_size / sh.sh_entsize;
-		for (size_t i = 0; i < count; i++)
-			if (gelf_getsym(data, (int)i, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
-			    sym.st_value == vaddr && sym.st_size)
-				return sym.st_size;
-	}
-	return 0;
-}
-
 static uint64_t probe_place(Elf *elf, int fd, const struct alloc_probe *probe)
 {
 	uint64_t vaddr, size, at = 0;
 	uint8_t *code;
 
-	if (!file_to_vaddr(elf, probe->offset, &vaddr))
+	if (!elf_file_offset_to_vaddr(elf, probe->offset, &vaddr))
 		return 0;
-	size = function_size(elf, vaddr);
+	size = elf_function_size(elf, vaddr);
 	if (!size || size > MAX_FUNCTION_BYTES || !(code = malloc(size)))
 		return 0;
 	if (pread(fd, code, size, (off_t)probe->offset) == (ssize_t)size)
@@ -249,7 +209,11 @@ int placement_apply(struct allocator_object *obj)
 		return 0;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	for (int i = 0; elf && elf_kind(elf) == ELF_K_ELF && i < obj->nprobes; i++) {
-		uint64_t at = probe_place(elf, fd, &obj->probes[i]);
+		uint64_t at;
+
+		if (obj->probes[i].fn == ALLOC_NEW_RETURN)
+			continue; /* the ret itself is what is probed */
+		at = probe_place(elf, fd, &obj->probes[i]);
 
 		obj->probes[i].at += at;
 		moved += at != 0;

@@ -71,11 +71,18 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 	for (int i = 0; i < obj->nprobes && !err; i++) {
 		const struct alloc_probe *probe = &obj->probes[i];
 		bool is_free = probe->fn == ALLOC_FREE || probe->fn == ALLOC_PY_FREE;
+		bool is_new = probe->fn == FN_OPERATOR_NEW || probe->fn == FN_OPERATOR_NEW_ARRAY;
 
-		if (returns) {
+		if (probe->fn == ALLOC_NEW_RETURN) {
+			/* A plain uprobe on one of operator new's rets: no uretprobe
+			 * may sit where an exception unwinds (return_sites.h). */
+			if (returns)
+				err = attach_one(p, skel->progs.new_return, p->paths[index], probe->at,
+						 false, 0, pid);
+		} else if (returns) {
 			/* At the entry probe's place (one trap serves both): it keeps
 			 * the return address at [sp], where the uretprobe takes it. */
-			if (!is_free)
+			if (!is_free && !is_new)
 				err = attach_one(p, skel->progs.alloc_return, p->paths[index], probe->at,
 						 true, (uint64_t)probe->fn, pid);
 		} else if (is_free) {

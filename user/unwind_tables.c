@@ -110,9 +110,9 @@ static int64_t file_offset(const struct segments *s, uint64_t vaddr)
 	return -1;
 }
 
-/* The FDEs' start addresses from .eh_frame_hdr (sorted by the linker).
- * Only its usual table encoding (4-byte, relative to the header) is read. */
-static int fde_starts(Elf *elf, const GElf_Phdr *hdr, uint64_t **starts, size_t *count)
+/* Only .eh_frame_hdr's usual table encoding (4-byte, relative to the header)
+ * is read. */
+int unwind_fde_starts(Elf *elf, const GElf_Phdr *hdr, uint64_t **starts, size_t *count)
 {
 	size_t size;
 	const unsigned char *d = (const unsigned char *)elf_rawfile(elf, &size);
@@ -238,7 +238,7 @@ int unwind_table_build(int fd, struct unwind_row **rows, size_t *count)
 	}
 	if (eh_hdr.p_type != PT_GNU_EH_FRAME || !(cfi = dwarf_getcfi_elf(elf)))
 		goto out;
-	err = fde_starts(elf, &eh_hdr, &starts, &nstarts);
+	err = unwind_fde_starts(elf, &eh_hdr, &starts, &nstarts);
 	for (size_t i = 0; i < nstarts && !err; i++) {
 		if (i && starts[i] == starts[i - 1])
 			continue;

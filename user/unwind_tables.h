@@ -3,6 +3,7 @@
 #ifndef LEAKTOP_UNWIND_TABLES_H
 #define LEAKTOP_UNWIND_TABLES_H
 
+#include <gelf.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -19,5 +20,9 @@ int unwind_table_build(int fd, struct unwind_row **rows, size_t *count);
 /* The row covering file offset pc (the last with row.pc <= pc), or NULL.
  * The BPF unwinder does the same search. */
 const struct unwind_row *unwind_table_find(const struct unwind_row *rows, size_t count, uint32_t pc);
+
+/* The FDEs' start addresses from the .eh_frame_hdr segment hdr (sorted by
+ * the linker): *starts malloc'd, 0 or -errno. */
+int unwind_fde_starts(Elf *elf, const GElf_Phdr *hdr, uint64_t **starts, size_t *count);
 
 #endif
