@@ -127,9 +127,9 @@ $(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUIL
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
-$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h user/allocators.c user/allocators.h \
-		user/placement.c user/placement.h
-	$(CC) $(CFLAGS) -I$(BUILD)/bench $< user/allocators.c user/placement.c -o $@ -lbpf -lelf -lz -lcapstone
+FLOOR_SRCS := user/allocators.c user/placement.c user/elf_code.c user/return_sites.c user/unwind_tables.c
+$(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h $(FLOOR_SRCS) $(wildcard user/*.h)
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< $(FLOOR_SRCS) -o $@ -lbpf -ldw -lelf -lz -lcapstone
 
 # Throughput of the churn target: untraced, under the floor, under leaktop exact
 # and sampled (and memleak when MEMLEAK=/path/to/memleak is given), alternating

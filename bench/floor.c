@@ -47,11 +47,19 @@ int main(int argc, char **argv)
 			LIBBPF_OPTS(bpf_uprobe_opts, entry);
 			LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
 			bool is_free = probe->fn == ALLOC_FREE;
+			/* leaktop's places: operator new returns through uprobes on
+			 * its rets (ALLOC_NEW_RETURN), not a uretprobe. */
+			bool is_new = probe->fn == FN_OPERATOR_NEW || probe->fn == FN_OPERATOR_NEW_ARRAY;
 
+			if (probe->fn == ALLOC_NEW_RETURN) {
+				links += !!bpf_program__attach_uprobe_opts(skel->progs.floor_return, pid,
+									   obj->open_path, probe->at, &entry);
+				continue;
+			}
 			links += !!bpf_program__attach_uprobe_opts(
 				is_free ? skel->progs.floor_free : skel->progs.floor_enter, pid,
 				obj->open_path, probe->at, &entry);
-			if (!is_free)
+			if (!is_free && !is_new)
 				links += !!bpf_program__attach_uprobe_opts(skel->progs.floor_return, pid,
 									   obj->open_path, probe->at, &ret);
 		}
