@@ -87,7 +87,8 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(wildcard user/*.h) $(BUILD)/
 	@mkdir -p $(@D)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iuser -Ibpf -I$(BUILD) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$< user/symbolizer.c user/string_set.c user/allocators.c user/python.c user/python_layouts.c user/python_linetable.c \
+		$< user/symbolizer.c user/string_set.c user/allocators.c user/elf_code.c user/return_sites.c \
+		user/unwind_tables.c user/python.c user/python_layouts.c user/python_linetable.c \
 		-o $@ -ldw -lelf -lz -lstdc++ -lcapstone
 
 # Each harness runs FUZZ_SECONDS divided among them; findings land in build/fuzz-findings.

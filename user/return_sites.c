@@ -88,12 +88,15 @@ static uint64_t plt_target(Elf *elf, csh cs, uint64_t vaddr)
 	if (n)
 		cs_free(insns, n);
 	for (Elf_Scn *scn = NULL; got && !target && (scn = elf_nextscn(elf, scn));) {
+		Elf_Scn *symscn;
 		Elf_Data *data, *symdata;
-		GElf_Shdr sh;
+		GElf_Shdr sh, symsh;
 
+		/* Hostile files: only a relocation section tied to a symbol table. */
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize ||
-		    !(data = elf_getdata(scn, NULL)) ||
-		    !(symdata = elf_getdata(elf_getscn(elf, sh.sh_link), NULL)))
+		    !(symscn = elf_getscn(elf, sh.sh_link)) || !gelf_getshdr(symscn, &symsh) ||
+		    (symsh.sh_type != SHT_DYNSYM && symsh.sh_type != SHT_SYMTAB) ||
+		    !(data = elf_getdata(scn, NULL)) || !(symdata = elf_getdata(symscn, NULL)))
 			continue;
 		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Rela rela;

@@ -114,17 +114,19 @@ static int64_t file_offset(const struct segments *s, uint64_t vaddr)
  * is read. */
 int unwind_fde_starts(Elf *elf, const GElf_Phdr *hdr, uint64_t **starts, size_t *count)
 {
-	size_t size;
-	const unsigned char *d = (const unsigned char *)elf_rawfile(elf, &size);
+	/* A chunk, not elf_rawfile(): reading the whole file after sections
+	 * were read makes libelf lose track of (leak) their data. */
+	Elf_Data *chunk = hdr->p_filesz >= 4 ?
+		elf_getdata_rawchunk(elf, (int64_t)hdr->p_offset, hdr->p_filesz, ELF_T_BYTE) : NULL;
 	const unsigned char *h;
 	size_t ptr_size, n;
 	uint32_t n32;
 
 	*starts = NULL;
 	*count = 0;
-	if (!d || hdr->p_offset + hdr->p_filesz > size || hdr->p_filesz < 4)
+	if (!chunk || !chunk->d_buf)
 		return 0;
-	h = d + hdr->p_offset;
+	h = chunk->d_buf;
 	if (h[0] != 1 || h[2] != DW_EH_PE_udata4 || h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
 		return 0;
 	switch (h[1] & 0x0f) { /* eh_frame_ptr: skipped */
