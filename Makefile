@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind mutants
 all: leaktop
 
 deps:
@@ -105,6 +105,11 @@ test: leaktop $(BUILD)/unit_tests $(TARGETS) $(FUZZERS)
 	LEAKTOP=$(CURDIR)/leaktop UNIT_TESTS=$(CURDIR)/$(BUILD)/unit_tests TARGETS_DIR=$(CURDIR)/$(BUILD)/targets \
 		FUZZERS_DIR=$(CURDIR)/$(BUILD) \
 		$(PYTHON) -m pytest -p no:cacheprovider -q tests
+
+# Mutation check (scripts/mutants.py): every deliberately broken leaktop must
+# fail a test.  Slow (a build and a suite run per mutant): not part of `test`.
+mutants: leaktop $(BUILD)/unit_tests $(TARGETS)
+	$(PYTHON) scripts/mutants.py
 
 demo: leaktop $(BUILD)/targets/demo
 	./leaktop -i 1 -c 15 -n 5 -- $(BUILD)/targets/demo
