@@ -22,6 +22,9 @@ PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 
 # (name, file, exact text, replacement): the text must occur exactly once.
 MUTANTS = [
+    ("alloc_enter records nothing", "bpf/leaktop.bpf.c",
+     "\tcount_hit();\n\tt = thread_state(true);\n",
+     "\tcount_hit();\n\treturn 0;\n\tt = thread_state(true);\n"),
     ("allocations not recorded", "bpf/leaktop.bpf.c",
      "\t__sync_fetch_and_add(&s->bytes, (__s64)size);\n",
      "\t(void)size;\n"),

@@ -103,3 +103,9 @@ def test_redis_balanced_load_shows_no_growth(procs, redis):
     report = lt.fresh_json(2, 10)
     assert report["growth_bytes_per_s"] < 20000  # no growth (freeing is fine)
     assert report["outstanding_bytes"] < 256 * 1024
+    # Positive control in the same run: new keys are seen as they are kept.
+    before = used_memory(port)
+    benchmark(port, "-t", "set", "-n", "5000", "-r", "100000000", "-d", "100")
+    grown = used_memory(port) - before
+    kept = lt.fresh_json(2, 10)["outstanding_bytes"] - report["outstanding_bytes"]
+    assert 0.80 * grown <= kept <= 1.02 * grown, (grown, kept)

@@ -61,6 +61,10 @@ def test_children_are_not_traced(procs):
     for report in reports:
         callers = [s["frames"][1]["function"] for s in report["stacks"] if len(s["frames"]) > 1]
         assert "keep_blocks" not in callers
+    # Positive control: the shell itself is traced (its job table is malloc'd).
+    shell = os.path.realpath("/bin/sh")
+    assert any(s["outstanding_allocs"] > 0 and len(s["frames"]) > 1 and s["frames"][1]["object"] == shell
+               for report in reports for s in report["stacks"]), reports[-1:]
 
 
 def test_thread_churn(procs):
@@ -108,6 +112,9 @@ def test_target_output_is_unchanged(tmp_path):
         subprocess.run([LEAKTOP, "-q", "--folded", str(tmp_path / "f"), "-i", "0.2", "--",
                         *program], stdout=out, stderr=subprocess.DEVNULL, timeout=60, check=True)
     assert traced_out.read_text() == plain
+    # Positive control: the shell was traced while it ran (its blocks left at exit).
+    folded = (tmp_path / "f").read_text().splitlines()
+    assert any(line.rsplit(" ", 1)[-1] != "0" for line in folded), folded[:5]
 
 
 def test_dlopen_and_dlclose(procs):

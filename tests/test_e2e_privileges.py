@@ -1,6 +1,8 @@
 """Least privilege: leaktop runs as an unprivileged user with only the
 capabilities docs/privileges.md lists, and names what is missing otherwise."""
 import json
+import os
+import signal
 import subprocess
 
 import pytest
@@ -8,22 +10,29 @@ import pytest
 from conftest import LEAKTOP, find_stack, target
 
 
-def as_nobody(caps, *args):
-    """Runs leaktop as user nobody holding exactly `caps` (ambient capabilities)."""
+def nobody_argv(caps, *args):
+    """leaktop run as user nobody holding exactly `caps` (ambient capabilities)."""
     grant = ",".join(f"+{c}" for c in caps)
     setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     setpriv += [f"--inh-caps={grant}", f"--ambient-caps={grant}"] if caps else ["--inh-caps=-all"]
-    return subprocess.run([*setpriv, LEAKTOP, *args], capture_output=True, text=True,
+    return [*setpriv, LEAKTOP, *args]
+
+
+def as_nobody(caps, *args):
+    return subprocess.run(nobody_argv(caps, *args), capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
 
 
 def test_runs_with_only_the_documented_capabilities(procs):
     tgt = procs([target("exact"), "--wait"])  # a root-owned process
     tgt.wait_line("waiting", 10)
-    result = as_nobody(["sys_admin", "sys_ptrace"], "-p", str(tgt.pid), "--json", "-i", "0.3",
-                       "-c", "2")
-    assert result.returncode == 0, result.stderr
-    assert '"outstanding_bytes"' in result.stdout
+    lt = procs(nobody_argv(["sys_admin", "sys_ptrace"], "-p", str(tgt.pid), "--json", "-i", "0.3",
+                           "-n", "50"))
+    lt.json_lines(1, 15)  # attached
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    # What it sees is right, not only that it runs.
+    assert find_stack(lt.fresh_json(2, 15), "keep_blocks")["outstanding_bytes"] == 100000
 
 
 def test_spawn_with_only_the_documented_capabilities():

@@ -85,3 +85,6 @@ def test_fixed_service_shows_no_growing_stack(procs):
     assert rate > 0.8 * RATE
     growing = [s for s in report["stacks"] if s["growth_bytes_per_s"] > 0.05 * BODY * rate]
     assert not growing, growing[:1]
+    # Positive control: the service's Python allocations were seen (named by their lines).
+    assert any(f["kind"] == "python" and s["outstanding_bytes"] > 0
+               for s in report["stacks"] for f in s["frames"]), report["stacks"][:2]
