@@ -39,6 +39,16 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"screen never matched {pattern!r}:\n{self.screen()}")
 
+    def wait_until(self, condition, what, timeout=15):
+        """The screen once condition(screen) holds (for conditions a pattern cannot say)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if condition(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"screen never showed {what}:\n{self.screen()}")
+
     def wait_exit(self, timeout=10):
         deadline = time.monotonic() + timeout
         while not self.done.exists() and time.monotonic() < deadline:
@@ -61,18 +71,20 @@ class Tmux:
 
 @pytest.fixture
 def tui(tmp_path, procs):
-    """Starts leak_rate --wait, leaktop's TUI on it in tmux, then lets the target
-    allocate once the view is up (so big_static is seen too)."""
+    """Starts a target (leak_rate) with --wait, leaktop's TUI on it in tmux, then
+    lets the target allocate once the view is up (so big_static is seen too), and
+    waits for its top stack on row 1.  The target is t.target."""
     sessions = []
 
-    def start(width=120, height=30, term="xterm-256color"):
-        tgt = procs([target("leak_rate"), "--wait"])
+    def start(width=120, height=30, term="xterm-256color", name="leak_rate", top="leak_slowly"):
+        tgt = procs([target(name), "--wait"])
         tgt.wait_line("waiting", 10)
         t = Tmux(tmp_path, f"{LEAKTOP} -i 0.5 --window 2 -p {tgt.pid}", width, height, term)
+        t.target = tgt
         sessions.append(t)
         t.wait_screen(r"GROWTH/s")
         os.kill(tgt.pid, signal.SIGUSR1)
-        t.wait_screen(r"^\s+1 .*leak_slowly")
+        t.wait_screen(rf"^\s+1 .*{top}")
         return t
 
     yield start
@@ -116,13 +128,73 @@ def test_sort_key_changes_order(tui):
 
 def test_enter_shows_the_whole_stack(tui):
     t = tui()
-    t.keys("k")  # select the top row (the selection otherwise follows its stack)
     t.keys("Enter")
     screen = t.wait_screen(r"^\s+1\s+leak_slowly \(leak_rate\.c:\d+\)\s+\[.*/leak_rate\]")
     assert re.search(r"^\s+0\s+malloc.*\[.*libc\.so\.6\]", screen, re.M)
     assert re.search(r"^\s+2\s+main \(leak_rate\.c:\d+\)", screen, re.M)
     t.keys("Escape")
     t.wait_screen(r"GROWTH/s")
+
+
+def detail_stack(t):
+    """The stack view opened by Enter: its frame lines."""
+    screen = t.wait_screen(r"^stack [0-9a-f]{16} ")
+    return [line for line in screen.splitlines() if re.match(r"\s+\d+\s+\S.*\[", line)]
+
+
+def shows_function(lines, name):
+    return any(re.search(rf"\b{name} \(", line) for line in lines)
+
+
+def test_enter_opens_the_top_row_after_the_ranking_changed(tui):
+    """The bar stays on row 1 as the rows re-sort (top, htop): Enter with no other
+    key opens the stack that is on top now, not the one that was on top first."""
+    t = tui(name="rank_swap", top="first_leader")
+    os.kill(t.target.pid, signal.SIGUSR2)  # second_leader now leaks twice as fast
+    t.wait_screen(r"^\s+1 .*second_leader(.|\n)*^\s+2 .*first_leader")
+    t.keys("Enter")
+    frames = detail_stack(t)
+    assert shows_function(frames, "second_leader"), frames
+    assert not shows_function(frames, "first_leader"), frames
+
+
+def test_enter_opens_the_leak_in_the_demo(tmp_path):
+    """make demo: load_table (1 MiB, growth 0) is on top of the first ranking; once
+    the session leak tops the ranking, Enter opens the leak."""
+    t = Tmux(tmp_path, f"{LEAKTOP} -i 0.5 --window 2 -- {target('demo')}")
+    try:
+        t.wait_screen(r"^\s+1 .*leak_session_buffer")
+        t.keys("Enter")
+        frames = detail_stack(t)
+        assert shows_function(frames, "leak_session_buffer"), frames
+        assert not shows_function(frames, "load_table"), frames
+    finally:
+        t.close()
+
+
+def test_follow_keeps_the_bar_on_its_stack(tui):
+    """F (htop's follow): the bar moves with the stack as the rows re-sort, and the
+    header says so; moving the bar ends following and selects the row."""
+    t = tui(name="rank_swap", top="first_leader")
+    t.keys("?")
+    t.wait_screen(r"^\s+F\s+follow the stack under the bar")
+    t.keys("x")  # any key closes the help
+    t.wait_screen(r"GROWTH/s")
+    t.keys("F")
+    t.wait_screen(r"\[FOLLOWING\]")
+    os.kill(t.target.pid, signal.SIGUSR2)
+    t.wait_screen(r"^\s+1 .*second_leader(.|\n)*^\s+2 .*first_leader")
+    t.keys("Enter")
+    frames = detail_stack(t)
+    assert shows_function(frames, "first_leader"), frames
+    assert not shows_function(frames, "second_leader"), frames
+    t.keys("Escape")
+    t.wait_screen(r"GROWTH/s")
+    t.keys("k")  # from row 2 (first_leader) up to row 1
+    t.wait_until(lambda screen: "[FOLLOWING]" not in screen, "following ended")
+    t.keys("Enter")
+    frames = detail_stack(t)
+    assert shows_function(frames, "second_leader"), frames
 
 
 def test_resize_keeps_the_layout(tui):
