@@ -34,6 +34,8 @@ struct tui {
 	const struct frame **frozen_frames; /* of their frame lists (the report's are refilled) */
 	size_t frozen_frames_cap;
 	struct trend *frozen_trends;	/* and of their trend columns */
+	struct tui_status frozen_status; /* and of the header's figures */
+	char frozen_mode[64];
 	double totals[TOTAL_HISTORY];
 	size_t ntotals, frozen_ntotals; /* the graph goes on; the display does not */
 	double last_time;
@@ -287,7 +289,8 @@ static void draw_help(void)
 /* Keeps a copy of what is shown, to show while paused: the caller's rows
  * and frame lists are refilled every interval, and the model moves on.
  * Leaves t->frozen.stacks NULL when out of memory (the live view stays). */
-static void freeze(struct tui *t, const struct report *r, const struct model *m)
+static void freeze(struct tui *t, const struct report *r, const struct model *m,
+		   const struct tui_status *st)
 {
 	struct report_stack *stacks = realloc(t->frozen_stacks, (r->count + 1) * sizeof(*stacks));
 	struct trend *trends = stacks ? realloc(t->frozen_trends, (r->count + 1) * sizeof(*trends)) : NULL;
@@ -321,6 +324,9 @@ static void freeze(struct tui *t, const struct report *r, const struct model *m)
 	}
 	t->frozen = *r;
 	t->frozen.stacks = stacks;
+	t->frozen_status = *st;
+	snprintf(t->frozen_mode, sizeof(t->frozen_mode), "%s", st->mode);
+	t->frozen_status.mode = t->frozen_mode;
 }
 
 void tui_draw(struct tui *t, const struct report *r, const struct model *m,
@@ -344,9 +350,11 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 		/* The first draw after the pause key shows the snapshot on screen
 		 * (keys redraw from the same model): keep it. */
 		if (!t->frozen.stacks)
-			freeze(t, r, m);
-		if (t->frozen.stacks)
+			freeze(t, r, m, st);
+		if (t->frozen.stacks) {
 			r = &t->frozen;
+			st = &t->frozen_status;
+		}
 	}
 	tui_selection_place(&t->sel, r->stacks, r->count, tui_rows(t));
 	if (t->detail && !t->detail_id)

@@ -1,6 +1,7 @@
-/* A ranking that changes on request: first_leader leaks 100 KiB/s until
- * SIGUSR2, then stops; from then on second_leader leaks 200 KiB/s.  By growth
- * the first is the top row, then the second. */
+/* A ranking that changes on request: first_leader leaks 100 KiB/s (10 calls a
+ * second) until SIGUSR2, then stops; from then on second_leader leaks 200 KiB/s
+ * (20 calls a second, so the probe hits double too).  By growth the first is
+ * the top row, then the second. */
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,7 +24,7 @@ __attribute__((noinline)) static void first_leader(void)
 
 __attribute__((noinline)) static void second_leader(void)
 {
-	void *p = malloc(20480); /* ALLOC:second_leader */
+	void *p = malloc(10240); /* ALLOC:second_leader */
 
 	KEEP(p);
 }
@@ -37,10 +38,12 @@ int main(int argc, char **argv)
 	say_ready();
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
-		if (swapped)
+		if (swapped) {
 			second_leader();
-		else
+			second_leader();
+		} else {
 			first_leader();
+		}
 		next.tv_nsec += 100 * 1000 * 1000;
 		if (next.tv_nsec >= 1000 * 1000 * 1000) {
 			next.tv_nsec -= 1000 * 1000 * 1000;
