@@ -30,7 +30,7 @@ class Tmux:
     def keys(self, *keys):
         self.tmux("send-keys", "-t", "0", *keys)
 
-    def wait_screen(self, pattern, timeout=15):
+    def wait_screen(self, pattern, timeout=30):  # attaching takes >15 s at load 15 on 2 CPUs
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.screen()
@@ -39,7 +39,7 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"screen never matched {pattern!r}:\n{self.screen()}")
 
-    def wait_until(self, condition, what, timeout=15):
+    def wait_until(self, condition, what, timeout=30):
         """The screen once condition(screen) holds (for conditions a pattern cannot say)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -49,7 +49,7 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"screen never showed {what}:\n{self.screen()}")
 
-    def wait_exit(self, timeout=30):  # quitting can take 10 s on a loaded machine (issue 20.12)
+    def wait_exit(self, timeout=60):  # quitting took 10-30+ s on a loaded machine (issue 20 item 12)
         deadline = time.monotonic() + timeout
         while not self.done.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
