@@ -9,6 +9,7 @@
 #include "grow.h"
 #include "tui.h"
 #include "tui_layout.h"
+#include "tui_select.h"
 
 #define HEADER_LINES 4
 #define TOTAL_HISTORY 512
@@ -26,13 +27,15 @@ struct trend {
 struct tui {
 	bool utf8, colors, paused, detail, help, closed;
 	enum model_sort sort;
-	uint64_t selected_id;	/* the selection follows the stack, not the row */
-	int selected_row;
+	struct tui_selection sel;
+	uint64_t detail_id;	/* the stack in the detail view; 0: the bar's, once drawn */
 	struct report frozen;	/* what is shown while paused, with its own */
 	struct report_stack *frozen_stacks; /* copy of the rows, */
 	const struct frame **frozen_frames; /* of their frame lists (the report's are refilled) */
 	size_t frozen_frames_cap;
 	struct trend *frozen_trends;	/* and of their trend columns */
+	struct tui_status frozen_status; /* and of the header's figures */
+	char frozen_mode[64];
 	double totals[TOTAL_HISTORY];
 	size_t ntotals, frozen_ntotals; /* the graph goes on; the display does not */
 	double last_time;
@@ -117,14 +120,15 @@ enum tui_action tui_read_keys(struct tui *t)
 			t->help = true;
 		} else if (t->detail && (key == 27 || key == KEY_LEFT || key == KEY_BACKSPACE)) {
 			t->detail = false;
-		} else if (key == KEY_UP || key == 'k') {
-			t->selected_row = t->selected_row > 0 ? t->selected_row - 1 : 0;
-			t->selected_id = 0;
-		} else if (key == KEY_DOWN || key == 'j') {
-			t->selected_row++;
-			t->selected_id = 0;
+		} else if (key == KEY_UP || key == 'k' || key == KEY_DOWN || key == 'j') {
+			tui_selection_move(&t->sel, key == KEY_UP || key == 'k' ? -1 : 1);
+			t->detail_id = 0; /* the detail view shows the new row's stack */
+		} else if (key == 'F') {
+			tui_selection_toggle_follow(&t->sel);
 		} else if (key == '\n' || key == KEY_ENTER || key == KEY_RIGHT) {
+			/* The stack under the bar on screen; it stays when rows re-sort. */
 			t->detail = true;
+			t->detail_id = t->sel.shown;
 		} else if (key == 's') {
 			t->sort = (t->sort + 1) % 3;
 			a = TUI_RESORT;
@@ -167,9 +171,10 @@ static void draw_header(struct tui *t, const struct report *r, const struct tui_
 		 st->cmdline ? st->cmdline : "");
 	line(0, text, t->colors ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);
 	snprintf(text, sizeof(text),
-		 "elapsed %02d:%02d:%02d  interval %gs  mode %s  probes %d  hits %.0f/s  sort %s%s",
+		 "elapsed %02d:%02d:%02d  interval %gs  mode %s  probes %d  hits %.0f/s  sort %s%s%s",
 		 secs / 3600, secs / 60 % 60, secs % 60, r->interval_s, st->mode, st->probes,
-		 st->hits_per_s, sort_names[t->sort], t->paused ? "  [PAUSED]" : "");
+		 st->hits_per_s, sort_names[t->sort], t->sel.follow ? "  [FOLLOWING]" : "",
+		 t->paused ? "  [PAUSED]" : "");
 	line(1, text, A_NORMAL);
 	snprintf(text, sizeof(text), "outstanding %s (%s) in %lld allocations, %zu stacks  ",
 		 format_bytes(total, sizeof(total), (double)r->bytes),
@@ -219,7 +224,7 @@ static void draw_table(struct tui *t, const struct report *r, const struct model
 		}
 		tui_sparkline(trend, sizeof(trend), recent, n, cols.trend, t->utf8);
 		tui_format_row(text, sizeof(text), &cols, i + 1, s, trend, t->utf8);
-		if (i == t->selected_row)
+		if (i == t->sel.row)
 			attrs = t->colors ? COLOR_PAIR(PAIR_SELECTED) : A_REVERSE;
 		else if (s->growth >= 0.5)
 			attrs = t->colors ? COLOR_PAIR(PAIR_GROWING) | A_BOLD : A_BOLD;
@@ -232,6 +237,14 @@ static void draw_detail(struct tui *t, const struct report_stack *s)
 	char text[2048], label[1024], bytes[32], rate[32];
 	int y = HEADER_LINES;
 
+	if (!s) { /* ranked out of the rows that fit since it was opened */
+		snprintf(text, sizeof(text), "stack %016llx is no longer among the top %d rows  (Esc/left: back)",
+			 (unsigned long long)t->detail_id, tui_rows(t));
+		line(y++, text, A_BOLD | A_UNDERLINE);
+		while (y < LINES - 1)
+			line(y++, "", A_NORMAL);
+		return;
+	}
 	snprintf(text, sizeof(text), "stack %016llx  %s outstanding in %lld allocations, %s  (Esc/left: back)",
 		 (unsigned long long)s->id, format_bytes(bytes, sizeof(bytes), (double)s->bytes),
 		 (long long)s->allocs, format_rate(rate, sizeof(rate), s->growth));
@@ -245,15 +258,16 @@ static void draw_detail(struct tui *t, const struct report_stack *s)
 	}
 	while (y < LINES - 1)
 		line(y++, "", A_NORMAL);
-	(void)t;
 }
 
 static void draw_help(void)
 {
 	static const char *const help[] = {
 		"Keys",
-		"  up/down, j/k    select a stack",
-		"  Enter, right    show the selected stack in full",
+		"  up/down, j/k    move the bar: it stays at its row as the rows re-sort",
+		"  F               follow the stack under the bar as the rows re-sort",
+		"                  (on: [FOLLOWING] in the header; moving the bar stops it)",
+		"  Enter, right    show the stack under the bar in full",
 		"  Esc, left       back to the table",
 		"  s               sort by growth, outstanding bytes, allocation count",
 		"  p               pause the display (collection goes on)",
@@ -275,7 +289,8 @@ static void draw_help(void)
 /* Keeps a copy of what is shown, to show while paused: the caller's rows
  * and frame lists are refilled every interval, and the model moves on.
  * Leaves t->frozen.stacks NULL when out of memory (the live view stays). */
-static void freeze(struct tui *t, const struct report *r, const struct model *m)
+static void freeze(struct tui *t, const struct report *r, const struct model *m,
+		   const struct tui_status *st)
 {
 	struct report_stack *stacks = realloc(t->frozen_stacks, (r->count + 1) * sizeof(*stacks));
 	struct trend *trends = stacks ? realloc(t->frozen_trends, (r->count + 1) * sizeof(*trends)) : NULL;
@@ -309,12 +324,15 @@ static void freeze(struct tui *t, const struct report *r, const struct model *m)
 	}
 	t->frozen = *r;
 	t->frozen.stacks = stacks;
+	t->frozen_status = *st;
+	snprintf(t->frozen_mode, sizeof(t->frozen_mode), "%s", st->mode);
+	t->frozen_status.mode = t->frozen_mode;
 }
 
 void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 	      const struct tui_status *st)
 {
-	const struct report_stack *selected = NULL;
+	const struct report_stack *detail = NULL;
 
 	if (r->time != t->last_time) { /* a new snapshot: extend the heap graph */
 		t->last_time = r->time;
@@ -332,31 +350,27 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 		/* The first draw after the pause key shows the snapshot on screen
 		 * (keys redraw from the same model): keep it. */
 		if (!t->frozen.stacks)
-			freeze(t, r, m);
-		if (t->frozen.stacks)
+			freeze(t, r, m, st);
+		if (t->frozen.stacks) {
 			r = &t->frozen;
+			st = &t->frozen_status;
+		}
 	}
-	/* Keep the selection on the same stack when rows move. */
-	for (size_t i = 0; t->selected_id && i < r->count; i++)
-		if (r->stacks[i].id == t->selected_id)
-			t->selected_row = (int)i;
-	if (t->selected_row >= (int)r->count)
-		t->selected_row = r->count ? (int)r->count - 1 : 0;
-	if (t->selected_row >= tui_rows(t))
-		t->selected_row = tui_rows(t) - 1;
-	if (t->selected_row < (int)r->count) {
-		selected = &r->stacks[t->selected_row];
-		t->selected_id = selected->id;
-	}
+	tui_selection_place(&t->sel, r->stacks, r->count, tui_rows(t));
+	if (t->detail && !t->detail_id)
+		t->detail_id = t->sel.shown;
+	for (size_t i = 0; t->detail && i < r->count; i++)
+		if (r->stacks[i].id == t->detail_id)
+			detail = &r->stacks[i];
 
 	erase(); /* curses redraws only the cells that changed */
 	draw_header(t, r, st);
 	if (t->help)
 		draw_help();
-	else if (t->detail && selected)
-		draw_detail(t, selected);
+	else if (t->detail && t->detail_id)
+		draw_detail(t, detail);
 	else
 		draw_table(t, r, m);
-	line(LINES - 1, "h help  s sort  p pause  +/- interval  r reset  Enter stack  q quit", A_DIM);
+	line(LINES - 1, "h help  s sort  p pause  +/- interval  r reset  Enter stack  F follow  q quit", A_DIM);
 	refresh();
 }
