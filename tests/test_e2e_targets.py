@@ -150,3 +150,37 @@ def test_allocs_map_is_sized_from_the_attached_target(procs):
     lt_given.json_lines(1, 20)
     assert allocs_map_size(lt_small.pid) == 262144
     assert allocs_map_size(lt_given.pid) == 4096
+
+
+# cpp_forms.cc: caller -> (allocator frame, bytes kept); 8 blocks each.
+CPP_FORMS = {
+    "keep_plain": ("operator new", 8 * 72),
+    "keep_array": ("operator new[]", 8 * 333),
+    "keep_nothrow": ("operator new", 8 * 72),
+    "keep_nothrow_array": ("operator new[]", 8 * 444),
+    "keep_aligned": ("operator new", 8 * 192),
+    "keep_aligned_array": ("operator new[]", 8 * 3 * 192),
+    "keep_aligned_nothrow": ("operator new", 8 * 192),
+}
+CPP_CHURN = ["churn_plain", "churn_array", "churn_aligned", "churn_aligned_array", "churn_nothrow"]
+
+
+@pytest.mark.parametrize("mode", ["attach", "spawn"])
+def test_cpp_every_operator_form(procs, mode):
+    """Plain, array, nothrow, aligned and aligned-nothrow new, each with its kept
+    blocks; sized, aligned and nothrow delete take the churn off to the byte."""
+    if mode == "attach":
+        report, _, _ = attach_after_ready(procs, "cpp_forms", "-n", "60")
+    else:
+        report, _ = spawn_after_ready(procs, "cpp_forms", "-n", "60")
+    lines = {}
+    for stack in report["stacks"]:
+        frames = stack["frames"]
+        if len(frames) > 1 and (frames[1]["file"] or "").endswith("cpp_forms.cc"):
+            lines[frames[1]["line"]] = (frames[0]["function"], stack["outstanding_bytes"],
+                                        stack["outstanding_allocs"])
+    for caller, (allocator, size) in CPP_FORMS.items():
+        assert lines.get(alloc_line("cpp_forms.cc", caller)) == (allocator, size, 8), (caller, lines)
+    for caller in CPP_CHURN:
+        line = alloc_line("cpp_forms.cc", caller)
+        assert lines.get(line, (None, 0, 0))[1:] == (0, 0), (caller, lines)
