@@ -4,6 +4,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from conftest import find_stack, leaktop, leaktop_links, spawn_after_ready, target
 
 
@@ -107,3 +109,16 @@ def test_batch_text(procs):
     assert "GROWTH" in text and "OUTSTANDING" in text
     assert "leak_slowly (leak_rate.c:" in text
     assert "10.0 MiB" in text  # human units
+
+
+@pytest.mark.parametrize("given, seen", [(None, "malloc"), ("pymalloc", "pymalloc"),
+                                         ("malloc_debug", "malloc_debug")])
+def test_spawn_sets_pythonmalloc_unless_the_user_did(procs, given, seen):
+    env = dict(os.environ)
+    env.pop("PYTHONMALLOC", None)
+    if given:
+        env["PYTHONMALLOC"] = given
+    lt = procs(leaktop("-b", "-i", "0.3", "-c", "2", "--", "/usr/bin/python3", "-c",
+                       "import os, time; print('PYTHONMALLOC=' + os.environ.get('PYTHONMALLOC', ''), "
+                       "flush=True); time.sleep(1)"), env=env)
+    lt.wait_line(f"PYTHONMALLOC={seen}", 30)

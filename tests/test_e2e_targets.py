@@ -1,4 +1,5 @@
 """Growth ranking, threads, code without frame pointers, static executables, C++."""
+import re
 import subprocess
 
 import pytest
@@ -184,3 +185,21 @@ def test_cpp_every_operator_form(procs, mode):
     for caller in CPP_CHURN:
         line = alloc_line("cpp_forms.cc", caller)
         assert lines.get(line, (None, 0, 0))[1:] == (0, 0), (caller, lines)
+
+
+def test_batch_is_the_default_off_a_terminal_and_addresses_resolve(procs, tmp_path):
+    """With stdout a pipe (no -b), leaktop prints batch text, not the TUI.  A
+    stripped program's frames are `object+0xOFFSET`, which addr2line resolves
+    (with the unstripped twin) to the right function and line."""
+    stripped = tmp_path / "exact-stripped"
+    subprocess.run(["strip", "-o", str(stripped), target("exact")], check=True)
+    lt = procs(leaktop("-i", "0.5", "-c", "3", "-n", "30", "--", stripped))
+    assert lt.wait(60) == 0, lt.stderr()
+    text = "\n".join(iter(lambda: lt.read_line(1), None))
+    assert "\x1b[" not in text and "GROWTH" in text and "OUTSTANDING" in text
+    rows = re.findall(r"^\s*\d+\s+\S+ B/s\s+97\.7 KiB\s+100\s+exact-stripped\+(0x[0-9a-f]+)$", text, re.M)
+    assert rows, text  # keep_blocks' 100 blocks of 1000 bytes
+    function, where = subprocess.run(["addr2line", "-f", "-e", target("exact"), rows[-1]],
+                                     capture_output=True, text=True, check=True).stdout.split("\n")[:2]
+    assert function == "keep_blocks"
+    assert where.split(":")[-1].split()[0] == str(alloc_line("exact.c", "keep_blocks"))
