@@ -130,12 +130,11 @@ TEST(symbolizer_finds_separate_debuginfo_by_build_id)
 	for (ssize_t i = 1; i < len; i++)
 		at += snprintf(debug_file + at, sizeof(debug_file) - (size_t)at, "%02x", id[i]);
 	snprintf(debug_file + at, sizeof(debug_file) - (size_t)at, ".debug");
-	if (access(debug_file, R_OK) == 0) {
-		CHECK(f.file != NULL);
-		CHECK(f.line > 0);
-	} else {
-		fprintf(stderr, "no %s (libc6-dbg): nothing to find\n", debug_file);
-	}
+	/* scripts/install-deps.sh installs libc6-dbg: its absence is a failure,
+	 * not a pass with nothing checked. */
+	CHECK(access(debug_file, R_OK) == 0);
+	CHECK(f.file != NULL);
+	CHECK(f.line > 0);
 	elf_end(elf);
 	close(fd);
 	symbolizer_free(sym);
