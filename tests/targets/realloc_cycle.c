@@ -1,8 +1,9 @@
 /* Rounds of 2,000 x malloc(1000), each block realloc'd to 3000, then all
  * freed: nothing is outstanding after a round.  The mallocs and the reallocs
  * are spread over about half a second each, so that a --duty-cycle run
- * (1 s periods) switches phases in the middle of them.  Rounds: the first
- * argument (default 4); then "ready" and a pause. */
+ * (1 s periods) switches phases in the middle of them.  Rounds go on until
+ * SIGUSR2; then "ready" and a pause. */
+#include <signal.h>
 #include <stdlib.h>
 #include "target.h"
 
@@ -37,12 +38,18 @@ __attribute__((noinline)) static void free_blocks(void)
 		free(blocks[i]);
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	stop = sig;
+}
+
 int main(int argc, char **argv)
 {
-	int rounds = argc > 1 && argv[1][0] != '-' ? atoi(argv[1]) : 4;
-
+	signal(SIGUSR2, on_stop);
 	wait_for_go(argc, argv);
-	for (int r = 0; r < rounds; r++) {
+	while (!stop) {
 		make_blocks();
 		grow_blocks();
 		free_blocks();
