@@ -33,6 +33,11 @@ struct pending {
 	__u32 failed;	/* size computation overflowed: the call can only fail */
 	__u32 epoch;	/* duty_epoch at entry */
 	__u32 sampled;	/* the new block is recorded (always, unless -s) */
+	/* The realloc family: the old block's record, taken out of allocs at
+	 * entry, while the caller still owns the block (no other thread can be
+	 * handed its address yet); released or put back at the return. */
+	__u32 old_taken;
+	struct alloc_info old;
 };
 
 /* Per thread, in the task's own storage (no shared hash to fill up or to
@@ -113,6 +118,10 @@ __u32 generation = 0;
  * (--duty-cycle): a call in flight when they were detached never saw its
  * return, and its record must not pass for an outer call. */
 __u32 duty_epoch = 0;
+/* Set by userspace in --duty-cycle's off-phase.  The realloc family's probes
+ * stay attached then, to release the old blocks of reallocs, but no call
+ * records a new block. */
+__u32 allocs_paused = 0;
 
 static __always_inline void count_hit(void)
 {
@@ -148,24 +157,54 @@ static __always_inline bool is_target(__u64 pid_tgid)
 	return (pid_tgid >> 32) == target_tgid;
 }
 
+/* Takes ptr's record out of allocs, if we saw the block being made.  Of
+ * threads racing for one record only one gets it: BPF has no lookup-and-
+ * delete for hash maps, so the taker is the thread whose compare-and-swap
+ * zeroes the record's tag.  The tag is read before the figures: a record
+ * still tagged so at the swap is the one they were copied from (elements are
+ * reused only after a delete, which only the taker does, and a reused one
+ * gets a new tag). */
+static __always_inline bool take_alloc(__u64 ptr, struct alloc_info *info)
+{
+	struct alloc_info *a = bpf_map_lookup_elem(&allocs, &ptr);
+	__u64 tag;
+
+	if (!a)
+		return false; /* allocated before we attached, or not tracked */
+	tag = *(volatile __u64 *)&a->tag;
+	if (!tag)
+		return false; /* being taken by another thread */
+	barrier();
+	*info = *a;
+	if (__sync_val_compare_and_swap(&a->tag, tag, 0) != tag)
+		return false;
+	bpf_map_delete_elem(&allocs, &ptr);
+	return true;
+}
+
+/* Takes what a record added to its stack off again. */
+static __always_inline void unaccount(const struct alloc_info *info)
+{
+	struct stack_stats *s = bpf_map_lookup_elem(&stack_stats, &info->slot);
+
+	if (s) {
+		__sync_fetch_and_add(&s->bytes, -(__s64)info->size);
+		__sync_fetch_and_add(&s->allocs, -(__s64)info->count);
+	}
+}
+
 /* Forget a live allocation, if we saw it being made. */
 static __always_inline void release(__u64 ptr)
 {
-	struct alloc_info *a, info;
-	struct stack_stats *s;
+	struct alloc_info info;
 
-	a = bpf_map_lookup_elem(&allocs, &ptr);
-	if (!a)
-		return; /* allocated before we attached, or not tracked */
-	info = *a;
-	/* Only the thread whose delete succeeds accounts the free. */
-	if (bpf_map_delete_elem(&allocs, &ptr))
-		return;
-	s = bpf_map_lookup_elem(&stack_stats, &info.slot);
-	if (s) {
-		__sync_fetch_and_add(&s->bytes, -(__s64)info.size);
-		__sync_fetch_and_add(&s->allocs, -(__s64)info.count);
-	}
+	if (take_alloc(ptr, &info))
+		unaccount(&info);
+}
+
+static __always_inline __u64 new_tag(void)
+{
+	return bpf_get_prandom_u32() | 1ULL << 32; /* never 0 */
 }
 
 /* The slot of key, handed out on its first allocation; false when the slots
@@ -203,7 +242,8 @@ static __always_inline bool stack_slot(const struct stack_key *key, __u32 *slot)
 
 static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key)
 {
-	struct alloc_info info = { .size = size, .count = count, .generation = key->generation };
+	struct alloc_info info = { .size = size, .count = count, .generation = key->generation,
+				   .tag = new_tag() };
 	struct stack_stats *s;
 
 	if (!stack_slot(key, &info.slot) || !(s = bpf_map_lookup_elem(&stack_stats, &info.slot))) {
@@ -221,6 +261,23 @@ static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct st
 	}
 	__sync_fetch_and_add(&s->bytes, (__s64)size);
 	__sync_fetch_and_add(&s->allocs, (__s64)count);
+}
+
+/* A realloc-family call is over: its old block is gone (freed, or moved to
+ * the new address), or still there when the call failed. */
+static __always_inline void settle_old(struct pending *call, bool old_gone)
+{
+	if (!call->old_taken)
+		return;
+	call->old_taken = 0;
+	if (!old_gone) {
+		call->old.tag = new_tag();
+		if (bpf_map_update_elem(&allocs, &call->old_ptr, &call->old, BPF_NOEXIST) == 0)
+			return;
+		/* Cannot be tracked again: none of its figures may stay behind. */
+		count_lost(LOST_ALLOCS_FULL);
+	}
+	unaccount(&call->old);
 }
 
 /* Byte sampling as a Poisson process over the bytes a thread allocates: an
@@ -317,6 +374,10 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		t->call.depth++;
 		return 0;
 	}
+	/* A stale call's return will not come: if it was a realloc, it most
+	 * likely succeeded. */
+	if (t->call.depth)
+		settle_old(&t->call, true);
 
 	call.key.generation = (__u16)generation;
 	switch (call.key.fn) {
@@ -367,7 +428,9 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	 * a call an exception ended (see nested()), sampled or not. */
 	if (is_operator_new(call.key.fn))
 		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
-	call.sampled = !call.failed && take_sample(t, call.size);
+	if (call.old_ptr && !call.failed)
+		call.old_taken = take_alloc(call.old_ptr, &call.old);
+	call.sampled = !call.failed && !allocs_paused && take_sample(t, call.size);
 	if (!call.sampled) {
 		t->call = call; /* its return may still free realloc's old block */
 		return 0;
@@ -398,6 +461,7 @@ static __always_inline void complete(struct thread_state *t, __u64 ret)
 	struct pending call = t->call;
 
 	t->call.depth = 0;
+	t->call.old_taken = 0; /* settled below */
 	if (call.failed)
 		return;
 
@@ -410,20 +474,17 @@ static __always_inline void complete(struct thread_state *t, __u64 ret)
 		/* The block stays where it is; it has ret bytes now (jemalloc's
 		 * real size) when that is at least the size asked for, else the
 		 * resize failed and the block is as it was. */
-		if (ret < call.size || !call.old_ptr)
+		if (ret < call.size || !call.old_ptr) {
+			settle_old(&call, false);
 			return;
+		}
 		ptr = call.old_ptr;
 		call.size = ret;
 	}
-	if (call.key.fn == FN_REALLOC || call.key.fn == FN_REALLOCARRAY || call.key.fn == FN_RALLOCX ||
-	    call.key.fn == FN_XALLOCX ||
-	    call.key.fn == FN_PY_REALLOC) {
-		/* The old block is gone when realloc succeeded, and also after
-		 * realloc(p, 0), which frees p and may return NULL. A failed
-		 * realloc (NULL for a non-zero size) leaves it in place. */
-		if (call.old_ptr && (ptr || call.size == 0))
-			release(call.old_ptr);
-	}
+	/* A realloc's old block is gone when realloc succeeded, and also after
+	 * realloc(p, 0), which frees p and may return NULL.  A failed realloc
+	 * (NULL for a non-zero size) leaves it in place. */
+	settle_old(&call, ptr || call.size == 0);
 	if (!ptr || !call.sampled)
 		return;
 	size = call.size;
@@ -442,9 +503,19 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	t = thread_state(false);
 	if (!t || !t->call.depth)
 		return 0;
-	if (t->call.epoch != duty_epoch) { /* entered before the probes were re-attached */
-		t->call.depth = 0;
-		return 0;
+	if (t->call.epoch != duty_epoch) {
+		/* Entered before the last detach or re-attach of the allocation
+		 * probes (see duty_epoch).  The realloc family's stay attached:
+		 * the return of such a call still counts, and it is this one
+		 * when the stack pointer is just above the return address read
+		 * at entry.  Any other call's return was lost, and with it the
+		 * release of a realloc's old block (it most likely succeeded). */
+		if (!t->call.old_taken || PT_REGS_SP(ctx) != t->call.sp + sizeof(__u64)) {
+			settle_old(&t->call, true);
+			t->call.depth = 0;
+			return 0;
+		}
+		t->call.depth = 1; /* the returns of calls it made may have been lost */
 	}
 	/* A call nested in another, or in operator new, which ends at its own
 	 * ret (new_return), never here. */

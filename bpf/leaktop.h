@@ -91,6 +91,8 @@ struct alloc_info {
 	__u32 slot;		/* its stack's slot in stack_stats */
 	__u16 generation;	/* its stack's stack_key.generation */
 	__u16 pad;
+	__u64 tag;		/* random, never 0 while the record is in the map; the
+				 * thread that swaps it to 0 takes the record out */
 };
 
 /* Each stack has a slot, handed out once (stack_slots_used counts them): its

@@ -2,7 +2,8 @@
  * for PCT% of each period and detached for the rest, so a target whose
  * allocations are too frequent to trap every one runs near full speed.  The
  * free probes stay attached throughout, so each allocation seen is matched
- * with its free whenever that comes; the figures are scaled up by the share
+ * with its free whenever that comes (so do the realloc family's, which free
+ * their old block, but record nothing then: user/probes.c); the figures are scaled up by the share
  * of time the allocation probes were on (an estimate that assumes the
  * allocation pattern does not follow the duty cycle's phase).
  *

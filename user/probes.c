@@ -21,7 +21,8 @@ struct probe_site {
 	uint64_t offset;
 	uint64_t cookie;
 	bool retprobe;
-	bool alloc;	  /* an allocation probe (detached in the off-phase) */
+	bool alloc;	  /* detached in the off-phase: an allocation probe, but
+			   * not of the realloc family, which must still free */
 	struct bpf_link *link; /* NULL while detached */
 };
 
@@ -41,13 +42,22 @@ static struct bpf_link *attach_site(const struct probe_site *site, pid_t pid)
 	return bpf_program__attach_uprobe_opts(site->prog, pid, site->path, (size_t)site->offset, &opts);
 }
 
+/* realloc and its kin free their old block: their probes stay attached in
+ * --duty-cycle's off-phase (a flag in BPF keeps them from recording new
+ * blocks then), or every realloc in it would leave its old block behind. */
+static bool frees_old_block(uint64_t fn)
+{
+	return fn == FN_REALLOC || fn == FN_REALLOCARRAY || fn == FN_RALLOCX || fn == FN_XALLOCX ||
+	       fn == FN_PY_REALLOC;
+}
+
 static int attach_one(struct probes *p, struct bpf_program *prog, const char *path,
 		      uint64_t offset, bool retprobe, uint64_t cookie, pid_t pid)
 {
 	struct probe_site *site = &p->sites[p->nsites];
 
 	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
-				     prog != p->skel->progs.free_enter, NULL };
+				     prog != p->skel->progs.free_enter && !frees_old_block(cookie), NULL };
 	site->link = attach_site(site, pid);
 	if (!site->link)
 		return -errno;
@@ -212,10 +222,16 @@ static void destroy_alloc_links(struct probes *p, bool retprobes)
 
 void probes_pause_allocs(struct probes *p)
 {
+	/* Nothing new is recorded from now on; the realloc family stays
+	 * attached, and releases old blocks. */
+	__atomic_store_n(&p->skel->bss->allocs_paused, 1, __ATOMIC_SEQ_CST);
 	/* Entries first: a call that got past its entry probe still meets its
 	 * return probe, unless it is inside the allocator right now. */
 	destroy_alloc_links(p, false);
 	destroy_alloc_links(p, true);
+	/* A call caught inside the allocator lost its return: its record is
+	 * stale now, and a realloc of the off-phase is no call nested in it. */
+	__sync_fetch_and_add(&p->skel->bss->duty_epoch, 1);
 }
 
 int probes_resume_allocs(struct probes *p)
@@ -236,6 +252,8 @@ int probes_resume_allocs(struct probes *p)
 			if (!site->link && !err)
 				err = -errno;
 		}
+	/* Recording starts once every probe is back. */
+	__atomic_store_n(&p->skel->bss->allocs_paused, 0, __ATOMIC_SEQ_CST);
 	return err;
 }
 

@@ -30,8 +30,9 @@ void probes_detach(struct probes *p);
 
 int probes_count(const struct probes *p);	/* uprobes attached */
 
-/* --duty-cycle: detaches the allocation probes (free probes stay), and
- * attaches them again; resume returns 0 or a negative errno. */
+/* --duty-cycle: stops recording and detaches the allocation probes (those
+ * on free and the realloc family stay, to release blocks), and attaches
+ * them again; resume returns 0 or a negative errno. */
 void probes_pause_allocs(struct probes *p);
 int probes_resume_allocs(struct probes *p);
 /* The per-stack maps (struct stack_slot_key) and the slots handed out so far
