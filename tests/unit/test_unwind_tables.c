@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "unit.h"
 #include "unwind_tables.h"
@@ -119,4 +121,100 @@ TEST(unwind_table_of_no_elf_is_empty)
 	CHECK_INT(unwind_table_build(fd, &rows, &n), 0);
 	CHECK(rows == NULL && n == 0);
 	close(fd);
+}
+
+/* Every row readelf prints for libc's CFI (no frame pointers: rules change
+ * in the middle of functions, at each push, pop and stack adjustment) is the
+ * row the table gives for that address, where the table can hold the rule
+ * (CFA = rsp or rbp + offset; rbp unchanged or saved at CFA + offset). */
+TEST(unwind_table_rows_match_readelf_mid_function)
+{
+	const char *libc = "/lib/x86_64-linux-gnu/libc.so.6";
+	char line[512], names[16][16];
+	struct unwind_row *rows = NULL;
+	size_t n = 0;
+	int fd = open(libc, O_RDONLY | O_CLOEXEC), ncols = 0, rbp_col = -1, ra_col = -1, compared = 0, mid = 0;
+	bool in_fde = false;
+	FILE *out;
+
+	CHECK(fd >= 0 && unwind_table_build(fd, &rows, &n) == 0 && n > 1000);
+	if (fd >= 0)
+		close(fd);
+	out = popen("readelf --debug-dump=frames-interp /lib/x86_64-linux-gnu/libc.so.6 2>/dev/null", "r");
+	CHECK(out != NULL);
+	while (out && rows && fgets(line, sizeof(line), out)) {
+		unsigned long long loc;
+		char cfa[32], *p;
+		int used, offset;
+
+		if (strstr(line, " CIE ") || strstr(line, " FDE ")) {
+			in_fde = strstr(line, " FDE ") != NULL; /* a CIE's rows are no code's */
+			continue;
+		}
+		if (strncmp(line, "   LOC", 6) == 0) { /* the columns of this FDE */
+			ncols = 0;
+			rbp_col = ra_col = -1;
+			p = line + 6;
+			while (ncols < 16 && sscanf(p, "%15s%n", names[ncols], &used) == 1) {
+				if (strcmp(names[ncols], "rbp") == 0)
+					rbp_col = ncols;
+				if (strcmp(names[ncols], "ra") == 0)
+					ra_col = ncols;
+				ncols++;
+				p += used;
+			}
+			continue;
+		}
+		if (!in_fde || sscanf(line, "%llx %31s%n", &loc, cfa, &used) != 2 || strlen(line) < 20 ||
+		    line[16] != ' ')
+			continue;
+		/* Text is mapped at its file offset in libc (p_vaddr == p_offset). */
+		const struct unwind_row *r = unwind_table_find(rows, n, (uint32_t)loc);
+		char rbp[16] = "u", ra[16] = "";
+
+		p = line + used;
+		for (int col = 1; col < ncols; col++) { /* col 0 is CFA */
+			char value[16];
+			int skip;
+
+			if (sscanf(p, "%15s%n", value, &skip) != 1)
+				break;
+			p += skip;
+			if (col == rbp_col)
+				snprintf(rbp, sizeof(rbp), "%s", value);
+			if (col == ra_col)
+				snprintf(ra, sizeof(ra), "%s", value);
+		}
+		/* What the table cannot hold (the walk falls back there): a return
+		 * address not at CFA - 8, a frame over 32 KiB. */
+		if (strcmp(ra, "c-8") != 0 || (sscanf(cfa, "%*3s+%d", &offset) == 1 && offset > INT16_MAX))
+			continue;
+		if (r && getenv("UNWIND_TEST_VERBOSE"))
+			fprintf(stderr, "%llx: row pc %x cfa %d%+d rbp %d | %s", loc, r->pc, r->cfa,
+				r->cfa_offset, r->rbp_offset, line);
+		if (sscanf(cfa, "rsp+%d", &offset) == 1) {
+			CHECK(r && r->cfa == UNWIND_CFA_RSP && r->cfa_offset == offset);
+		} else if (sscanf(cfa, "rbp+%d", &offset) == 1) {
+			CHECK(r && r->cfa == UNWIND_CFA_RBP && r->cfa_offset == offset);
+		} else {
+			continue; /* an expression: not representable, the walk stops there */
+		}
+		if (strcmp(rbp, "u") == 0)
+			CHECK(r && r->rbp_offset == UNWIND_RBP_SAME);
+		else if (sscanf(rbp, "c%d", &offset) == 1 && offset >= -127)
+			CHECK(r && r->rbp_offset == offset);
+		if (!r) {
+			fprintf(stderr, "no row at %llx (readelf: %s)", loc, line);
+			break;
+		}
+		compared++;
+		mid += r->cfa != UNWIND_CFA_RSP || r->cfa_offset != 8;
+	}
+	if (out)
+		pclose(out);
+	/* libc has tens of thousands of rows, most of them mid-function (rows
+	 * whose rules the table does not hold, r15 say, are merged into the row
+	 * before: the one covering the address is checked). */
+	CHECK(compared > 10000 && mid > 5000);
+	free(rows);
 }
