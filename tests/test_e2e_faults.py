@@ -53,6 +53,56 @@ def test_spawn_through_a_shell_exec(procs):
     assert find_stack(reports[-1], "keep_blocks")["outstanding_bytes"] == 100000
 
 
+def wait_stderr(proc, text, timeout):
+    """Waits until the process has said `text` on stderr (or timeout seconds)."""
+    deadline = time.monotonic() + timeout
+    while text not in proc.stderr() and time.monotonic() < deadline:
+        assert proc.popen.poll() is None, f"ended early: {proc.stderr()}"
+
+
+def check_static_after_exec(report):
+    """What static keeps once told to go: 10 blocks of 4321 B, from its own malloc."""
+    stack = find_stack(report, "keep_static")
+    assert stack["outstanding_bytes"] == 10 * 4321
+    assert stack["outstanding_allocs"] == 10
+    assert stack["frames"][0]["object"].endswith("/static")
+
+
+def test_exec_into_a_program_with_its_own_malloc_spawn(procs):
+    # The shell's allocator is libc; the program it becomes (static) has its
+    # own malloc, which must be found and probed after the exec.
+    lt = procs(leaktop("--json", "-i", "0.3", "--", "sh", "-c", f"exec {target('static')} --wait"))
+    while (line := lt.read_line(15)) != "waiting":
+        assert line is not None, f"leaktop ended early: {lt.stderr()}"
+    wait_stderr(lt, f"probes on {target('static')}", 15)
+    os.kill(lt.children()[0], signal.SIGUSR1)
+    while (line := lt.read_line(15)) != "ready":
+        assert line is not None, f"leaktop ended early: {lt.stderr()}"
+    check_static_after_exec(lt.fresh_json(2, 15))
+    assert f"probes on {target('static')}, mapped since its exec" in lt.stderr()
+
+
+def test_exec_into_a_program_with_its_own_malloc_attach(procs, tmp_path):
+    # A shell traced before it becomes static.
+    go = tmp_path / "go"
+    tgt = procs(["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; exec {target('static')} --wait"])
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    go.touch()
+    tgt.wait_line("waiting", 15)
+    wait_stderr(lt, f"probes on {target('static')}", 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    check_static_after_exec(lt.fresh_json(2, 15))
+    assert "executed a new program" in lt.stderr()
+
+
+def test_exec_into_a_program_without_allocator_is_said(procs):
+    lt = procs(leaktop("--json", "-i", "0.3", "--", "sh", "-c", f"exec {target('nomalloc')}"))
+    wait_stderr(lt, "maps no allocator since its exec", 30)
+    assert "maps no allocator since its exec" in lt.stderr()
+
+
 def test_children_are_not_traced(procs):
     # The shell forks `exact` as a child (no exec in place): leaktop traces the shell only.
     lt = procs(leaktop("--json", "-i", "0.3", "-c", "5", "--",
