@@ -1,11 +1,13 @@
 """Faults: leaktop killed, the target exec'ing, forking or churning threads,
 signals and a closed pipe; the target's behaviour unchanged."""
 import os
+import shutil
 import signal
 import subprocess
 import time
 
-from conftest import LEAKTOP, TARGET_SOURCES, find_stack, leaktop, leaktop_links, target
+from conftest import (LEAKTOP, TARGET_SOURCES, find_stack, leaktop, leaktop_links, mapped_path,
+                      target)
 
 
 def test_sigkill_leaves_nothing_attached_and_target_unaffected(procs):
@@ -101,6 +103,25 @@ def test_exec_into_a_program_without_allocator_is_said(procs):
     lt = procs(leaktop("--json", "-i", "0.3", "--", "sh", "-c", f"exec {target('nomalloc')}"))
     wait_stderr(lt, "maps no allocator since its exec", 30)
     assert "maps no allocator since its exec" in lt.stderr()
+
+
+def test_attach_after_the_allocator_was_replaced_on_disk(procs, tmp_path):
+    # The target runs a private copy of libc; a package upgrade has renamed a
+    # new file over it (its maps say "(deleted)"): the file it maps is probed.
+    libc = tmp_path / "libc.so.6"
+    shutil.copy(mapped_path(os.getpid(), "libc.so.6"), libc)
+    tgt = procs([target("exact"), "--wait"], env=dict(os.environ, LD_LIBRARY_PATH=str(tmp_path)))
+    tgt.wait_line("waiting", 10)
+    assert mapped_path(tgt.pid, "libc.so.6") == str(libc)
+    shutil.copy(libc, tmp_path / "libc.so.6.new")
+    os.rename(tmp_path / "libc.so.6.new", libc)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 10)
+    stack = find_stack(lt.fresh_json(2, 10), "keep_blocks")
+    assert stack["outstanding_bytes"] == 100 * 1000 and stack["outstanding_allocs"] == 100
+    assert "libc.so.6 (replaced on disk: the file it maps is probed)" in lt.stderr()
 
 
 def test_children_are_not_traced(procs):

@@ -15,27 +15,27 @@ static struct scanned_file *scanned(struct allocator_scan *scan, dev_t dev, ino_
 	return NULL;
 }
 
-/* Examines a file not seen before: 1 when it is an allocator (its object
- * then goes into list), 0 when not, or a negative errno. */
+/* Examines a file not seen before (opened as open_path; replaced: no longer
+ * at path): 1 when it is an allocator (its object then goes into list), 0
+ * when not, or a negative errno. */
 static int examine(struct allocator_scan *scan, dev_t dev, ino_t ino, const char *path,
-		   const char *root, struct allocator_list *list)
+		   const char *open_path, bool replaced, struct allocator_list *list)
 {
 	struct scanned_file *grown = grow_array(scan->files, &scan->cap, scan->nfiles + 1,
 						sizeof(*grown), 64);
 	struct allocator_object obj, *objects;
-	char open_path[PATH_MAX];
 	bool allocator;
 
 	if (!grown)
 		return -ENOMEM;
 	scan->files = grown;
-	snprintf(open_path, sizeof(open_path), "%s%s", root ? root : "", path);
 	allocator = allocator_object_load(path, open_path, &obj) == 1;
 	if (allocator) {
 		objects = realloc(list->objects, (list->count + 1) * sizeof(*objects));
 		if (!objects)
 			return -ENOMEM;
 		list->objects = objects;
+		obj.replaced = replaced;
 		list->objects[list->count++] = obj;
 	}
 	scan->files[scan->nfiles++] = (struct scanned_file){ dev, ino, allocator };
@@ -45,9 +45,9 @@ static int examine(struct allocator_scan *scan, dev_t dev, ino_t ino, const char
 int allocator_scan_maps(struct allocator_scan *scan, pid_t pid, const char *root,
 			struct allocator_list *list)
 {
-	char maps[64], line[PATH_MAX + 128], perms[8];
+	char maps[64], line[PATH_MAX + 128], perms[8], open_path[PATH_MAX];
+	unsigned long start, end, inode;
 	unsigned int major, minor;
-	unsigned long inode;
 	int path_at, mapped = 0, err = 0;
 	FILE *f;
 
@@ -58,22 +58,29 @@ int allocator_scan_maps(struct allocator_scan *scan, pid_t pid, const char *root
 		return -errno;
 	while (!err && fgets(line, sizeof(line), f)) {
 		struct scanned_file *file;
-		const char *path;
+		char *path, *deleted;
 
 		line[strcspn(line, "\n")] = '\0';
 		path_at = 0;
-		if (sscanf(line, "%*x-%*x %7s %*x %x:%x %lu %n", perms, &major, &minor, &inode, &path_at) < 4 ||
-		    !path_at)
+		if (sscanf(line, "%lx-%lx %7s %*x %x:%x %lu %n", &start, &end, perms, &major, &minor, &inode,
+			   &path_at) < 6 || !path_at)
 			continue;
 		path = line + path_at;
-		/* (A deleted file is left out, as allocators_from_maps does.) */
-		if (perms[2] != 'x' || path[0] != '/' || strstr(path, " (deleted)"))
+		if (perms[2] != 'x' || path[0] != '/')
 			continue;
+		/* A file deleted or renamed over: map_files still leads to it. */
+		if ((deleted = strstr(path, " (deleted)"))) {
+			*deleted = '\0';
+			snprintf(open_path, sizeof(open_path), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+		} else {
+			snprintf(open_path, sizeof(open_path), "%s%s", root ? root : "", path);
+		}
 		file = scanned(scan, makedev(major, minor), (ino_t)inode);
 		if (file) {
 			mapped += file->allocator;
 		} else {
-			int found = examine(scan, makedev(major, minor), (ino_t)inode, path, root, list);
+			int found = examine(scan, makedev(major, minor), (ino_t)inode, path, open_path,
+					    deleted != NULL, list);
 
 			if (found < 0)
 				err = found;

@@ -4,6 +4,7 @@
 #define LEAKTOP_ALLOCATORS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "leaktop_types.h"
@@ -29,6 +30,8 @@ struct allocator_object {
 	char open_path[PATH_MAX];	/* as we open it: under /proc/PID/root */
 	struct alloc_probe probes[MAX_ALLOC_PROBES]; /* distinct offsets */
 	int nprobes;
+	bool replaced;	/* the file mapped is no longer at path: open_path is its
+			 * /proc/PID/map_files entry */
 };
 
 struct allocator_list {

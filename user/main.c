@@ -326,8 +326,9 @@ static int attach_mapped_allocators(struct session *s)
 		if (added < 0)
 			fprintf(stderr, "leaktop: %s\n", err);
 		else if (added > 0)
-			fprintf(stderr, "leaktop: PID %d: %d probes on %s, mapped since its exec\n",
-				s->target.pid, added, obj->path);
+			fprintf(stderr, "leaktop: PID %d: %d probes on %s%s, mapped since its exec\n",
+				s->target.pid, added, obj->path,
+				obj->replaced ? " (replaced on disk: the file it maps is probed)" : "");
 	}
 	allocator_list_free(&list);
 	s->nprobes = probes_count(s->probes);
@@ -737,7 +738,8 @@ static int start(struct session *s)
 	fprintf(stderr, "leaktop: tracing PID %d (%s): %d probes on", s->target.pid, s->target.comm,
 		s->nprobes);
 	for (int i = 0; i < allocators.count; i++)
-		fprintf(stderr, " %s", allocators.objects[i].path);
+		fprintf(stderr, " %s%s", allocators.objects[i].path,
+			allocators.objects[i].replaced ? " (replaced on disk: the file it maps is probed)" : "");
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
 	allocator_list_free(&allocators);
 

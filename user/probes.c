@@ -134,7 +134,9 @@ static int object_open(struct probe_object *o, const struct allocator_object *ob
 
 	int err = 0;
 
-	*o = (struct probe_object){ .fd = open(obj->open_path, O_PATH | O_CLOEXEC) };
+	/* A file found replaced already is opened through map_files (said then). */
+	*o = (struct probe_object){ .fd = open(obj->open_path, O_PATH | O_CLOEXEC),
+				    .replaced_said = obj->replaced };
 	if (o->fd < 0)
 		return -errno;
 	if (fstat(o->fd, &st)) {
