@@ -131,7 +131,6 @@ static int object_open(struct probe_object *o, const struct allocator_object *ob
 {
 	char fd_path[32];
 	struct stat st;
-
 	int err = 0;
 
 	/* A file found replaced already is opened through map_files (said then). */
