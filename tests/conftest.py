@@ -244,3 +244,13 @@ def leaktop_links():
             if p.get("name") in ("alloc_enter", "alloc_return", "free_enter", "new_return")}
     links = {link["id"] for link in json.loads(out or "[]") if link.get("prog_id") in ours}
     return links - _links_held_by_other_tracers()
+
+
+def mapped_path(pid, name):
+    """The file a process maps under this base name (its path, " (deleted)" cut)."""
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            path = line.split(maxsplit=5)[5:]
+            if path and os.path.basename(path[0].strip()) == name:
+                return path[0].strip().removesuffix(" (deleted)")
+    raise AssertionError(f"PID {pid} maps no {name}")

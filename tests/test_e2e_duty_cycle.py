@@ -1,9 +1,11 @@
 """--duty-cycle: allocation probes on part of each second, figures scaled."""
+import os
+import shutil
 import time
 
 import pytest
 
-from conftest import fdinfo, find_stack, leaktop, target
+from conftest import fdinfo, find_stack, leaktop, mapped_path, target
 
 LEAK_RATE = 1_000_000  # busy_leak: 2 x 500 B kept every millisecond
 
@@ -60,3 +62,29 @@ def test_batch_text_says_the_figures_are_estimates(procs):
     text = "\n".join(iter(lambda: lt.read_line(1), None))
     lines = [line for line in text.splitlines() if line.startswith("estimates:")]
     assert len(lines) == 3 and "allocation probes on" in lines[-1] and "figures scaled up" in lines[-1]
+
+
+def test_duty_cycle_stays_on_a_library_replaced_on_disk(procs, tmp_path):
+    # The target runs a private copy of libc (its allocator); then a package
+    # upgrade renames a new file over that path while the target keeps the
+    # old one mapped.  Each on-phase re-attaches: on the old file, still.
+    libc = tmp_path / "libc.so.6"
+    shutil.copy(mapped_path(os.getpid(), "libc.so.6"), libc)
+    tgt = procs([target("busy_leak")], env=dict(os.environ, LD_LIBRARY_PATH=str(tmp_path)))
+    tgt.wait_line("ready", 10)
+    assert mapped_path(tgt.pid, "libc.so.6") == str(libc)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "1", "--duty-cycle", "50"))
+    lt.json_lines(2, 60)
+    shutil.copy(libc, tmp_path / "libc.so.6.new")
+    os.rename(tmp_path / "libc.so.6.new", libc)
+    # A few duty cycles later (each one re-attaches), over a few more.
+    first = lt.fresh_json(2, 60)
+    report = lt.json_lines(4, 60)[-1]
+    before, after = find_stack(first, "leak_small"), find_stack(report, "leak_small")
+    growth = ((after["outstanding_bytes"] - before["outstanding_bytes"]) /
+              (report["elapsed_s"] - first["elapsed_s"]))
+    assert growth == pytest.approx(LEAK_RATE, rel=0.25), (before, after)
+    # Every block counted is one of the leak's (scaled: rounding only).
+    assert abs(after["outstanding_bytes"] - 500 * after["outstanding_allocs"]) < 500
+    assert report["lost_events"] == 0
+    assert "libc.so.6 was replaced on disk" in lt.stderr()

@@ -1,11 +1,13 @@
 """Faults: leaktop killed, the target exec'ing, forking or churning threads,
 signals and a closed pipe; the target's behaviour unchanged."""
 import os
+import shutil
 import signal
 import subprocess
 import time
 
-from conftest import LEAKTOP, TARGET_SOURCES, find_stack, leaktop, leaktop_links, target
+from conftest import (LEAKTOP, TARGET_SOURCES, find_stack, leaktop, leaktop_links, mapped_path,
+                      target)
 
 
 def test_sigkill_leaves_nothing_attached_and_target_unaffected(procs):
@@ -51,6 +53,75 @@ def test_spawn_through_a_shell_exec(procs):
     reports = lt.all_json(30)
     assert lt.wait(5) == 0
     assert find_stack(reports[-1], "keep_blocks")["outstanding_bytes"] == 100000
+
+
+def wait_stderr(proc, text, timeout):
+    """Waits until the process has said `text` on stderr (or timeout seconds)."""
+    deadline = time.monotonic() + timeout
+    while text not in proc.stderr() and time.monotonic() < deadline:
+        assert proc.popen.poll() is None, f"ended early: {proc.stderr()}"
+
+
+def check_static_after_exec(report):
+    """What static keeps once told to go: 10 blocks of 4321 B, from its own malloc."""
+    stack = find_stack(report, "keep_static")
+    assert stack["outstanding_bytes"] == 10 * 4321
+    assert stack["outstanding_allocs"] == 10
+    assert stack["frames"][0]["object"].endswith("/static")
+
+
+def test_exec_into_a_program_with_its_own_malloc_spawn(procs):
+    # The shell's allocator is libc; the program it becomes (static) has its
+    # own malloc, which must be found and probed after the exec.
+    lt = procs(leaktop("--json", "-i", "0.3", "--", "sh", "-c", f"exec {target('static')} --wait"))
+    while (line := lt.read_line(15)) != "waiting":
+        assert line is not None, f"leaktop ended early: {lt.stderr()}"
+    wait_stderr(lt, f"probes on {target('static')}", 15)
+    os.kill(lt.children()[0], signal.SIGUSR1)
+    while (line := lt.read_line(15)) != "ready":
+        assert line is not None, f"leaktop ended early: {lt.stderr()}"
+    check_static_after_exec(lt.fresh_json(2, 15))
+    assert f"probes on {target('static')}, mapped since its exec" in lt.stderr()
+
+
+def test_exec_into_a_program_with_its_own_malloc_attach(procs, tmp_path):
+    # A shell traced before it becomes static.
+    go = tmp_path / "go"
+    tgt = procs(["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; exec {target('static')} --wait"])
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    go.touch()
+    tgt.wait_line("waiting", 15)
+    wait_stderr(lt, f"probes on {target('static')}", 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    check_static_after_exec(lt.fresh_json(2, 15))
+    assert "executed a new program" in lt.stderr()
+
+
+def test_exec_into_a_program_without_allocator_is_said(procs):
+    lt = procs(leaktop("--json", "-i", "0.3", "--", "sh", "-c", f"exec {target('nomalloc')}"))
+    wait_stderr(lt, "maps no allocator since its exec", 30)
+    assert "maps no allocator since its exec" in lt.stderr()
+
+
+def test_attach_after_the_allocator_was_replaced_on_disk(procs, tmp_path):
+    # The target runs a private copy of libc; a package upgrade has renamed a
+    # new file over it (its maps say "(deleted)"): the file it maps is probed.
+    libc = tmp_path / "libc.so.6"
+    shutil.copy(mapped_path(os.getpid(), "libc.so.6"), libc)
+    tgt = procs([target("exact"), "--wait"], env=dict(os.environ, LD_LIBRARY_PATH=str(tmp_path)))
+    tgt.wait_line("waiting", 10)
+    assert mapped_path(tgt.pid, "libc.so.6") == str(libc)
+    shutil.copy(libc, tmp_path / "libc.so.6.new")
+    os.rename(tmp_path / "libc.so.6.new", libc)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 10)
+    stack = find_stack(lt.fresh_json(2, 10), "keep_blocks")
+    assert stack["outstanding_bytes"] == 100 * 1000 and stack["outstanding_allocs"] == 100
+    assert "libc.so.6 (replaced on disk: the file it maps is probed)" in lt.stderr()
 
 
 def test_children_are_not_traced(procs):

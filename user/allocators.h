@@ -4,6 +4,7 @@
 #define LEAKTOP_ALLOCATORS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "leaktop_types.h"
@@ -33,6 +34,8 @@ struct allocator_object {
 	int nprobes;
 	/* C++ operators left out: their returns cannot all be found. */
 	char new_left_out[256];
+	bool replaced;	/* the file mapped is no longer at path: open_path is its
+			 * /proc/PID/map_files entry */
 };
 
 struct allocator_list {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "allocator_scan.h"
 #include "allocators.h"
 #include "collector.h"
 #include "grow.h"
@@ -37,6 +38,9 @@
 #include "unwind_maps.h"
 
 #define FULL_STACKS_IN_TEXT 3
+/* How long after an exec its mappings are read at every tick: the loader
+ * maps the libraries within milliseconds, unless the machine is loaded. */
+#define EXEC_LOAD_S 2.0
 
 static volatile sig_atomic_t stop_signal, dump_requested;
 
@@ -132,6 +136,12 @@ struct session {
 	double last_update, hits_per_s;
 	struct duty_cycle duty;	/* --duty-cycle phases */
 	double scale;		/* figures per byte seen: 1 / measured on-share */
+	struct exec_allocators {	/* looking for the allocators after an exec */
+		uint32_t generation;	/* of the exec looked at */
+		double since;		/* when it was noticed */
+		bool scanning, warned;
+		struct allocator_scan scan; /* files examined so far */
+	} exec;
 };
 
 static void read_cmdline(struct session *s);
@@ -299,6 +309,67 @@ static void follow_exec(struct session *s, uint32_t generation)
 		s->target.pid, s->target.comm);
 }
 
+/* Attaches the allocators the target maps that are not probed yet.  Returns
+ * how many allocator mappings it has (negative: it cannot be read). */
+static int attach_mapped_allocators(struct session *s)
+{
+	struct allocator_list list;
+	char err[512];
+	int mapped = allocator_scan_maps(&s->exec.scan, s->target.pid, s->target.root, &list);
+
+	for (int i = 0; i < list.count; i++) {
+		struct allocator_object *obj = &list.objects[i];
+		int added;
+
+		placement_apply(obj);
+		added = probes_add_object(s->probes, obj, err, sizeof(err));
+		if (added < 0)
+			fprintf(stderr, "leaktop: %s\n", err);
+		else if (added > 0)
+			fprintf(stderr, "leaktop: PID %d: %d probes on %s%s, mapped since its exec\n",
+				s->target.pid, added, obj->path,
+				obj->replaced ? " (replaced on disk: the file it maps is probed)" : "");
+	}
+	allocator_list_free(&list);
+	s->nprobes = probes_count(s->probes);
+	return mapped;
+}
+
+/* After an exec the new program may bring another allocator (a static
+ * executable, its own malloc library): probes bound to the PID stay armed
+ * on files the new program maps too, but new files need theirs.  Its
+ * mappings are read at every tick (`tick`) while the loader is at work, then
+ * each interval until an allocator shows. */
+static void attach_exec_allocators(struct session *s, bool tick)
+{
+	struct exec_allocators *x = &s->exec;
+	uint32_t generation = probes_generation(s->probes);
+	double t = now(CLOCK_MONOTONIC);
+	int mapped;
+
+	if (generation != x->generation) {
+		/* Spawn mode: the command's own exec was prepared for. */
+		bool own_exec = s->target.spawned && x->generation == 0 && generation == 1;
+
+		x->generation = generation;
+		x->since = t;
+		x->scanning = !own_exec;
+		x->warned = false;
+	}
+	if (!x->scanning || (tick && t - x->since > EXEC_LOAD_S))
+		return;
+	mapped = attach_mapped_allocators(s);
+	if (t - x->since <= EXEC_LOAD_S || mapped < 0)
+		return;
+	if (mapped > 0) {
+		x->scanning = false;
+	} else if (!x->warned) {
+		fprintf(stderr, "leaktop: PID %d (%s) maps no allocator since its exec (no object defines malloc and free): "
+			"nothing is traced until one is mapped\n", s->target.pid, s->target.comm);
+		x->warned = true;
+	}
+}
+
 /* Marks a slot of an older program image (its stacks are never shown). */
 static struct stack other_generation;
 
@@ -371,6 +442,7 @@ static void update(struct session *s)
 
 	if (generation != s->generation)
 		follow_exec(s, generation);
+	attach_exec_allocators(s, false);
 	/* Libraries come and go (dlopen/dlclose): note the mappings every
 	 * interval, so a stack is named by what was mapped when it was made. */
 	symbolizer_refresh(s->sym);
@@ -666,7 +738,8 @@ static int start(struct session *s)
 	fprintf(stderr, "leaktop: tracing PID %d (%s): %d probes on", s->target.pid, s->target.comm,
 		s->nprobes);
 	for (int i = 0; i < allocators.count; i++)
-		fprintf(stderr, " %s", allocators.objects[i].path);
+		fprintf(stderr, " %s%s", allocators.objects[i].path,
+			allocators.objects[i].replaced ? " (replaced on disk: the file it maps is probed)" : "");
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
 	for (int i = 0; i < allocators.count; i++)
 		if (allocators.objects[i].new_left_out[0])
@@ -776,8 +849,10 @@ static enum event wait_event(struct session *s, double deadline)
 			continue;
 		}
 		n = poll(fds, s->tui ? 2 : 1, (int)ceil(fmin(fmin(left, to_switch), 0.05) * 1000));
-		if (n == 0)
+		if (n == 0) {
 			unwind_catch_up(s);
+			attach_exec_allocators(s, true);
+		}
 		if (n > 0 && (fds[0].revents & POLLIN))
 			target_wait_exit(&s->target, 0); /* reaps a spawned child */
 		else if (n > 0 && s->tui && fds[1].revents)
@@ -871,6 +946,7 @@ static void finish(struct session *s)
 	free(s->report_stacks);
 	free(s->report_frames);
 	free(s->slot_stacks);
+	allocator_scan_free(&s->exec.scan);
 }
 
 int main(int argc, char **argv)

@@ -28,6 +28,12 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 			     char *err, size_t errlen);
 void probes_detach(struct probes *p);
 
+/* Attaches the probes of one more allocator object (mapped since the start,
+ * as after an exec), return probes first.  A file probed already (same
+ * device and inode) keeps its probes.  Returns the number of probes added
+ * (0 for such a file), or a negative errno with a message in err. */
+int probes_add_object(struct probes *p, const struct allocator_object *obj, char *err, size_t errlen);
+
 int probes_count(const struct probes *p);	/* uprobes attached */
 
 /* --duty-cycle: stops recording and detaches the allocation probes (those
