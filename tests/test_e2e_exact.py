@@ -13,6 +13,7 @@ EXPECTED = {
     "keep_valloc": ("valloc", 5000, 1),
     "keep_pvalloc": ("pvalloc", 6000, 1),       # requested bytes, not the rounded page
     "keep_reallocarray": ("reallocarray", 8000, 1),
+    "keep_failed_realloc": ("malloc", 4321, 1),  # the realloc failed: the block stays
     # glibc's memalign and aligned_alloc are one function: probed once, either name.
     "keep_memalign": (("memalign", "aligned_alloc"), 3000, 1),
     "keep_aligned_alloc": (("memalign", "aligned_alloc"), 2048, 1),

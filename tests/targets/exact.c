@@ -77,6 +77,14 @@ __attribute__((noinline)) static void realloc_to_zero(void)
 	KEEP(p);
 }
 
+__attribute__((noinline)) static void keep_failed_realloc(void)
+{
+	void *p = malloc(4321); /* ALLOC:keep_failed_realloc */
+	void *q = realloc(p, SIZE_MAX / 2); /* fails: p stays as it was */
+
+	kept[nkept++] = q ? q : p;
+}
+
 __attribute__((noinline)) static void failed_malloc(void)
 {
 	void *p = malloc(SIZE_MAX / 2); /* ALLOC:failed_malloc */
@@ -116,6 +124,7 @@ int main(int argc, char **argv)
 	keep_pvalloc();
 	keep_reallocarray();
 	realloc_to_zero();
+	keep_failed_realloc();
 	failed_malloc();
 	churn();
 	say_ready();
