@@ -153,3 +153,13 @@ vmlinux:
 
 clean:
 	rm -rf $(BUILD) leaktop
+
+# The version `leaktop --version` prints (scripts/version.sh: git describe, or
+# the VERSION file).  The header is rewritten only when the version changed.
+LEAKTOP_VERSION := $(shell ./scripts/version.sh)
+.PHONY: FORCE
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define LEAKTOP_VERSION "$(LEAKTOP_VERSION)"' | cmp -s - $@ || \
+		echo '#define LEAKTOP_VERSION "$(LEAKTOP_VERSION)"' > $@
+$(BUILD)/user/options.o $(BUILD)/unit_tests: $(BUILD)/version.h
