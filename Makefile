@@ -191,3 +191,9 @@ uninstall:
 	rm -f $(DESTDIR)$(sbindir)/leaktop $(DESTDIR)$(mandir)/man8/leaktop.8 \
 		$(DESTDIR)$(bashcompdir)/leaktop $(DESTDIR)$(unitdir)/leaktop@.service
 	rm -rf $(DESTDIR)$(docdir)
+
+# A Debian package, built with dpkg's tools (scripts/make-deb.sh):
+# $(BUILD)/deb/leaktop_VERSION_ARCH.deb.
+.PHONY: deb
+deb: leaktop
+	BUILD=$(BUILD) MAKE=$(MAKE) ./scripts/make-deb.sh
