@@ -153,3 +153,47 @@ vmlinux:
 
 clean:
 	rm -rf $(BUILD) leaktop
+
+# The version `leaktop --version` prints (scripts/version.sh: git describe, or
+# the VERSION file).  The header is rewritten only when the version changed.
+LEAKTOP_VERSION := $(shell ./scripts/version.sh)
+.PHONY: FORCE
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define LEAKTOP_VERSION "$(LEAKTOP_VERSION)"' | cmp -s - $@ || \
+		echo '#define LEAKTOP_VERSION "$(LEAKTOP_VERSION)"' > $@
+$(BUILD)/user/options.o $(BUILD)/unit_tests: $(BUILD)/version.h
+
+# Installation: PREFIX and DESTDIR as usual.  The binary goes to sbin (it
+# needs root); the unit's ExecStart and the man page name the installed paths.
+PREFIX      ?= /usr/local
+sbindir     ?= $(PREFIX)/sbin
+mandir      ?= $(PREFIX)/share/man
+docdir      ?= $(PREFIX)/share/doc/leaktop
+bashcompdir ?= $(PREFIX)/share/bash-completion/completions
+unitdir     ?= $(PREFIX)/lib/systemd/system
+DOCS        := README.md $(wildcard docs/*.md)
+.PHONY: install uninstall
+install: leaktop
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(docdir) \
+		$(DESTDIR)$(bashcompdir) $(DESTDIR)$(unitdir)
+	install -m 0755 leaktop $(DESTDIR)$(sbindir)/leaktop
+	sed -e 's/@VERSION@/$(LEAKTOP_VERSION)/' -e 's,@DOCDIR@,$(docdir),' docs/leaktop.8 \
+		> $(DESTDIR)$(mandir)/man8/leaktop.8
+	chmod 0644 $(DESTDIR)$(mandir)/man8/leaktop.8
+	install -m 0644 completion/leaktop.bash $(DESTDIR)$(bashcompdir)/leaktop
+	sed 's,/usr/local/sbin/leaktop,$(sbindir)/leaktop,' docs/leaktop@.service \
+		> $(DESTDIR)$(unitdir)/leaktop@.service
+	chmod 0644 $(DESTDIR)$(unitdir)/leaktop@.service
+	install -m 0644 $(DOCS) $(DESTDIR)$(docdir)
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/leaktop $(DESTDIR)$(mandir)/man8/leaktop.8 \
+		$(DESTDIR)$(bashcompdir)/leaktop $(DESTDIR)$(unitdir)/leaktop@.service
+	rm -rf $(DESTDIR)$(docdir)
+
+# A Debian package, built with dpkg's tools (scripts/make-deb.sh):
+# $(BUILD)/deb/leaktop_VERSION_ARCH.deb.
+.PHONY: deb
+deb: leaktop
+	BUILD=$(BUILD) MAKE=$(MAKE) ./scripts/make-deb.sh

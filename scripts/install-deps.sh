@@ -15,6 +15,9 @@ packages=(
   gdb  # its backtraces check the kernel unwinder's stacks (tests/test_e2e_unwind.py)
   python3-tornado
   libc6-dbg  # build-id debug files: the symbolizer's file:line for libc (tests/unit/test_symbolizer.c)
+  # make deb (dpkg-shlibdeps, dpkg-gencontrol, strip); the man page's tests
+  # (man, groff, col); the version (git describe)
+  dpkg-dev binutils man-db groff-base bsdextrautils git
 )
 
 missing=()

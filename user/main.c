@@ -959,8 +959,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "leaktop: %s\n", err);
 		return 2;
 	}
-	if (s.opts.help) {
-		fputs(options_usage, stdout);
+	if (s.opts.help || s.opts.version) {
+		fputs(s.opts.help ? options_usage : options_version, stdout);
 		return 0;
 	}
 	if (!check_privileges())

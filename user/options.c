@@ -7,6 +7,7 @@
 #include <string.h>
 #include "options.h"
 #include "errors.h"
+#include "version.h"	/* generated: LEAKTOP_VERSION (scripts/version.sh) */
 
 const char options_usage[] =
 	"Usage: leaktop [OPTIONS] -p PID\n"
@@ -39,6 +40,7 @@ const char options_usage[] =
 	"  -s, --sample-bytes N     sample on average one allocation per N bytes allocated\n"
 	"                           (figures are scaled estimates; 0 = exact, the default)\n"
 	"  -h, --help               show this help\n"
+	"      --version            show leaktop's version\n"
 	"\n"
 	"Keys of the live view (on a terminal): up/down or j/k move the bar, which stays\n"
 	"at its row as the rows re-sort; F follows the stack under the bar instead\n"
@@ -59,8 +61,10 @@ const char options_usage[] =
 	"\n"
 	"Exit status: 0 ok (also when the target exits), 1 runtime failure, 2 bad usage.\n";
 
+const char options_version[] = "leaktop " LEAKTOP_VERSION "\n";
+
 enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED,
-       OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE };
+       OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE, OPT_VERSION };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -80,6 +84,7 @@ static const struct option long_options[] = {
 	{ "pymalloc-redirect", no_argument, NULL, OPT_PYMALLOC_REDIRECT },
 	{ "duty-cycle", required_argument, NULL, OPT_DUTY_CYCLE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ 0 },
 };
 
@@ -204,6 +209,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		}
 		case 'h':
 			o->help = true;
+			return 0;
+		case OPT_VERSION:
+			o->version = true;
 			return 0;
 		case ':':
 			return fail(err, errlen, "option '%s' needs a value (see --help)", argv[optind - 1]);

@@ -16,6 +16,7 @@ struct options {
 	bool batch;		/* -b */
 	bool json;		/* --json */
 	bool help;		/* -h: usage was asked for */
+	bool version;		/* --version: the version was asked for */
 	double window_s;	/* --window: growth is estimated over this many seconds */
 	uint64_t sample_bytes;	/* -s; 0 = exact */
 	uint32_t max_allocs;	/* --max-allocs: live allocations tracked */
@@ -49,5 +50,6 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 uint32_t max_allocs_for(uint64_t resident_bytes);
 
 extern const char options_usage[];
+extern const char options_version[];	/* "leaktop VERSION\n" */
 
 #endif
