@@ -2,10 +2,11 @@
 with the duty cycle's off-phases, and with threads racing for the addresses
 realloc frees."""
 import os
+import re
 import signal
 import time
 
-from conftest import leaktop, target
+from conftest import fdinfo, leaktop, target
 
 # One arena, no per-thread cache: a block one thread frees, or realloc moves
 # away from, is the next block another thread gets.
@@ -43,14 +44,11 @@ def wait_target_lines(proc, timeout, last="ready"):
 CYCLE = {"make_blocks", "grow_blocks"}
 
 
-def check_cycle(after):
-    # The rounds were traced (the stack is listed once a block of it was
-    # recorded)...
-    assert any(frames_named(s, {"make_blocks"}) for s in after["stacks"]), "no round was traced"
-    # ...and once all are freed, nothing of them is left.
-    assert figures(after, CYCLE) == (0, 0), [
+def check_cycle(after, names=CYCLE):
+    """Once all is freed, nothing of it is left."""
+    assert figures(after, names) == (0, 0), [
         (s["frames"][1]["function"], s["outstanding_bytes"], s["outstanding_allocs"])
-        for s in after["stacks"] if frames_named(s, CYCLE)]
+        for s in after["stacks"] if frames_named(s, names)]
     assert after["lost_events"] == 0
 
 
@@ -85,6 +83,47 @@ def test_duty_cycle_realloc_leaves_nothing_spawn(procs):
     after = lt.json_lines(3, 60)[-1]
     assert 0 < after["duty_cycle"] < 1
     check_cycle(after)
+
+
+def links_of(pid):
+    """How many BPF links leaktop holds: all its probes in the on-phase."""
+    return sum("link_id" in info for info in fdinfo(pid))
+
+
+def wait_links(pid, wanted, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not wanted(links_of(pid)):
+        assert time.monotonic() < deadline, "the duty cycle did not switch"
+        time.sleep(0.01)
+
+
+def test_duty_cycle_realloc_under_way_across_switches(procs):
+    """A realloc entered in an on-phase returns after a pause and a resume
+    (realloc_held keeps it copying from a missing page meanwhile): its old
+    block is released all the same."""
+    tgt = procs([target("realloc_held"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "100", "--duty-cycle", "50"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 10)
+    # Links in the on-phase: every probe, and the exec tracepoint's.
+    on = int(re.search(r"(\d+) probes on", lt.stderr()).group(1)) + 1
+    seen = []
+    for _ in range(3):
+        wait_links(lt.pid, lambda n: n == on)
+        time.sleep(0.1)  # recording again after the re-attach
+        os.kill(tgt.pid, signal.SIGHUP)
+        tgt.wait_line("caught", 10)
+        seen.append(figures(lt.fresh_json(1, 30), {"held_block"})[0])
+        wait_links(lt.pid, lambda n: n < on)   # paused...
+        wait_links(lt.pid, lambda n: n == on)  # ...and resumed, the realloc still under way
+        os.kill(tgt.pid, signal.SIGHUP)
+        tgt.wait_line("released", 10)
+    assert any(seen), "no held block was recorded"
+    os.kill(tgt.pid, signal.SIGUSR2)
+    tgt.wait_line("done", 10)
+    check_cycle(lt.fresh_json(3, 60), {"held_block", "moved_block"})
 
 
 # --- threads racing: realloc's old address handed to another thread ---

@@ -126,10 +126,10 @@ def test_full_maps_are_counted_and_tracked_figures_stay_right(procs):
 
 def allocs_map_size(leaktop_pid):
     """max_entries of the live-allocation map leaktop holds (hash, 8-byte key,
-    24-byte value)."""
+    32-byte struct alloc_info value)."""
     sizes = [int(info["max_entries"]) for info in fdinfo(leaktop_pid)
              if info.get("map_type") == "1" and info.get("key_size") == "8"
-             and info.get("value_size") == "24"]
+             and info.get("value_size") == "32"]
     assert len(sizes) == 1, sizes
     return sizes[0]
 
