@@ -114,6 +114,7 @@ def build_mutant(workdir, name, path, old, new):
 
 
 def run_suite(workdir, path):
+    """The first test that fails with the leaktop in workdir, or None."""
     env = dict(os.environ, LEAKTOP=str(workdir / "leaktop"),
                TARGETS_DIR=str(ROOT / "build" / "targets"),
                UNIT_TESTS=str(workdir / "build" / "unit_tests") if path.startswith("user/")
@@ -132,6 +133,13 @@ def run_suite(workdir, path):
 
 def main():
     wanted = set(sys.argv[1:])
+    # A kill only means something if the unbroken build passes the same tests.
+    started = time.monotonic()
+    failing = run_suite(ROOT, "")
+    if failing:
+        print(f"the unmutated build fails {failing}: fix that first", flush=True)
+        return 2
+    print(f"unmutated build: passes ({time.monotonic() - started:.0f} s)", flush=True)
     survivors = stale = 0
     rows = []
     for name, path, old, new in MUTANTS:
