@@ -154,12 +154,48 @@ out:
 	return NULL;
 }
 
+static void *destroy_link(void *link);
+
+/* Destroys n links at once, one thread each: closing a uprobe's perf event
+ * waits for RCU grace periods (~100 ms on an idle VM, more under load), in
+ * part under a kernel-wide mutex, so concurrent closes overlap only in part
+ * (96 uprobes on a VM at load 10: 44 s one after another, 8 s at once).  A
+ * link whose thread cannot start is destroyed here. */
+static void destroy_links(struct bpf_link **links, int n)
+{
+	pthread_t threads[n > 0 ? n : 1];
+	bool started[n > 0 ? n : 1];
+	pthread_attr_t attr;
+	bool small = pthread_attr_init(&attr) == 0;
+
+	/* destroy_link needs little stack; 100 threads of the default 8 MiB
+	 * would reserve 800 MiB of address space. */
+	if (small)
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (int i = 0; i < n; i++) {
+		started[i] = links[i] &&
+			     pthread_create(&threads[i], small ? &attr : NULL, destroy_link, links[i]) == 0;
+		if (!started[i])
+			bpf_link__destroy(links[i]);
+	}
+	for (int i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+	if (small)
+		pthread_attr_destroy(&attr);
+}
+
 void probes_detach(struct probes *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->nsites; i++)
-		bpf_link__destroy(p->sites[i].link);
+	if (p->nsites > 0) {
+		struct bpf_link *links[p->nsites];
+
+		for (int i = 0; i < p->nsites; i++)
+			links[i] = p->sites[i].link;
+		destroy_links(links, p->nsites);
+	}
 	for (int i = 0; i < p->npaths; i++)
 		free(p->paths[i]);
 	free(p->sites);
