@@ -1,12 +1,14 @@
 """Leaving: a target that is gone before the first report still gets named
-stacks (the mappings and objects were kept while it lived); quitting does not
-wait for the probes to be detached one by one, and leaves none behind."""
+stacks (they were symbolized while it lived); quitting does not wait for the
+uprobes to be removed one by one, and leaves none behind."""
+import json
 import os
 import re
 import signal
+import subprocess
 import time
 
-from conftest import TARGET_SOURCES, alloc_line, find_stack, leaktop, target
+from conftest import TARGET_SOURCES, alloc_line, fdinfo, find_stack, leaktop, target
 
 BRIEF = {  # brief.c: function -> (marker, outstanding bytes at exit)
     "keep_blocks": ("brief_keep_blocks", 2500 * 100),
@@ -77,3 +79,120 @@ def test_brief_python_program(procs):
         (inner, ("<module>", alloc_line("py_brief.py", "py_brief_first"))): 20 * 200033,
         (inner, ("<module>", alloc_line("py_brief.py", "py_brief_last"))): 5 * 200033,
     }, reports[0]["stacks"][:4]
+
+
+# Quitting: ~100 uprobes took leaktop 10 s to remove one by one on an idle VM
+# (a minute under load); they now go in a few uprobe_multi links, in well
+# under a second.  The bound is loose so that a loaded machine passes, and
+# still far below what removing them one by one takes.
+QUIT_BOUND_S = 4
+
+
+def uprobe_breakpoints(pid):
+    """Addresses in the target's executable mappings of files where its memory
+    holds an int3 (0xcc) that the file does not: uprobes in place."""
+    found = []
+    mem = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) < 6 or "x" not in fields[1] or not fields[5].startswith("/"):
+                    continue
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                with open(f"/proc/{pid}/root{fields[5].rstrip()}", "rb") as f:
+                    on_disk = os.pread(f.fileno(), end - start, int(fields[2], 16))
+                live = os.pread(mem, len(on_disk), start)
+                at = live.find(b"\xcc")
+                while at >= 0:
+                    if on_disk[at] != 0xcc:
+                        found.append(start + at)
+                    at = live.find(b"\xcc", at + 1)
+    finally:
+        os.close(mem)
+    return found
+
+
+def links_of(pid):
+    """Ids of the BPF links process pid holds."""
+    return {int(info["link_id"]) for info in fdinfo(pid) if "link_id" in info}
+
+
+def links_alive(ids):
+    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return ids & {link["id"] for link in json.loads(out or "[]")}
+
+
+def probe_count(lt):
+    match = re.search(r": (\d+) probes on (.*) \(", lt.stderr())
+    assert match, lt.stderr()
+    return int(match.group(1)), match.group(2)
+
+
+def check_many_probes(lt):
+    probes, objects = probe_count(lt)
+    assert probes >= 90, objects
+    for name in ("libc.so", "libstdc++.so", "libjemalloc.so"):
+        assert name in objects
+
+
+def test_quit_attached_with_many_probes(procs):
+    tgt = procs([target("jemalloc"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    assert not uprobe_breakpoints(tgt.pid)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    check_many_probes(lt)
+    assert len(uprobe_breakpoints(tgt.pid)) >= 50  # the check sees them
+    links = links_of(lt.pid)
+    assert links
+    lt.drain()
+    sent = time.monotonic()
+    os.kill(lt.pid, signal.SIGINT)
+    lt.wait(60)
+    took = time.monotonic() - sent
+    assert lt.popen.returncode == 0
+    assert took < QUIT_BOUND_S, f"quitting took {took:.1f} s"
+    assert lt.json_lines(1, 5)  # the final report came first
+    assert not links_alive(links)
+    assert not uprobe_breakpoints(tgt.pid), "uprobes left in the target"
+    assert tgt.popen.poll() is None
+
+
+def test_quit_when_spawned_target_exits(procs):
+    lt = procs(leaktop("--json", "-i", "0.5", "--", target("jemalloc")))
+    lt.wait_line("ready", 30)  # the target's own output
+    lt.json_lines(1, 30)
+    check_many_probes(lt)
+    child = lt.children()
+    assert len(child) == 1
+    links = links_of(lt.pid)
+    assert links
+    died = time.monotonic()
+    os.kill(child[0], signal.SIGKILL)
+    lt.wait(60)
+    took = time.monotonic() - died
+    assert lt.popen.returncode == 0
+    assert took < QUIT_BOUND_S, f"leaktop returned {took:.1f} s after its target died"
+    assert "was killed by signal 9" in lt.stderr()
+    assert not links_alive(links)
+
+
+def test_perf_event_uprobes_without_uprobe_multi(procs):
+    """The fallback for kernels before uprobe_multi: one link per uprobe."""
+    env = dict(os.environ, LEAKTOP_NO_UPROBE_MULTI="1")
+    tgt = procs([target("exact"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"), env=env)
+    lt.json_lines(1, 60)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    report = lt.fresh_json(2, 15)
+    assert find_stack(report, "keep_blocks")["outstanding_bytes"] == 100000
+    links = links_of(lt.pid)
+    assert len(links) == probe_count(lt)[0] + 1  # one per uprobe, and the exec tracepoint's
+    os.kill(lt.pid, signal.SIGINT)
+    assert lt.wait(300) == 0
+    assert not links_alive(links)
+    assert not uprobe_breakpoints(tgt.pid)

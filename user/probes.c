@@ -1,18 +1,22 @@
-/* Loading the BPF skeleton and attaching uprobes through libbpf's perf-event
- * path (no tracefs needed).  Probes are bound to the target PID: the kernel
- * arms them only in its address space, for all of its threads, also across
- * exec (spawn mode attaches before the exec). */
+/* Loading the BPF skeleton and attaching uprobes: the probes of one object
+ * with the same program in one uprobe_multi link where the kernel has them
+ * (6.6+), else one link each through libbpf's perf-event path (no tracefs
+ * needed).  Probes are bound to the target PID: the kernel arms them only in
+ * its address space, for all of its threads, also across exec (spawn mode
+ * attaches before the exec). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "leaktop_types.h"
 #include "leaktop.skel.h"
 #include "probes.h"
 #include "sampling.h"
 #include "errors.h"
+#include "uprobe_multi.h"
 
 /* One uprobe: what it takes to attach it again (--duty-cycle). */
 struct probe_site {
@@ -22,13 +26,23 @@ struct probe_site {
 	uint64_t cookie;
 	bool retprobe;
 	bool alloc;	  /* an allocation probe (detached in the off-phase) */
-	struct bpf_link *link; /* NULL while detached */
+	struct bpf_link *link; /* NULL while detached, and with uprobe_multi */
+};
+
+/* With uprobe_multi: sites of one object, program and role (allocation
+ * probe or not), attached and detached together by one link. */
+struct probe_batch {
+	int first, count;	/* sites[first, first + count) */
+	int fd;			/* the link; -1 while detached */
 };
 
 struct probes {
 	struct leaktop_bpf *skel;
 	struct probe_site *sites;
 	int nsites;
+	struct probe_batch *batches; /* uprobe_multi links (multi) */
+	int nbatches;
+	bool multi;
 	pid_t pid;
 	char **paths; /* owned copies of the object paths, one per object */
 	int npaths;
@@ -48,10 +62,66 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 
 	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
 				     prog != p->skel->progs.free_enter, NULL };
-	site->link = attach_site(site, pid);
-	if (!site->link)
-		return -errno;
-	p->nsites++;
+	if (!p->multi) {
+		site->link = attach_site(site, pid);
+		if (!site->link)
+			return -errno;
+	}
+	p->nsites++; /* with uprobe_multi, attached by attach_batches */
+	return 0;
+}
+
+/* One link for all the sites of a batch; 0 or a negative errno. */
+static int attach_batch(struct probes *p, struct probe_batch *b)
+{
+	const struct probe_site *first = &p->sites[b->first];
+	uint64_t offsets[b->count], cookies[b->count];
+
+	for (int i = 0; i < b->count; i++) {
+		offsets[i] = p->sites[b->first + i].offset;
+		cookies[i] = p->sites[b->first + i].cookie;
+	}
+	b->fd = uprobe_multi_attach(bpf_program__fd(first->prog), first->path, offsets, cookies,
+				    (uint32_t)b->count, first->retprobe, p->pid);
+	return b->fd < 0 ? b->fd : 0;
+}
+
+static bool same_batch(const struct probe_site *a, const struct probe_site *b)
+{
+	return a->prog == b->prog && a->alloc == b->alloc;
+}
+
+/* uprobe_multi: groups the sites from `first` on (one object, one pass of
+ * attach_object) by program and role, and attaches each group. */
+static int attach_batches(struct probes *p, int first)
+{
+	int n = p->nsites - first, m = 0;
+	struct probe_site grouped[n > 0 ? n : 1];
+
+	/* Each group where its first site was, in the object's order. */
+	for (int i = first; i < p->nsites; i++) {
+		bool seen = false;
+
+		for (int j = first; j < i && !seen; j++)
+			seen = same_batch(&p->sites[j], &p->sites[i]);
+		for (int j = i; j < p->nsites && !seen; j++)
+			if (same_batch(&p->sites[i], &p->sites[j]))
+				grouped[m++] = p->sites[j];
+	}
+	memcpy(&p->sites[first], grouped, (size_t)n * sizeof(grouped[0]));
+	for (int i = first; i < p->nsites;) {
+		struct probe_batch *b = &p->batches[p->nbatches];
+		int err;
+
+		*b = (struct probe_batch){ i, 0, -1 };
+		while (i < p->nsites && same_batch(&p->sites[b->first], &p->sites[i]))
+			i++;
+		b->count = i - b->first;
+		err = attach_batch(p, b);
+		if (err)
+			return err;
+		p->nbatches++;
+	}
 	return 0;
 }
 
@@ -64,7 +134,7 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 			 bool returns, pid_t pid)
 {
 	struct leaktop_bpf *skel = p->skel;
-	int err = 0;
+	int err = 0, first = p->nsites;
 
 	if (!p->paths[index] && !(p->paths[index] = strdup(obj->open_path)))
 		return -ENOMEM;
@@ -86,7 +156,24 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 					 (uint64_t)probe->fn, pid);
 		}
 	}
+	if (!err && p->multi)
+		err = attach_batches(p, first);
 	return err;
+}
+
+/* uprobe_multi for every uprobe program, where the kernel has it: the
+ * attach type goes with the program when it is loaded. */
+static void use_uprobe_multi(struct probes *p)
+{
+	struct bpf_program *prog;
+
+	p->multi = uprobe_multi_supported();
+	if (!p->multi)
+		return;
+	bpf_object__for_each_program(prog, p->skel->obj)
+		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
+			bpf_program__set_expected_attach_type(prog, UPROBE_MULTI_ATTACH_TYPE);
 }
 
 struct probes *probes_attach(const struct probes_config *cfg, const struct allocator_list *list,
@@ -101,10 +188,11 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	}
 	p->pid = cfg->pid;
 	p->sites = calloc((size_t)list->count * 2 * MAX_ALLOC_PROBES, sizeof(*p->sites));
+	p->batches = calloc((size_t)list->count * 2 * MAX_ALLOC_PROBES, sizeof(*p->batches));
 	p->paths = calloc((size_t)list->count, sizeof(*p->paths));
 	p->npaths = p->paths ? list->count : 0; /* filled by the first pass */
 	p->skel = leaktop_bpf__open();
-	if (!p->sites || !p->paths || !p->skel) {
+	if (!p->sites || !p->batches || !p->paths || !p->skel) {
 		fail(err, errlen, "cannot open the BPF programs: %s", strerror(errno));
 		goto out;
 	}
@@ -119,6 +207,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
+	use_uprobe_multi(p);
 	e = leaktop_bpf__load(p->skel);
 	if (e) {
 		fail(err, errlen, "cannot load the BPF programs: %s (needs a kernel with BTF and BPF, and CAP_BPF+CAP_PERFMON)",
@@ -154,29 +243,42 @@ out:
 	return NULL;
 }
 
-static void *destroy_link(void *link);
+/* A link to remove: a perf-event uprobe's, or a uprobe_multi link's fd. */
+struct release {
+	struct bpf_link *link;
+	int fd;
+};
 
-/* Destroys n links at once, one thread each: closing a uprobe's perf event
- * waits for RCU grace periods (~100 ms on an idle VM, more under load), in
- * part under a kernel-wide mutex, so concurrent closes overlap only in part
- * (96 uprobes on a VM at load 10: 44 s one after another, 8 s at once).  A
- * link whose thread cannot start is destroyed here. */
-static void destroy_links(struct bpf_link **links, int n)
+static void *release_one(void *arg)
+{
+	struct release *r = arg;
+
+	if (r->link)
+		bpf_link__destroy(r->link);
+	else if (r->fd >= 0)
+		close(r->fd);
+	return NULL;
+}
+
+/* Removes n links at once, one thread each: removing uprobes waits for RCU
+ * grace periods, which concurrent removals share (a perf-event uprobe's only
+ * in part: some of its wait is under a kernel-wide mutex).  A link whose
+ * thread cannot start is removed here. */
+static void release_all(struct release *r, int n)
 {
 	pthread_t threads[n > 0 ? n : 1];
 	bool started[n > 0 ? n : 1];
 	pthread_attr_t attr;
 	bool small = pthread_attr_init(&attr) == 0;
 
-	/* destroy_link needs little stack; 100 threads of the default 8 MiB
+	/* release_one needs little stack; 100 threads of the default 8 MiB
 	 * would reserve 800 MiB of address space. */
 	if (small)
 		pthread_attr_setstacksize(&attr, 64 * 1024);
 	for (int i = 0; i < n; i++) {
-		started[i] = links[i] &&
-			     pthread_create(&threads[i], small ? &attr : NULL, destroy_link, links[i]) == 0;
+		started[i] = pthread_create(&threads[i], small ? &attr : NULL, release_one, &r[i]) == 0;
 		if (!started[i])
-			bpf_link__destroy(links[i]);
+			release_one(&r[i]);
 	}
 	for (int i = 0; i < n; i++)
 		if (started[i])
@@ -185,20 +287,37 @@ static void destroy_links(struct bpf_link **links, int n)
 		pthread_attr_destroy(&attr);
 }
 
+/* Detaches the allocation probes (alloc_only) or all, and of them the
+ * return probes (retprobes 1), the others (0) or both (-1). */
+static void release_links(struct probes *p, bool alloc_only, int retprobes)
+{
+	int n = p->multi ? p->nbatches : p->nsites, count = 0;
+	struct release r[n > 0 ? n : 1];
+
+	for (int i = 0; i < n; i++) {
+		struct probe_batch *b = p->multi ? &p->batches[i] : NULL;
+		struct probe_site *site = &p->sites[b ? b->first : i];
+
+		if ((alloc_only && !site->alloc) || (retprobes >= 0 && site->retprobe != retprobes) ||
+		    (b ? b->fd < 0 : !site->link))
+			continue;
+		r[count++] = (struct release){ site->link, b ? b->fd : -1 };
+		site->link = NULL;
+		if (b)
+			b->fd = -1;
+	}
+	release_all(r, count);
+}
+
 void probes_detach(struct probes *p)
 {
 	if (!p)
 		return;
-	if (p->nsites > 0) {
-		struct bpf_link *links[p->nsites];
-
-		for (int i = 0; i < p->nsites; i++)
-			links[i] = p->sites[i].link;
-		destroy_links(links, p->nsites);
-	}
+	release_links(p, false, -1);
 	for (int i = 0; i < p->npaths; i++)
 		free(p->paths[i]);
 	free(p->sites);
+	free(p->batches);
 	free(p->paths);
 	leaktop_bpf__destroy(p->skel);
 	free(p);
@@ -209,42 +328,12 @@ int probes_count(const struct probes *p)
 	return p->nsites;
 }
 
-static void *destroy_link(void *link)
-{
-	bpf_link__destroy(link);
-	return NULL;
-}
-
-/* Destroys the links of the allocation probes that are (or are not) return
- * probes.  Each destroy waits for an RCU grace period (tens of ms on a VM):
- * one thread each lets the waits overlap. */
-static void destroy_alloc_links(struct probes *p, bool retprobes)
-{
-	pthread_t threads[p->nsites > 0 ? p->nsites : 1];
-	bool started[p->nsites > 0 ? p->nsites : 1];
-
-	for (int i = 0; i < p->nsites; i++) {
-		struct probe_site *site = &p->sites[i];
-
-		started[i] = false;
-		if (!site->alloc || site->retprobe != retprobes || !site->link)
-			continue;
-		started[i] = pthread_create(&threads[i], NULL, destroy_link, site->link) == 0;
-		if (!started[i])
-			bpf_link__destroy(site->link);
-		site->link = NULL;
-	}
-	for (int i = 0; i < p->nsites; i++)
-		if (started[i])
-			pthread_join(threads[i], NULL);
-}
-
 void probes_pause_allocs(struct probes *p)
 {
 	/* Entries first: a call that got past its entry probe still meets its
 	 * return probe, unless it is inside the allocator right now. */
-	destroy_alloc_links(p, false);
-	destroy_alloc_links(p, true);
+	release_links(p, true, false);
+	release_links(p, true, true);
 }
 
 int probes_resume_allocs(struct probes *p)
@@ -256,14 +345,21 @@ int probes_resume_allocs(struct probes *p)
 	__sync_fetch_and_add(&p->skel->bss->duty_epoch, 1);
 	/* Returns first, so every call whose entry is seen has its return seen. */
 	for (int pass = 0; pass < 2; pass++)
-		for (int i = 0; i < p->nsites; i++) {
-			struct probe_site *site = &p->sites[i];
+		for (int i = 0; i < (p->multi ? p->nbatches : p->nsites); i++) {
+			struct probe_batch *b = p->multi ? &p->batches[i] : NULL;
+			struct probe_site *site = &p->sites[b ? b->first : i];
+			int e;
 
-			if (!site->alloc || site->retprobe != (pass == 0) || site->link)
+			if (!site->alloc || site->retprobe != (pass == 0) || (b ? b->fd >= 0 : site->link != NULL))
 				continue;
-			site->link = attach_site(site, p->pid);
-			if (!site->link && !err)
-				err = -errno;
+			if (b) {
+				e = attach_batch(p, b);
+			} else {
+				site->link = attach_site(site, p->pid);
+				e = site->link ? 0 : -errno;
+			}
+			if (e && !err)
+				err = e;
 		}
 	return err;
 }
