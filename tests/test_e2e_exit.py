@@ -146,7 +146,7 @@ def test_quit_attached_with_many_probes(procs):
     check_many_probes(lt)
     assert len(uprobe_breakpoints(tgt.pid)) >= 50  # the check sees them
     links = links_of(lt.pid)
-    assert links
+    assert 0 < len(links) < 20  # one per object and program, not one per probe
     lt.drain()
     sent = time.monotonic()
     os.kill(lt.pid, signal.SIGINT)
@@ -154,7 +154,7 @@ def test_quit_attached_with_many_probes(procs):
     took = time.monotonic() - sent
     assert lt.popen.returncode == 0
     assert took < QUIT_BOUND_S, f"quitting took {took:.1f} s"
-    assert lt.json_lines(1, 5)  # the final report came first
+    assert lt.json_lines(1, 5)  # a final report
     assert not links_alive(links)
     assert not uprobe_breakpoints(tgt.pid), "uprobes left in the target"
     assert tgt.popen.poll() is None
