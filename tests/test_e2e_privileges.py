@@ -18,9 +18,13 @@ def nobody_argv(caps, *args):
     return [*setpriv, LEAKTOP, *args]
 
 
-def as_nobody(caps, *args):
+def as_nobody(caps, *args, env=None):
     return subprocess.run(nobody_argv(caps, *args), capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+                          timeout=60, stdin=subprocess.DEVNULL, env=env)
+
+
+# Without uprobe_multi links (kernels before 6.6), uprobes are perf events.
+PERF_EVENT_UPROBES = dict(os.environ, LEAKTOP_NO_UPROBE_MULTI="1")
 
 
 def test_runs_with_only_the_documented_capabilities(procs):
@@ -43,6 +47,16 @@ def test_spawn_with_only_the_documented_capabilities():
     assert find_stack(report, "keep_blocks")["outstanding_bytes"] == 100000
 
 
+def test_uprobe_multi_needs_no_sys_admin():
+    """uprobe_multi links need CAP_BPF and CAP_PERFMON only, unlike the
+    uprobe perf events of the fallback."""
+    result = as_nobody(["bpf", "perfmon", "sys_ptrace"], "--json", "-i", "0.5", "-c", "2",
+                       "-n", "50", "--", target("exact"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads([l for l in result.stdout.splitlines() if l.startswith("{")][-1])
+    assert find_stack(report, "keep_blocks")["outstanding_bytes"] == 100000
+
+
 @pytest.mark.parametrize("caps, missing", [
     ([], "CAP_BPF"),
     (["bpf"], "CAP_PERFMON"),
@@ -52,7 +66,7 @@ def test_spawn_with_only_the_documented_capabilities():
 ])
 def test_missing_capability_is_named(procs, caps, missing):
     tgt = procs([target("leak_rate")])
-    result = as_nobody(caps, "-p", str(tgt.pid), "-c", "1")
+    result = as_nobody(caps, "-p", str(tgt.pid), "-c", "1", env=PERF_EVENT_UPROBES)
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert missing in result.stderr

@@ -115,6 +115,7 @@ struct session {
 	struct collection collection;
 	struct stack **slot_stacks;	/* the stack of each kernel slot, once known */
 	size_t nslot_stacks;
+	uint32_t slots_built;	/* every slot below has its stack (or is skipped) */
 	struct model_row *rows;
 	struct report_stack *report_stacks;
 	size_t capacity;	/* of rows and report_stacks */
@@ -296,6 +297,7 @@ static void follow_exec(struct session *s, uint32_t generation)
 	 * slot's key again (slot_stack then skips them for good). */
 	if (s->slot_stacks)
 		memset(s->slot_stacks, 0, s->nslot_stacks * sizeof(*s->slot_stacks));
+	s->slots_built = 0;
 	symbolizer_forget_mappings(s->sym);
 	symbolizer_refresh(s->sym);
 	if (s->unwind)
@@ -400,6 +402,35 @@ static struct stack *slot_stack(struct session *s, uint32_t slot)
 	st = stack_table_build(s->stacks, &key);
 	s->slot_stacks[slot] = st;
 	return st;
+}
+
+/* Symbolizes the stacks of the slots handed out since the last look, while
+ * the target lives: once it has exited, its mappings can no longer be read
+ * (a library mapped since the last interval would go unnamed) nor its
+ * Python code objects.  Runs between intervals, at most every 50 ms, and
+ * does nothing when no stack is new. */
+static void build_new_stacks(struct session *s)
+{
+	uint32_t used = probes_stack_slots_used(s->probes), generation;
+	bool contiguous = true;
+
+	if (used > s->opts.max_stacks)
+		used = s->opts.max_stacks; /* full: later slots were never handed out */
+	if (s->slots_built >= used || s->target.exited)
+		return;
+	/* Its new program's stacks are named with its new mappings. */
+	generation = probes_generation(s->probes);
+	if (generation != s->generation)
+		follow_exec(s, generation);
+	for (uint32_t slot = s->slots_built; slot < used; slot++) {
+		/* A slot whose key is still being written is tried again next
+		 * time; the slots after it go on meanwhile. */
+		if (slot >= s->nslot_stacks || !s->slot_stacks[slot])
+			slot_stack(s, slot);
+		contiguous = contiguous && slot < s->nslot_stacks && s->slot_stacks[slot];
+		if (contiguous)
+			s->slots_built = slot + 1;
+	}
 }
 
 /* One stack slot's figures into the snapshot being built. */
@@ -852,6 +883,7 @@ static enum event wait_event(struct session *s, double deadline)
 		if (n == 0) {
 			unwind_catch_up(s);
 			attach_exec_allocators(s, true);
+			build_new_stacks(s);
 		}
 		if (n > 0 && (fds[0].revents & POLLIN))
 			target_wait_exit(&s->target, 0); /* reaps a spawned child */

@@ -1,7 +1,9 @@
-/* Loading the BPF skeleton and attaching uprobes through libbpf's perf-event
- * path (no tracefs needed).  Probes are bound to the target PID: the kernel
- * arms them only in its address space, for all of its threads, also across
- * exec (spawn mode attaches before the exec). */
+/* Loading the BPF skeleton and attaching uprobes: the probes of one object
+ * with the same program in one uprobe_multi link where the kernel has them
+ * (6.6+), else one link each through libbpf's perf-event path (no tracefs
+ * needed).  Probes are bound to the target PID: the kernel arms them only in
+ * its address space, for all of its threads, also across exec (spawn mode
+ * attaches before the exec). */
 #define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include "probes.h"
 #include "sampling.h"
 #include "errors.h"
+#include "uprobe_multi.h"
 
 /* One uprobe: what it takes to attach it again (--duty-cycle). */
 struct probe_site {
@@ -28,7 +31,14 @@ struct probe_site {
 	bool retprobe;
 	bool alloc;	  /* detached in the off-phase: an allocation probe, but
 			   * not of the realloc family, which must still free */
-	struct bpf_link *link; /* NULL while detached */
+	struct bpf_link *link; /* NULL while detached, and with uprobe_multi */
+};
+
+/* With uprobe_multi: sites of one object, program and role (allocation
+ * probe or not), attached and detached together by one link. */
+struct probe_batch {
+	int first, count;	/* sites[first, first + count) */
+	int fd;			/* the link; -1 while detached */
 };
 
 /* A file under probes, held by an O_PATH descriptor opened once.  Probes
@@ -50,6 +60,10 @@ struct probes {
 	struct probe_site *sites;
 	int nsites;
 	size_t sites_cap;
+	struct probe_batch *batches; /* uprobe_multi links (multi) */
+	int nbatches;
+	size_t batches_cap;
+	bool multi;
 	pid_t pid;
 	bool paused;	/* --duty-cycle off-phase: allocation probes detached */
 	struct probe_object *objects;
@@ -85,13 +99,75 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 	site = &p->sites[p->nsites];
 	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
 				     prog != p->skel->progs.free_enter && !frees_old_block(cookie), NULL };
-	/* In the off-phase an allocation probe waits for probes_resume_allocs. */
-	if (!(site->alloc && p->paused)) {
+	/* With uprobe_multi, attached by attach_batches; in the off-phase an
+	 * allocation probe waits for probes_resume_allocs. */
+	if (!p->multi && !(site->alloc && p->paused)) {
 		site->link = attach_site(site, pid);
 		if (!site->link)
 			return -errno;
 	}
 	p->nsites++;
+	return 0;
+}
+
+/* One link for all the sites of a batch; 0 or a negative errno. */
+static int attach_batch(struct probes *p, struct probe_batch *b)
+{
+	const struct probe_site *first = &p->sites[b->first];
+	uint64_t offsets[b->count], cookies[b->count];
+
+	for (int i = 0; i < b->count; i++) {
+		offsets[i] = p->sites[b->first + i].offset;
+		cookies[i] = p->sites[b->first + i].cookie;
+	}
+	b->fd = uprobe_multi_attach(bpf_program__fd(first->prog), first->path, offsets, cookies,
+				    (uint32_t)b->count, first->retprobe, p->pid);
+	return b->fd < 0 ? b->fd : 0;
+}
+
+static bool same_batch(const struct probe_site *a, const struct probe_site *b)
+{
+	return a->prog == b->prog && a->alloc == b->alloc;
+}
+
+/* uprobe_multi: groups the sites from `first` on (one object, one pass of
+ * attach_object) by program and role, and attaches each group. */
+static int attach_batches(struct probes *p, int first)
+{
+	int n = p->nsites - first, m = 0;
+	struct probe_site grouped[n > 0 ? n : 1];
+
+	/* Each group where its first site was, in the object's order. */
+	for (int i = first; i < p->nsites; i++) {
+		bool seen = false;
+
+		for (int j = first; j < i && !seen; j++)
+			seen = same_batch(&p->sites[j], &p->sites[i]);
+		for (int j = i; j < p->nsites && !seen; j++)
+			if (same_batch(&p->sites[i], &p->sites[j]))
+				grouped[m++] = p->sites[j];
+	}
+	memcpy(&p->sites[first], grouped, (size_t)n * sizeof(grouped[0]));
+	for (int i = first; i < p->nsites;) {
+		struct probe_batch *b, *grown = grow_array(p->batches, &p->batches_cap,
+							   (size_t)p->nbatches + 1, sizeof(*grown), 16);
+		int err = 0;
+
+		if (!grown)
+			return -ENOMEM;
+		p->batches = grown;
+		b = &p->batches[p->nbatches];
+		*b = (struct probe_batch){ i, 0, -1 };
+		while (i < p->nsites && same_batch(&p->sites[b->first], &p->sites[i]))
+			i++;
+		b->count = i - b->first;
+		/* In the off-phase an allocation batch waits for the resume. */
+		if (!(p->sites[b->first].alloc && p->paused))
+			err = attach_batch(p, b);
+		if (err)
+			return err;
+		p->nbatches++;
+	}
 	return 0;
 }
 
@@ -105,7 +181,7 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 {
 	struct leaktop_bpf *skel = p->skel;
 	const char *path = p->objects[index].attach_path;
-	int err = 0;
+	int err = 0, first = p->nsites;
 
 	for (int i = 0; i < obj->nprobes && !err; i++) {
 		const struct alloc_probe *probe = &obj->probes[i];
@@ -132,6 +208,8 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 					 (uint64_t)probe->fn, pid);
 		}
 	}
+	if (!err && p->multi)
+		err = attach_batches(p, first);
 	return err;
 }
 
@@ -215,15 +293,30 @@ static void note_replaced(struct probe_object *o, pid_t pid)
 }
 
 /* The message for a failed attach to obj. */
-static void attach_failed(const struct allocator_object *obj, int e, char *err, size_t errlen)
+static void attach_failed(const struct allocator_object *obj, bool p_multi, int e, char *err, size_t errlen)
 {
 	if (e == -EACCES || e == -EPERM)
-		/* Seen on 6.x kernels: CAP_BPF+CAP_PERFMON load the programs but
-		 * the uprobe perf event itself wants CAP_SYS_ADMIN. */
-		fail(err, errlen, "creating uprobes on %s was refused (%s): run as root or grant CAP_SYS_ADMIN",
-		     obj->path, strerror(-e));
+		/* uprobe_multi links need CAP_BPF+CAP_PERFMON; the perf events of
+		 * the fallback want CAP_SYS_ADMIN too. */
+		fail(err, errlen, "creating uprobes on %s was refused (%s): run as root or grant %s",
+		     obj->path, strerror(-e), p_multi ? "CAP_BPF and CAP_PERFMON" : "CAP_SYS_ADMIN");
 	else
 		fail(err, errlen, "cannot attach uprobes to %s: %s", obj->path, strerror(-e));
+}
+
+/* uprobe_multi for every uprobe program, where the kernel has it: the
+ * attach type goes with the program when it is loaded. */
+static void use_uprobe_multi(struct probes *p)
+{
+	struct bpf_program *prog;
+
+	p->multi = uprobe_multi_supported();
+	if (!p->multi)
+		return;
+	bpf_object__for_each_program(prog, p->skel->obj)
+		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
+			bpf_program__set_expected_attach_type(prog, UPROBE_MULTI_ATTACH_TYPE);
 }
 
 struct probes *probes_attach(const struct probes_config *cfg, const struct allocator_list *list,
@@ -254,6 +347,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
+	use_uprobe_multi(p);
 	e = leaktop_bpf__load(p->skel);
 	if (e) {
 		fail(err, errlen, "cannot load the BPF programs: %s (needs a kernel with BTF and BPF, and CAP_BPF+CAP_PERFMON)",
@@ -281,7 +375,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 			continue; /* the same file as an earlier one */
 		e = attach_object(p, &list->objects[i], index[i], n < list->count, cfg->pid);
 		if (e) {
-			attach_failed(&list->objects[i], e, err, errlen);
+			attach_failed(&list->objects[i], p->multi, e, err, errlen);
 			goto out;
 		}
 	}
@@ -306,21 +400,87 @@ int probes_add_object(struct probes *p, const struct allocator_object *obj, char
 	if (!e)
 		e = attach_object(p, obj, index, false, p->pid);
 	if (e) {
-		attach_failed(obj, e, err, errlen);
+		attach_failed(obj, p->multi, e, err, errlen);
 		return e;
 	}
 	return p->nsites - before;
+}
+
+/* A link to remove: a perf-event uprobe's, or a uprobe_multi link's fd. */
+struct release {
+	struct bpf_link *link;
+	int fd;
+};
+
+static void *release_one(void *arg)
+{
+	struct release *r = arg;
+
+	if (r->link)
+		bpf_link__destroy(r->link);
+	else if (r->fd >= 0)
+		close(r->fd);
+	return NULL;
+}
+
+/* Removes n links at once, one thread each: removing uprobes waits for RCU
+ * grace periods, which concurrent removals share (a perf-event uprobe's only
+ * in part: some of its wait is under a kernel-wide mutex).  A link whose
+ * thread cannot start is removed here. */
+static void release_all(struct release *r, int n)
+{
+	pthread_t threads[n > 0 ? n : 1];
+	bool started[n > 0 ? n : 1];
+	pthread_attr_t attr;
+	bool small = pthread_attr_init(&attr) == 0;
+
+	/* release_one needs little stack; 100 threads of the default 8 MiB
+	 * would reserve 800 MiB of address space. */
+	if (small)
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (int i = 0; i < n; i++) {
+		started[i] = pthread_create(&threads[i], small ? &attr : NULL, release_one, &r[i]) == 0;
+		if (!started[i])
+			release_one(&r[i]);
+	}
+	for (int i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+	if (small)
+		pthread_attr_destroy(&attr);
+}
+
+/* Detaches the allocation probes (alloc_only) or all, and of them the
+ * return probes (retprobes 1), the others (0) or both (-1). */
+static void release_links(struct probes *p, bool alloc_only, int retprobes)
+{
+	int n = p->multi ? p->nbatches : p->nsites, count = 0;
+	struct release r[n > 0 ? n : 1];
+
+	for (int i = 0; i < n; i++) {
+		struct probe_batch *b = p->multi ? &p->batches[i] : NULL;
+		struct probe_site *site = &p->sites[b ? b->first : i];
+
+		if ((alloc_only && !site->alloc) || (retprobes >= 0 && site->retprobe != retprobes) ||
+		    (b ? b->fd < 0 : !site->link))
+			continue;
+		r[count++] = (struct release){ site->link, b ? b->fd : -1 };
+		site->link = NULL;
+		if (b)
+			b->fd = -1;
+	}
+	release_all(r, count);
 }
 
 void probes_detach(struct probes *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->nsites; i++)
-		bpf_link__destroy(p->sites[i].link);
+	release_links(p, false, -1);
 	for (int i = 0; i < p->nobjects; i++)
 		object_close(&p->objects[i]);
 	free(p->sites);
+	free(p->batches);
 	free(p->objects);
 	leaktop_bpf__destroy(p->skel);
 	free(p);
@@ -331,36 +491,6 @@ int probes_count(const struct probes *p)
 	return p->nsites;
 }
 
-static void *destroy_link(void *link)
-{
-	bpf_link__destroy(link);
-	return NULL;
-}
-
-/* Destroys the links of the allocation probes that are (or are not) return
- * probes.  Each destroy waits for an RCU grace period (tens of ms on a VM):
- * one thread each lets the waits overlap. */
-static void destroy_alloc_links(struct probes *p, bool retprobes)
-{
-	pthread_t threads[p->nsites > 0 ? p->nsites : 1];
-	bool started[p->nsites > 0 ? p->nsites : 1];
-
-	for (int i = 0; i < p->nsites; i++) {
-		struct probe_site *site = &p->sites[i];
-
-		started[i] = false;
-		if (!site->alloc || site->retprobe != retprobes || !site->link)
-			continue;
-		started[i] = pthread_create(&threads[i], NULL, destroy_link, site->link) == 0;
-		if (!started[i])
-			bpf_link__destroy(site->link);
-		site->link = NULL;
-	}
-	for (int i = 0; i < p->nsites; i++)
-		if (started[i])
-			pthread_join(threads[i], NULL);
-}
-
 void probes_pause_allocs(struct probes *p)
 {
 	/* Nothing new is recorded from now on; the realloc family stays
@@ -368,8 +498,8 @@ void probes_pause_allocs(struct probes *p)
 	__atomic_store_n(&p->skel->bss->allocs_paused, 1, __ATOMIC_SEQ_CST);
 	/* Entries first: a call that got past its entry probe still meets its
 	 * return probe, unless it is inside the allocator right now. */
-	destroy_alloc_links(p, false);
-	destroy_alloc_links(p, true);
+	release_links(p, true, false);
+	release_links(p, true, true);
 	/* A call caught inside the allocator lost its return: its record is
 	 * stale now, and a realloc of the off-phase is no call nested in it. */
 	__sync_fetch_and_add(&p->skel->bss->duty_epoch, 1);
@@ -388,14 +518,21 @@ int probes_resume_allocs(struct probes *p)
 		note_replaced(&p->objects[i], p->pid);
 	/* Returns first, so every call whose entry is seen has its return seen. */
 	for (int pass = 0; pass < 2; pass++)
-		for (int i = 0; i < p->nsites; i++) {
-			struct probe_site *site = &p->sites[i];
+		for (int i = 0; i < (p->multi ? p->nbatches : p->nsites); i++) {
+			struct probe_batch *b = p->multi ? &p->batches[i] : NULL;
+			struct probe_site *site = &p->sites[b ? b->first : i];
+			int e;
 
-			if (!site->alloc || site->retprobe != (pass == 0) || site->link)
+			if (!site->alloc || site->retprobe != (pass == 0) || (b ? b->fd >= 0 : site->link != NULL))
 				continue;
-			site->link = attach_site(site, p->pid);
-			if (!site->link && !err)
-				err = -errno;
+			if (b) {
+				e = attach_batch(p, b);
+			} else {
+				site->link = attach_site(site, p->pid);
+				e = site->link ? 0 : -errno;
+			}
+			if (e && !err)
+				err = e;
 		}
 	/* Recording starts once every probe is back. */
 	__atomic_store_n(&p->skel->bss->allocs_paused, 0, __ATOMIC_SEQ_CST);

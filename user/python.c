@@ -422,14 +422,16 @@ static char *read_str(const struct python *py, uint64_t addr)
 }
 
 /* What tells one code object from another at the same address: a code object
- * is immutable, so a new one there (the old freed) differs in these. */
-static void read_identity(const struct python *py, uint64_t addr, uint64_t out[3])
+ * is immutable, so a new one there (the old freed) differs in these.  false
+ * when they cannot be read (the process is gone, or the memory with it). */
+static bool read_identity(const struct python *py, uint64_t addr, uint64_t out[3])
 {
 	const struct python_layout *l = py->layout;
 
-	out[0] = read_u64(py, addr + l->object_type);
-	out[1] = read_u64(py, addr + l->code_qualname);
-	out[2] = read_u64(py, addr + l->code_linetable);
+	out[0] = out[1] = out[2] = 0;
+	return read_mem(py, addr + l->object_type, &out[0], sizeof(out[0])) &&
+	       read_mem(py, addr + l->code_qualname, &out[1], sizeof(out[1])) &&
+	       read_mem(py, addr + l->code_linetable, &out[2], sizeof(out[2]));
 }
 
 static void read_code(struct python *py, struct code_info *c)
@@ -474,9 +476,10 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 
 		c = *found;
 		/* Code objects come and go (exec, lambdas, imports): what was read
-		 * at this address before, or found missing, may be out of date. */
-		read_identity(py, code, now);
-		if (memcmp(now, c->identity, sizeof(now)) != 0) {
+		 * at this address before, or found missing, may be out of date.
+		 * Unreadable now (the target exited): what was read while it
+		 * lived still names its stacks. */
+		if (read_identity(py, code, now) && memcmp(now, c->identity, sizeof(now)) != 0) {
 			free(c->function);
 			free(c->file);
 			free(c->linetable);
