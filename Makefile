@@ -69,6 +69,16 @@ $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
 $(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
 TARGET_LDLIBS_dlopen = -ldl
 
+# Two plugins from one source, loaded one in the other's place (dlswap).
+$(BUILD)/targets/libswap_a.so: tests/targets/libswap.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC -DSWAP_A $< -o $@
+$(BUILD)/targets/libswap_b.so: tests/targets/libswap.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
+$(BUILD)/targets/dlswap: $(BUILD)/targets/libswap_a.so $(BUILD)/targets/libswap_b.so
+TARGET_LDLIBS_dlswap = -ldl
+
 # Compiled without frame pointers: the immediate caller must still be right.
 TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2
 # A statically linked executable carries its own malloc.

@@ -2,11 +2,13 @@
 python3.11, a dlopen'd library), unwound in the kernel with the CFI; checked
 frame by frame against gdb's backtrace (gdb's own CFI unwinder) of the same
 code path."""
+import os
 import re
+import signal
 import subprocess
 import threading
 
-from conftest import TARGET_SOURCES, alloc_line, attach_after_ready, leaktop
+from conftest import TARGET_SOURCES, alloc_line, attach_after_ready, caller_name, leaktop, target
 from test_e2e_allocators import redis  # noqa: F401  (fixture)
 
 DEBIAN_PYTHON = "/usr/bin/python3.11"
@@ -115,3 +117,28 @@ def test_dlopened_library_without_frame_pointers(procs):
     frames = whole[0]["frames"]
     assert frames[1]["line"] == alloc_line("libleaky.c", "plugin_cache_entry")
     assert frames[2]["file"].endswith("dlopen.c") and names_of(frames)[-1] == "_start"
+
+
+def test_library_loaded_in_place_of_another(procs):
+    # dlswap unloads libswap_a.so and loads libswap_b.so in its place, then
+    # allocates through B at once, before leaktop can read the maps again:
+    # B's frames unwound with A's rows (bigger frames) would stop or go astray.
+    tgt = procs([target("dlswap"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("same address", 15)  # else the case is not reproduced here
+    tgt.wait_line("ready", 5)
+    report = lt.fresh_json(3, 15)
+    expected = ["malloc", "b_leaf", "b_mid", "b_outer", "allocate_through", "main"]
+    b_stacks = [s for s in report["stacks"] if caller_name(s) == "b_leaf" and s["outstanding_bytes"]]
+    assert sum(s["outstanding_bytes"] for s in b_stacks) == 16 * 3333, \
+        [names_of(s["frames"]) for s in b_stacks]
+    for stack in b_stacks:
+        names = names_of(stack["frames"])
+        assert names[:len(expected)] == expected and names[-1] == "_start", names
+        assert all(f["object"].endswith("libswap_b.so") for f in stack["frames"][1:4])
+    for stack in report["stacks"]:  # A's names only on A's blocks
+        names = [n or "" for n in names_of(stack["frames"])]
+        assert not (any(n.startswith("a_") for n in names) and any(n.startswith("b_") for n in names)), names
