@@ -16,6 +16,13 @@
 
 #include "unwind.h"
 
+#ifndef VM_EXEC
+#define VM_EXEC 0x00000004 /* include/linux/mm.h */
+#endif
+/* A fresh read of a word userspace or another CPU changes. */
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
+
 /* Rows of every object, written by userspace through a memory mapping. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -53,7 +60,8 @@ struct cfi_walk {
 	__u64 hash;
 	struct unwind_mapping map; /* the mapping of the last pc looked up */
 	__u32 depth;		/* addresses in the trace so far */
-	__u32 base, count;	/* the active buffer of the mapping index */
+	__u32 base, count;	/* the active buffer of the mapping index; count 0
+				 * when it is stale (see struct unwind_index) */
 	__u64 stop_start, stop_end; /* code whose frames end the walk */
 	bool rbp_ok;		/* false once rbp could not be recovered */
 	bool clean;		/* the walk reached the outermost frame */
@@ -275,12 +283,35 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 	return unwind_append(sc, ra) ? 0 : 1;
 }
 
-/* Forgets the target's mappings (it exec'd): frame pointers only until
- * userspace has indexed the new program. */
-static __always_inline void unwind_forget(void)
+/* The target's mappings changed under the index (it exec'd, or code was
+ * unmapped): walks stop using it until userspace has read the maps again. */
+static __always_inline void unwind_invalidate(void)
 {
-	unwind_index.count[0] = 0;
-	unwind_index.count[1] = 0;
+	__sync_fetch_and_add(&unwind_index.changes, 1);
+}
+
+/* The target's pages of executable code (mm->exec_vm) when last looked at. */
+__u64 unwind_exec_vm = 0;
+
+/* Mappings are added and removed with the target's mmap lock held.  When a
+ * thread of the target lets it go and the amount of executable code differs
+ * from the last time, code was mapped or unmapped (dlopen, dlclose): the
+ * index is stale.  This runs before the lock is released, so before anything
+ * can be mapped where removed code was, and before userspace can read the
+ * new maps.  Only the mmap lock's users pay for it, not every syscall. */
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(unwind_mmap_released, struct mm_struct *mm, bool write)
+{
+	__u64 exec_vm;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	exec_vm = mm->exec_vm;
+	if (exec_vm != READ_ONCE_U64(unwind_exec_vm)) {
+		unwind_exec_vm = exec_vm;
+		unwind_invalidate();
+	}
+	return 0;
 }
 
 /* Unwinds the user stack at an entry probe of a function whose return
@@ -297,13 +328,18 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	struct cfi_ctx walk_ctx = { sc };
 	struct stack_trace *found;
-	__u32 active, count, id;
-	__u64 ra = 0;
+	__u32 active, count, id, seq, changes;
+	__u64 ra = 0, certain_hash;
 
 	if (!sc)
 		return -1;
+	seq = READ_ONCE_U32(unwind_index.seq);
+	changes = READ_ONCE_U32(unwind_index.changes);
+	barrier();
 	active = unwind_index.active & 1;
 	count = unwind_index.count[active];
+	if (unwind_index.tag[active] != changes)
+		count = 0; /* read before the last exec or unmap: the vmas say */
 	sc->walk = (struct cfi_walk){
 		.hash = 0xcbf29ce484222325ULL, .rbp_ok = true,
 		.base = active * UNWIND_MAX_MAPPINGS,
@@ -318,10 +354,19 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 	unwind_append(sc, PT_REGS_IP(ctx));
 	if (!bpf_probe_read_user(&ra, sizeof(ra), (void *)sp) && ra) {
 		unwind_append(sc, ra);
+		certain_hash = sc->walk.hash;
 		sc->walk.pc = ra;
 		sc->walk.sp = sp + 8;
 		sc->walk.rbp = PT_REGS_FP(ctx);
 		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
+		barrier();
+		if (count && (READ_ONCE_U32(unwind_index.seq) != seq ||
+			      READ_ONCE_U32(unwind_index.changes) != changes)) {
+			/* The index changed under the walk: keep frames 0 and 1. */
+			sc->walk.depth = 2;
+			sc->walk.hash = certain_hash;
+			sc->walk.clean = false;
+		}
 	}
 	if (!sc->walk.clean)
 		count_lost(LOST_STACK_TRUNCATED);

@@ -59,10 +59,24 @@ struct unwind_object_rows {
 };
 
 /* The mapping index is double-buffered: userspace fills the buffer that is
- * not active (sorted by start), then flips `active`. */
+ * not active (sorted by start), then flips `active`.
+ *
+ * An index is only as good as the maps it was read from: once an executable
+ * file mapping of the target goes away (dlclose, exec), another file may be
+ * mapped at its addresses.  The kernel counts such removals in `changes`;
+ * userspace reads `changes` before it reads the maps and tags the buffer
+ * with it.  A walk uses the active buffer only while its tag is current,
+ * else it finds each mapping through the kernel's own vma of the address.
+ * `seq` counts what userspace overwrites that a walk may be reading (a
+ * buffer that was active before the last flip, rows of reclaimed objects):
+ * a walk that sees `seq` (or, having used the index, `changes`) move keeps
+ * only the frames that do not depend on the tables. */
 struct unwind_index {
 	__u32 active;		/* 0 or 1 */
 	__u32 count[2];		/* mappings in each buffer */
+	__u32 tag[2];		/* `changes` when each buffer's maps were read */
+	__u32 changes;		/* kernel: +1 per exec and per removed executable file mapping */
+	__u32 seq;		/* userspace: +1 before each overwrite */
 };
 
 #endif /* LEAKTOP_UNWIND_H */

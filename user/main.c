@@ -195,8 +195,9 @@ static void forget_python(struct session *s)
 }
 
 /* Frames fell in code the unwinder's index does not cover (dlopen, the
- * spawned program's exec): index the new mappings now, not an interval
- * later, so that few stacks lose their frames. */
+ * spawned program's exec), or code was unmapped since the index was read:
+ * index the new mappings now, not an interval later, so that few stacks
+ * lose their frames. */
 static void unwind_catch_up(struct session *s)
 {
 	uint64_t misses;
@@ -204,7 +205,7 @@ static void unwind_catch_up(struct session *s)
 	if (!s->unwind)
 		return;
 	misses = probes_unwind_misses(s->probes);
-	if (misses != s->unwind_misses) {
+	if (misses != s->unwind_misses || unwind_maps_stale(s->unwind)) {
 		s->unwind_misses = misses;
 		unwind_maps_refresh(s->unwind, false);
 	}

@@ -3,8 +3,12 @@
  * Rows go into the mmapped unwind_rows array, appended per object and never
  * moved, so an index being read in the kernel always points at valid rows.
  * The index is written to the buffer the kernel is not reading, then made
- * active; a walk lasts microseconds and refreshes come at most every few
- * tens of milliseconds, so the buffer written is never one still in use. */
+ * active.  A walk that began before the previous flip may still be reading
+ * that buffer: `seq` is bumped before it is overwritten, and such a walk
+ * then keeps only its certain frames.  Each buffer is tagged with the
+ * kernel's count of unmaps read before the maps (struct unwind_index): an
+ * unmap since makes it stale, and the walks stop using it until the next
+ * refresh, which unwind_maps_stale() asks for. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +43,7 @@ struct unwind_maps {
 	size_t nobjects, objects_cap;
 	struct unwind_mapping published[UNWIND_MAX_MAPPINGS];
 	__u32 npublished;
+	__u32 published_tag;		/* the kernel's `changes` before those maps were read */
 	bool ever_published;
 };
 
@@ -207,32 +212,45 @@ static int read_mappings(struct unwind_maps *u, struct unwind_mapping *out)
 	return n;
 }
 
-static void publish(struct unwind_maps *u, const struct unwind_mapping *m, __u32 n)
+/* Makes m[0..n) the active index, tagged with `changes` as read before the
+ * maps behind it. */
+static void publish(struct unwind_maps *u, const struct unwind_mapping *m, __u32 n, __u32 tag)
 {
 	__u32 next = (u->live->active & 1) ^ 1;
 
+	/* Walks still in the buffer about to be written see seq move. */
+	__atomic_fetch_add(&u->live->seq, 1, __ATOMIC_SEQ_CST);
 	for (__u32 i = 0; i < n; i++) {
 		__u32 key = next * UNWIND_MAX_MAPPINGS + i;
 
 		bpf_map_update_elem(u->mappings_fd, &key, &m[i], BPF_ANY);
 	}
-	/* Rows and mappings first, then the count, then the switch. */
+	/* Rows and mappings first, then the count and tag, then the switch. */
 	__atomic_store_n(&u->live->count[next], n, __ATOMIC_RELEASE);
+	__atomic_store_n(&u->live->tag[next], tag, __ATOMIC_RELEASE);
 	__atomic_store_n(&u->live->active, next, __ATOMIC_RELEASE);
 	memcpy(u->published, m, n * sizeof(*m));
 	u->npublished = n;
+	u->published_tag = tag;
 	u->ever_published = true;
+}
+
+bool unwind_maps_stale(const struct unwind_maps *u)
+{
+	return u->ever_published && __atomic_load_n(&u->live->changes, __ATOMIC_ACQUIRE) != u->published_tag;
 }
 
 bool unwind_maps_refresh(struct unwind_maps *u, bool force)
 {
 	static struct unwind_mapping current[UNWIND_MAX_MAPPINGS]; /* 32 KiB: not on the stack */
+	/* Before the maps: an unmap while they are read leaves the index stale. */
+	__u32 tag = __atomic_load_n(&u->live->changes, __ATOMIC_ACQUIRE);
 	int n = read_mappings(u, current);
 
 	if (n < 0)
 		return false;
-	if (force || !u->ever_published || (__u32)n != u->npublished ||
+	if (force || !u->ever_published || tag != u->published_tag || (__u32)n != u->npublished ||
 	    memcmp(current, u->published, (size_t)n * sizeof(*current)) != 0)
-		publish(u, current, (__u32)n);
+		publish(u, current, (__u32)n, tag);
 	return true;
 }

@@ -29,4 +29,8 @@ void unwind_maps_prepare(struct unwind_maps *u, const char *path);
  * process is gone. */
 bool unwind_maps_refresh(struct unwind_maps *u, bool force);
 
+/* Code was unmapped (or the target exec'd) since the maps behind the index
+ * were read: the walks do without it until the next refresh. */
+bool unwind_maps_stale(const struct unwind_maps *u);
+
 #endif
