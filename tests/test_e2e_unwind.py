@@ -158,3 +158,25 @@ def test_library_loaded_in_place_of_another(procs):
     for stack in report["stacks"]:  # A's names only on A's blocks
         names = [n or "" for n in names_of(stack["frames"])]
         assert not (any(n.startswith("a_") for n in names) and any(n.startswith("b_") for n in names)), names
+
+
+def test_code_without_a_file_does_not_make_leaktop_reread_the_maps(procs, tmp_path):
+    # jit calls malloc from a stub in anonymous executable memory every 5 ms.
+    # No table can be built for such code: one read of the maps says so, and
+    # leaktop must not read them again at every walk through it (it did, ~20
+    # times a second, for the whole session).
+    tgt = procs([target("jit"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 5)
+    lt.json_lines(2, 15)  # the stub's code is known by now
+    log = tmp_path / "strace.log"
+    trace = procs(["strace", "-f", "-qq", "-e", "trace=openat", "-o", log, "-p", lt.pid])
+    reports = len(lt.json_lines(8, 30))
+    trace.kill()
+    maps = [line for line in log.read_text().splitlines()
+            if f"/proc/{tgt.pid}/maps" in line or '"maps"' in line]
+    # Each interval reads them a few times (symbols, unwind index, Python).
+    assert len(maps) <= 3 * reports + 3, (reports, len(maps))
