@@ -68,6 +68,8 @@ $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
 	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
 $(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
 TARGET_LDLIBS_dlopen = -ldl
+$(BUILD)/targets/plugins: $(BUILD)/targets/libleaky.so
+TARGET_LDLIBS_plugins = -ldl
 
 # Two plugins from one source, loaded one in the other's place (dlswap).
 $(BUILD)/targets/libswap_a.so: tests/targets/libswap.c | $(BUILD)/.deps-ok

@@ -37,6 +37,7 @@ struct unwind_maps {
 	int objects_fd;
 	struct unwind_index *live;
 	int rows_fd;			/* the unwind_rows array, written through mmap */
+	__u32 max_rows, max_objects;	/* of the maps, or less (LEAKTOP_UNWIND_LIMITS) */
 	__u32 rows_used;
 	bool full_reported;
 	struct unwind_object *objects;
@@ -51,9 +52,18 @@ struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd, int
 				    struct unwind_index *live)
 {
 	struct unwind_maps *u = calloc(1, sizeof(*u));
+	const char *limits = getenv("LEAKTOP_UNWIND_LIMITS");
+	unsigned objects, rows;
 
 	if (!u)
 		return NULL;
+	u->max_objects = UNWIND_MAX_MAPPINGS;
+	u->max_rows = UNWIND_MAX_ROWS;
+	/* Smaller tables, for tests: "objects,rows". */
+	if (limits && sscanf(limits, "%u,%u", &objects, &rows) == 2) {
+		u->max_objects = objects < u->max_objects ? objects : u->max_objects;
+		u->max_rows = rows < u->max_rows ? rows : u->max_rows;
+	}
 	u->pid = pid;
 	u->rows_fd = rows_fd;
 	u->mappings_fd = mappings_fd;
@@ -95,7 +105,7 @@ static void build_rows(struct unwind_maps *u, struct unwind_object *obj, int fd,
 
 	if (unwind_table_build(fd, &rows, &n) != 0 || !n)
 		return; /* no table: frame pointers for this object */
-	if (n <= UNWIND_MAX_ROWS - u->rows_used) {
+	if (n <= u->max_rows - u->rows_used && u->nobjects <= u->max_objects) {
 		if (!write_rows(u->rows_fd, u->rows_used, rows, n)) {
 			fprintf(stderr, "leaktop: cannot write the unwind rows of %s: %s\n", name, strerror(errno));
 			free(rows);
@@ -111,8 +121,8 @@ static void build_rows(struct unwind_maps *u, struct unwind_object *obj, int fd,
 		 * are in place before the kernel can find them. */
 		bpf_map_update_elem(u->objects_fd, &key, &value, BPF_ANY);
 	} else if (!u->full_reported) {
-		fprintf(stderr, "leaktop: unwind tables full (%u rows): %s and later objects unwind with frame pointers only\n",
-			UNWIND_MAX_ROWS, name);
+		fprintf(stderr, "leaktop: unwind tables full (%u rows, %u objects): %s and later objects unwind with frame pointers only\n",
+			u->max_rows, u->max_objects, name);
 		u->full_reported = true;
 	}
 	free(rows);
