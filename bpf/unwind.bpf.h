@@ -50,9 +50,9 @@ struct {
 
 struct unwind_index unwind_index = {};
 
-/* Frames whose code is in no indexed mapping (a library loaded since the
- * index was built, or code outside any file): userspace re-reads the maps
- * when this grows. */
+/* Frames in files the unwinder knows nothing of (a library loaded since the
+ * maps were last read): userspace reads them again when this grows.  Code
+ * outside any file (a JIT's) is not counted: reading the maps cannot help. */
 __u64 unwind_misses = 0;
 
 struct cfi_walk {
@@ -65,6 +65,7 @@ struct cfi_walk {
 	__u64 stop_start, stop_end; /* code whose frames end the walk */
 	bool rbp_ok;		/* false once rbp could not be recovered */
 	bool clean;		/* the walk reached the outermost frame */
+	bool dropped;		/* went through an object whose table did not fit */
 };
 
 /* A binary search for the last entry <= value among keys base + [lo, hi)
@@ -137,41 +138,59 @@ static long search_step(__u32 index, struct cfi_ctx *ctx)
 	return 0;
 }
 
+/* What the kernel's vma of an address says. */
+enum vma_kind {
+	VMA_NONE,	/* no vma there (a garbage address), or it could not be read */
+	VMA_NO_FILE,	/* code with no file behind it: frame pointers */
+	VMA_UNKNOWN,	/* a file userspace has not seen yet */
+	VMA_KNOWN,	/* a file in unwind_objects */
+};
+
+struct vma_found {
+	struct unwind_mapping map;
+	__u32 kind;
+};
+
 /* bpf_find_vma's callback: the mapping of pc from the kernel's own vma, its
  * rows from unwind_objects by the file's device and inode. */
-static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma,
-			struct unwind_mapping *m)
+static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma, struct vma_found *f)
 {
 	struct unwind_object_key key = {};
 	struct unwind_object_rows *rows;
 	struct inode *inode = BPF_CORE_READ(vma, vm_file, f_inode);
 
-	if (!inode)
+	f->map.start = BPF_CORE_READ(vma, vm_start);
+	f->map.end = BPF_CORE_READ(vma, vm_end);
+	f->map.bias = f->map.start - BPF_CORE_READ(vma, vm_pgoff) * 4096;
+	if (!inode) {
+		f->kind = VMA_NO_FILE;
 		return 0;
+	}
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.inode = BPF_CORE_READ(inode, i_ino);
 	rows = bpf_map_lookup_elem(&unwind_objects, &key);
-	if (!rows)
+	if (!rows) {
+		f->kind = VMA_UNKNOWN;
 		return 0;
-	m->start = BPF_CORE_READ(vma, vm_start);
-	m->end = BPF_CORE_READ(vma, vm_end);
-	m->bias = m->start - BPF_CORE_READ(vma, vm_pgoff) * 4096;
-	m->row_start = rows->row_start;
-	m->row_count = rows->row_count;
+	}
+	f->kind = VMA_KNOWN;
+	f->map.row_start = rows->row_start;
+	f->map.row_count = rows->row_count;
 	return 0;
 }
 
-/* Finds pc's mapping in the index, else through the kernel's vma of pc when
- * its file's rows are known; false when neither has it. */
-static __always_inline bool unwind_find_mapping(struct cfi_ctx *ctx)
+/* Finds pc's mapping (st->map) in the index, else through the kernel's vma
+ * of pc; its row_count is 0 when no table covers it. */
+static __always_inline enum vma_kind unwind_find_mapping(struct cfi_ctx *ctx)
 {
 	struct cfi_scratch *sc = ctx->sc;
 	struct cfi_walk *st = &sc->walk;
-	struct unwind_mapping *m, found = {};
+	struct vma_found found = {};
+	struct unwind_mapping *m;
 	__u32 key;
 
 	if (st->pc >= st->map.start && st->pc < st->map.end)
-		return true;
+		return VMA_KNOWN;
 	sc->search = (struct cfi_search){ .base = st->base, .hi = st->count, .value = st->pc };
 	bpf_loop(12, search_step, ctx, 0); /* 2^11 > UNWIND_MAX_MAPPINGS */
 	if (sc->search.lo) {
@@ -179,14 +198,15 @@ static __always_inline bool unwind_find_mapping(struct cfi_ctx *ctx)
 		m = bpf_map_lookup_elem(&unwind_mappings, &key);
 		if (m && st->pc < m->end) {
 			st->map = *m;
-			return true;
+			return VMA_KNOWN;
 		}
 	}
-	bpf_find_vma(bpf_get_current_task_btf(), st->pc, vma_mapping, &found, 0);
-	if (!found.row_count || st->pc < found.start || st->pc >= found.end)
-		return false;
-	st->map = found;
-	return true;
+	if (bpf_find_vma(bpf_get_current_task_btf(), st->pc, vma_mapping, &found, 0) ||
+	    st->pc < found.map.start || st->pc >= found.map.end)
+		return VMA_NONE;
+	if (found.kind != VMA_UNKNOWN)
+		st->map = found.map; /* the next frames in it need no lookup */
+	return found.kind;
 }
 
 /* The row of the current mapping covering file offset `off`. */
@@ -236,12 +256,21 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		return 1;
 	st = &sc->walk;
 	rbp = st->rbp;
-	if (!unwind_find_mapping(ctx))
+	switch (unwind_find_mapping(ctx)) {
+	case VMA_UNKNOWN:
 		__sync_fetch_and_add(&unwind_misses, 1);
-	else if (st->map.row_count)
-		/* pc is a return address: pc - 1 is in the call, even when the
-		 * call is the last instruction of its function. */
-		unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
+		break;
+	case VMA_NONE:
+		break; /* no vma (garbage), or the mmap lock taken: frame pointers */
+	default:
+		if (st->map.row_count)
+			/* pc is a return address: pc - 1 is in the call, even when
+			 * the call is the last instruction of its function. */
+			unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
+		else if (st->map.row_start == UNWIND_ROWS_DROPPED)
+			st->dropped = true;
+		break;
+	}
 
 	switch (row.cfa) {
 	case UNWIND_CFA_END:
@@ -328,12 +357,13 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	struct cfi_ctx walk_ctx = { sc };
 	struct stack_trace *found;
-	__u32 active, count, id, seq, changes;
+	__u32 active, count, id, seq, rows_seq, changes;
 	__u64 ra = 0, certain_hash;
 
 	if (!sc)
 		return -1;
 	seq = READ_ONCE_U32(unwind_index.seq);
+	rows_seq = READ_ONCE_U32(unwind_index.rows_seq);
 	changes = READ_ONCE_U32(unwind_index.changes);
 	barrier();
 	active = unwind_index.active & 1;
@@ -360,15 +390,16 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		sc->walk.rbp = PT_REGS_FP(ctx);
 		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
 		barrier();
-		if (count && (READ_ONCE_U32(unwind_index.seq) != seq ||
-			      READ_ONCE_U32(unwind_index.changes) != changes)) {
-			/* The index changed under the walk: keep frames 0 and 1. */
+		if (READ_ONCE_U32(unwind_index.rows_seq) != rows_seq ||
+		    (count && (READ_ONCE_U32(unwind_index.seq) != seq ||
+			       READ_ONCE_U32(unwind_index.changes) != changes))) {
+			/* Tables changed under the walk: keep frames 0 and 1. */
 			sc->walk.depth = 2;
 			sc->walk.hash = certain_hash;
 			sc->walk.clean = false;
 		}
 	}
-	if (!sc->walk.clean)
+	if (!sc->walk.clean || sc->walk.dropped)
 		count_lost(LOST_STACK_TRUNCATED);
 	if (sc->walk.depth < MAX_STACK_DEPTH)
 		sc->trace.ips[sc->walk.depth] = 0; /* the end mark; later entries are stale */

@@ -44,11 +44,17 @@ struct unwind_mapping {
 	__u32 row_start, row_count; /* row_count 0: no table, frame pointers */
 };
 
+/* row_start of an object (row_count 0) whose table did not fit in the maps:
+ * walks through it take frame pointers and count as truncated. */
+#define UNWIND_ROWS_DROPPED 0xffffffffu
+
 /* An object file as the kernel names it: the super block's device
  * ((major << 20) | minor) and the inode.  Through it the unwinder finds an
- * object's rows for code the mapping index does not have yet (a spawned
- * program's first milliseconds, a library just loaded): the tables are
- * built by file, before the code is mapped. */
+ * object's rows for code the mapping index does not have (a spawned
+ * program's first milliseconds, a library just loaded, an index gone stale):
+ * the tables are built by file, before the code is mapped.  Every object
+ * userspace has looked at is there, with or without a table, so that only
+ * files it has not seen yet count as misses. */
 struct unwind_object_key {
 	__u64 dev;
 	__u64 inode;
@@ -67,16 +73,18 @@ struct unwind_object_rows {
  * userspace reads `changes` before it reads the maps and tags the buffer
  * with it.  A walk uses the active buffer only while its tag is current,
  * else it finds each mapping through the kernel's own vma of the address.
- * `seq` counts what userspace overwrites that a walk may be reading (a
- * buffer that was active before the last flip, rows of reclaimed objects):
- * a walk that sees `seq` (or, having used the index, `changes`) move keeps
- * only the frames that do not depend on the tables. */
+ * Userspace bumps `seq` before it rewrites a buffer (a walk that began
+ * before the last flip may still be in it), and `rows_seq` before it writes
+ * rows where a reclaimed object's were: a walk that sees them move (or,
+ * having used the index, `changes`) keeps only the frames that do not
+ * depend on the tables. */
 struct unwind_index {
 	__u32 active;		/* 0 or 1 */
 	__u32 count[2];		/* mappings in each buffer */
 	__u32 tag[2];		/* `changes` when each buffer's maps were read */
-	__u32 changes;		/* kernel: +1 per exec and per removed executable file mapping */
-	__u32 seq;		/* userspace: +1 before each overwrite */
+	__u32 changes;		/* kernel: +1 per exec and per change of the executable code */
+	__u32 seq;		/* userspace: +1 before a buffer is rewritten */
+	__u32 rows_seq;		/* userspace: +1 before reclaimed rows are rewritten */
 };
 
 #endif /* LEAKTOP_UNWIND_H */

@@ -126,7 +126,6 @@ struct session {
 	struct python *python;	/* the target's CPython, once found */
 	struct python_redirect *redirect; /* --pymalloc-redirect in effect */
 	struct unwind_maps *unwind;	/* the kernel unwinder's tables; NULL: frame pointers */
-	uint64_t unwind_misses;	/* at the last refresh of its mappings */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	bool allocs_full_shown, stacks_full_shown; /* a map filled up: said once */
 	double last_update, hits_per_s;
@@ -194,21 +193,13 @@ static void forget_python(struct session *s)
 	s->python = NULL;
 }
 
-/* Frames fell in code the unwinder's index does not cover (dlopen, the
- * spawned program's exec), or code was unmapped since the index was read:
- * index the new mappings now, not an interval later, so that few stacks
- * lose their frames. */
+/* Frames fell in files the unwinder does not know (dlopen, the spawned
+ * program's exec), or code changed since the index was read: index the new
+ * mappings now, not an interval later, so that few stacks lose their frames. */
 static void unwind_catch_up(struct session *s)
 {
-	uint64_t misses;
-
-	if (!s->unwind)
-		return;
-	misses = probes_unwind_misses(s->probes);
-	if (misses != s->unwind_misses || unwind_maps_stale(s->unwind)) {
-		s->unwind_misses = misses;
-		unwind_maps_refresh(s->unwind, false);
-	}
+	if (s->unwind)
+		unwind_maps_catch_up(s->unwind, probes_unwind_misses(s->probes));
 }
 
 /* probes_attach's hook: the unwind tables are built before the first probe
