@@ -2,6 +2,7 @@
 python3.11, a dlopen'd library), unwound in the kernel with the CFI; checked
 frame by frame against gdb's backtrace (gdb's own CFI unwinder) of the same
 code path."""
+import json
 import os
 import re
 import shutil
@@ -10,7 +11,8 @@ import subprocess
 import threading
 import time
 
-from conftest import TARGET_SOURCES, TARGETS, alloc_line, attach_after_ready, caller_name, leaktop, target
+from conftest import (TARGET_SOURCES, TARGETS, alloc_line, attach_after_ready, caller_name, fdinfo, leaktop,
+                      target)
 from test_e2e_allocators import redis  # noqa: F401  (fixture)
 
 DEBIAN_PYTHON = "/usr/bin/python3.11"
@@ -211,3 +213,35 @@ def test_plugin_churn_keeps_stacks_whole(procs, tmp_path):
             break
         assert time.monotonic() < deadline, ([names_of(s["frames"]) for s in last], lt.stderr())
     assert "full" not in lt.stderr()
+
+
+def kernel_map_entries(pid, key_size, value_size):
+    """How many entries the hash map of these sizes that process pid holds has."""
+    ids = [info["map_id"] for info in fdinfo(pid) if info.get("map_type") == "1"
+           and info.get("key_size") == str(key_size) and info.get("value_size") == str(value_size)]
+    assert len(ids) == 1, ids
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "id", ids[0]], capture_output=True, text=True,
+                         check=True).stdout
+    return len(json.loads(out))
+
+
+def test_stacks_of_old_program_images_are_dropped(procs):
+    # regen makes 500 distinct stacks in each of 4 images (it exec's itself):
+    # the native stacks of an image that is gone must leave the kernel's
+    # stack_traces map, else a target that exec's fills it for good.
+    tgt = procs([target("regen"), "0", "3", "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "1000"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    for gen in range(4):
+        tgt.wait_line(f"generation {gen}", 30)
+        deadline = time.monotonic() + 30
+        while sum(s["outstanding_bytes"] for s in lt.json_lines(1, 15)[0]["stacks"]
+                  if caller_name(s) == "leaf") != 500 * 64:
+            assert time.monotonic() < deadline, f"generation {gen} not seen"
+        if gen < 3:
+            os.kill(tgt.pid, signal.SIGUSR1)
+    # struct stack_trace: a hash and 127 addresses, by a 4-byte id.
+    traces = kernel_map_entries(lt.pid, 4, 8 + 127 * 8)
+    assert 500 <= traces < 2 * 500, traces
