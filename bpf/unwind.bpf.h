@@ -371,7 +371,9 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 	if (unwind_index.tag[active] != changes)
 		count = 0; /* read before the last exec or unmap: the vmas say */
 	sc->walk = (struct cfi_walk){
-		.hash = 0xcbf29ce484222325ULL, .rbp_ok = true,
+		/* The program image in the hash: no stack of a newer image has
+		 * an older one's id, so userspace can drop them with it. */
+		.hash = hash_mix(0xcbf29ce484222325ULL, generation), .rbp_ok = true,
 		.base = active * UNWIND_MAX_MAPPINGS,
 		.count = count < UNWIND_MAX_MAPPINGS ? count : UNWIND_MAX_MAPPINGS,
 	};

@@ -272,7 +272,10 @@ static void follow_exec(struct session *s, uint32_t generation)
 	s->generation = generation;
 	if (!own_exec)
 		forget_python(s);
-	drop_other_generations(probes_allocs_fd(s->probes), probes_stack_index_fd(s->probes),
+	drop_other_generations(&(struct generation_maps){ probes_allocs_fd(s->probes),
+							  probes_stack_index_fd(s->probes),
+							  probes_stack_traces_fd(s->probes),
+							  probes_py_stacks_fd(s->probes) },
 			       (uint16_t)generation);
 	/* The slots of the old image keep their last figures: look at every
 	 * slot's key again (slot_stack then skips them for good). */
