@@ -80,6 +80,8 @@ $(BUILD)/targets/libswap_b.so: tests/targets/libswap.c | $(BUILD)/.deps-ok
 	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
 $(BUILD)/targets/dlswap: $(BUILD)/targets/libswap_a.so $(BUILD)/targets/libswap_b.so
 TARGET_LDLIBS_dlswap = -ldl
+$(BUILD)/targets/dlreplace: $(BUILD)/targets/libswap_a.so $(BUILD)/targets/libswap_b.so
+TARGET_LDLIBS_dlreplace = -ldl
 
 # Compiled without frame pointers: the immediate caller must still be right.
 TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2

@@ -245,3 +245,39 @@ def test_stacks_of_old_program_images_are_dropped(procs):
     # struct stack_trace: a hash and 127 addresses, by a 4-byte id.
     traces = kernel_map_entries(lt.pid, 4, 8 + 127 * 8)
     assert 500 <= traces < 2 * 500, traces
+
+
+def test_plugin_file_rewritten_in_place(procs, tmp_path):
+    # The same path and inode (and size) with other code after a dlclose:
+    # libswap_a.so's rows must not be applied to libswap_b.so's code.
+    plugin = tmp_path / "libplugin.so"
+    shutil.copyfile(TARGETS / "libswap_a.so", plugin)
+    tgt = procs([target("dlreplace"), plugin, "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+
+    def stacks_through(report, prefix):
+        return [names_of(s["frames"]) for s in report["stacks"]
+                if caller_name(s) == f"{prefix}_leaf" and s["outstanding_bytes"]]
+
+    def whole(names, prefix):
+        chain = ["malloc", f"{prefix}_leaf", f"{prefix}_mid", f"{prefix}_outer", "allocate_through", "main"]
+        return names[:len(chain)] == chain and names[-1] == "_start"
+
+    for prefix in ("a", "b"):
+        deadline = time.monotonic() + 30
+        while not any(whole(names, prefix) for names in stacks_through(lt.json_lines(1, 15)[0], prefix)):
+            assert time.monotonic() < deadline, (prefix, stacks_through(lt.json_lines(1, 15)[0], prefix))
+        if prefix == "a":
+            inode = plugin.stat().st_ino
+            os.kill(tgt.pid, signal.SIGUSR1)
+            tgt.wait_line("closed", 15)
+            shutil.copyfile(TARGETS / "libswap_b.so", plugin)  # rewritten, not replaced
+            assert plugin.stat().st_ino == inode
+            os.kill(tgt.pid, signal.SIGUSR1)
+            tgt.wait_line("reloaded", 15)
+    chain = ["malloc", "b_leaf", "b_mid", "b_outer", "allocate_through", "main"]
+    for names in stacks_through(lt.fresh_json(2, 15), "b"):  # cut short at worst, never wrong
+        assert names[:len(chain)] == chain[:len(names)], names
