@@ -151,8 +151,35 @@ struct vma_found {
 	__u32 kind;
 };
 
+/* Where the inode's change time is, by kernel version. */
+struct inode___ctime_6_6 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___ctime_old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 inode_ctime_ns(struct inode *inode)
+{
+	__u64 sec, nsec;
+
+	if (bpf_core_field_exists(inode->i_ctime_sec)) { /* 6.11 on */
+		sec = BPF_CORE_READ(inode, i_ctime_sec);
+		nsec = BPF_CORE_READ(inode, i_ctime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___ctime_6_6 *)inode)->__i_ctime)) {
+		sec = BPF_CORE_READ((struct inode___ctime_6_6 *)inode, __i_ctime.tv_sec);
+		nsec = BPF_CORE_READ((struct inode___ctime_6_6 *)inode, __i_ctime.tv_nsec);
+	} else {
+		sec = BPF_CORE_READ((struct inode___ctime_old *)inode, i_ctime.tv_sec);
+		nsec = BPF_CORE_READ((struct inode___ctime_old *)inode, i_ctime.tv_nsec);
+	}
+	/* Multigrain timestamps (6.13) keep a flag in the top bits. */
+	return sec * 1000000000ULL + (nsec & 0x3fffffff);
+}
+
 /* bpf_find_vma's callback: the mapping of pc from the kernel's own vma, its
- * rows from unwind_objects by the file's device and inode. */
+ * rows from unwind_objects by the file's identity (struct unwind_object_key). */
 static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma, struct vma_found *f)
 {
 	struct unwind_object_key key = {};
@@ -168,6 +195,8 @@ static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma, st
 	}
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.inode = BPF_CORE_READ(inode, i_ino);
+	key.size = BPF_CORE_READ(inode, i_size);
+	key.ctime_ns = inode_ctime_ns(inode);
 	rows = bpf_map_lookup_elem(&unwind_objects, &key);
 	if (!rows) {
 		f->kind = VMA_UNKNOWN;

@@ -49,7 +49,10 @@ struct unwind_mapping {
 #define UNWIND_ROWS_DROPPED 0xffffffffu
 
 /* An object file as the kernel names it: the super block's device
- * ((major << 20) | minor) and the inode.  Through it the unwinder finds an
+ * ((major << 20) | minor) and the inode, with the size and the inode's change
+ * time, so that a reused inode number or a file rewritten in place (a plugin
+ * copied over one that was unloaded) is another object.  Through it the
+ * unwinder finds an
  * object's rows for code the mapping index does not have (a spawned
  * program's first milliseconds, a library just loaded, an index gone stale):
  * the tables are built by file, before the code is mapped.  Every object
@@ -58,6 +61,8 @@ struct unwind_mapping {
 struct unwind_object_key {
 	__u64 dev;
 	__u64 inode;
+	__u64 size;
+	__u64 ctime_ns;		/* nanoseconds since the epoch */
 };
 
 struct unwind_object_rows {

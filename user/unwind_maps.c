@@ -37,7 +37,7 @@
 #define MISS_BACKOFF_FIRST_S 0.1
 #define MISS_BACKOFF_MOST_S 5.0
 
-/* An object file, by device and inode (its path may differ: /lib vs /usr/lib). */
+/* An object file, by identity (its path may differ: /lib vs /usr/lib). */
 struct unwind_object {
 	struct unwind_object_key key;
 	__u32 row_start, row_count;	/* row_count 0: no table (row_start
@@ -309,21 +309,38 @@ static struct unwind_object *add_object(struct unwind_maps *u, const struct unwi
 	return obj;
 }
 
+/* A file's identity as the kernel gives it to the unwinder (bpf/unwind.h). */
+static struct unwind_object_key key_of(const struct stat *st)
+{
+	return (struct unwind_object_key){
+		.dev = ((__u64)major(st->st_dev) << 20) | minor(st->st_dev),
+		.inode = st->st_ino,
+		.size = (__u64)st->st_size,
+		.ctime_ns = (__u64)st->st_ctim.tv_sec * 1000000000 + (__u64)st->st_ctim.tv_nsec,
+	};
+}
+
 void unwind_maps_prepare(struct unwind_maps *u, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct unwind_object_key key = { 0 };
+	struct unwind_object_key key;
 	struct stat st;
 
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0) {
-		key.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
-		key.inode = st.st_ino;
+		key = key_of(&st);
 		if (!find_object(u, &key))
 			add_object(u, &key, fd, path);
 	}
 	close(fd);
+}
+
+/* The file mapped at [start, end), through the mapping itself (the very
+ * file, even deleted or in a container). */
+static void map_file_path(const struct unwind_maps *u, uint64_t start, uint64_t end, char *path, size_t len)
+{
+	snprintf(path, len, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, start, end);
 }
 
 /* Reads /proc/PID/maps whole into u->text; false when the process is gone. */
@@ -360,7 +377,8 @@ static bool read_maps(struct unwind_maps *u)
  * object when it is known already (which is then seen in this refresh). */
 static void parse_lines(struct unwind_maps *u)
 {
-	char *line = u->text, *next;
+	char *line = u->text, *next, path[128];
+	struct stat st;
 
 	u->nlines = 0;
 	for (; line && *line && u->nlines < UNWIND_MAX_MAPPINGS; line = next) {
@@ -378,7 +396,13 @@ static void parse_lines(struct unwind_maps *u)
 		m->name = line + name_at;
 		if (perms[2] != 'x' || m->name[0] != '/' || !inode)
 			continue; /* anonymous code, [vdso]: frame pointers */
-		m->key = (struct unwind_object_key){ (major << 20) | minor, inode };
+		/* The maps name the device and inode only: the size and change
+		 * time tell a file rewritten in place from the one it was. */
+		map_file_path(u, m->start, m->end, path, sizeof(path));
+		if (stat(path, &st) == 0)
+			m->key = key_of(&st);
+		else
+			m->key = (struct unwind_object_key){ (major << 20) | minor, inode, 0, 0 };
 		m->obj = find_object(u, &m->key);
 		if (m->obj)
 			m->obj->last_seen = u->refreshes;
@@ -409,9 +433,7 @@ bool unwind_maps_refresh(struct unwind_maps *u, bool force)
 
 		if (m->obj || (m->obj = find_object(u, &m->key)))
 			continue;
-		/* Its rows read through the mapping itself (the very file, even
-		 * deleted or in a container). */
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, m->start, m->end);
+		map_file_path(u, m->start, m->end, path, sizeof(path));
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		m->obj = add_object(u, &m->key, fd, m->name);
 		if (fd >= 0)
