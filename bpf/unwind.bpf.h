@@ -362,7 +362,8 @@ int BPF_PROG(unwind_mmap_released, struct mm_struct *mm, bool write)
 {
 	__u64 exec_vm;
 
-	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid ||
+	    mm != bpf_get_current_task_btf()->mm) /* it read another's maps */
 		return 0;
 	exec_vm = mm->exec_vm;
 	if (exec_vm != READ_ONCE_U64(unwind_exec_vm)) {

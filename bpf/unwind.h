@@ -52,12 +52,11 @@ struct unwind_mapping {
  * ((major << 20) | minor) and the inode, with the size and the inode's change
  * time, so that a reused inode number or a file rewritten in place (a plugin
  * copied over one that was unloaded) is another object.  Through it the
- * unwinder finds an
- * object's rows for code the mapping index does not have (a spawned
- * program's first milliseconds, a library just loaded, an index gone stale):
- * the tables are built by file, before the code is mapped.  Every object
- * userspace has looked at is there, with or without a table, so that only
- * files it has not seen yet count as misses. */
+ * unwinder finds an object's rows for code the mapping index does not have
+ * (a spawned program's first milliseconds, a library just loaded, an index
+ * gone stale): the tables are built by file, before the code is mapped.
+ * Every object userspace has looked at is there, with or without a table,
+ * so that only files it has not seen yet count as misses. */
 struct unwind_object_key {
 	__u64 dev;
 	__u64 inode;
@@ -74,9 +73,9 @@ struct unwind_object_rows {
  *
  * An index is only as good as the maps it was read from: once an executable
  * file mapping of the target goes away (dlclose, exec), another file may be
- * mapped at its addresses.  The kernel counts such removals in `changes`;
- * userspace reads `changes` before it reads the maps and tags the buffer
- * with it.  A walk uses the active buffer only while its tag is current,
+ * mapped at its addresses.  The kernel counts changes of the target's code
+ * (execs, code mapped or unmapped) in `changes`; userspace reads `changes`
+ * before it reads the maps and tags the buffer with it.  A walk uses the active buffer only while its tag is current,
  * else it finds each mapping through the kernel's own vma of the address.
  * Userspace bumps `seq` before it rewrites a buffer (a walk that began
  * before the last flip may still be in it), and `rows_seq` before it writes

@@ -157,7 +157,8 @@ void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 	}
 	/* Python stacks are keyed by their frames alone: one a newer image made
 	 * with the same code addresses stays. */
-	qsort(kept_py.ids, kept_py.n, sizeof(*kept_py.ids), compare_ids);
+	if (kept_py.n)
+		qsort(kept_py.ids, kept_py.n, sizeof(*kept_py.ids), compare_ids);
 	for (size_t i = 0; i < py.n; i++)
 		if (!kept_py.n || !bsearch(&py.ids[i], kept_py.ids, kept_py.n, sizeof(*kept_py.ids), compare_ids))
 			bpf_map_delete_elem(maps->py_stacks_fd, &py.ids[i]);
