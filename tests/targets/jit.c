@@ -2,7 +2,8 @@
  * written into anonymous memory, then made executable (W^X, as JITs do),
  * calls malloc(size) and returns.  After "ready", allocates 4096 bytes
  * through it every 5 ms, keeping at most 256 blocks at a time (the oldest
- * is freed), until killed. */
+ * is freed), and makes the stub writable and executable again in between,
+ * as a JIT patching its code does, until killed. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,5 +44,7 @@ int main(int argc, char **argv)
 		free(blocks[i % 256]);
 		blocks[i % 256] = through_stub(stub, 4096);
 		nanosleep(&tick, NULL);
+		if (mprotect(mem, 4096, PROT_READ | PROT_WRITE) || mprotect(mem, 4096, PROT_READ | PROT_EXEC))
+			return 1;
 	}
 }
