@@ -32,10 +32,13 @@
 #include "row_ranges.h"
 #include "unwind_tables.h"
 
-/* Re-reading the maps because of misses that brought nothing new (files that
- * cannot be read, a full table) waits this long, doubling up to the most. */
-#define MISS_BACKOFF_FIRST_S 0.1
-#define MISS_BACKOFF_MOST_S 5.0
+/* Re-reading the maps between intervals when the last time brought nothing
+ * new (a JIT flipping its code between writable and executable changes the
+ * amount of code: the index goes stale with the same files mapped; misses in
+ * files that cannot be read, a full table) waits this long, doubling up to
+ * the most.  A stale index is not wrong meanwhile: the walks do without it. */
+#define BACKOFF_FIRST_S 0.1
+#define BACKOFF_MOST_S 5.0
 
 /* An object file, by identity (its path may differ: /lib vs /usr/lib). */
 struct unwind_object {
@@ -79,9 +82,10 @@ struct unwind_maps {
 	__u32 npublished;
 	__u32 published_tag;
 	uint64_t publications;
+	uint64_t index_changes;		/* publications with other mappings or rows */
 
-	uint64_t misses_seen;		/* unwind_misses at the last refresh they made */
-	double miss_backoff, next_miss_refresh;
+	uint64_t misses_seen;		/* unwind_misses at the last catch-up */
+	double backoff, next_catch_up;
 };
 
 static double now(void)
@@ -440,31 +444,32 @@ bool unwind_maps_refresh(struct unwind_maps *u, bool force)
 			close(fd);
 	}
 	index_of(u->lines, u->nlines, current);
-	if (force || !u->publications || u->lines_tag != u->published_tag || u->nlines != u->npublished ||
-	    memcmp(current, u->published, (size_t)u->nlines * sizeof(*current)) != 0)
+	if (!u->publications || u->nlines != u->npublished ||
+	    memcmp(current, u->published, (size_t)u->nlines * sizeof(*current)) != 0) {
+		u->index_changes++;
+		force = true;
+	}
+	if (force || u->lines_tag != u->published_tag)
 		publish(u, current, u->nlines, u->lines_tag);
 	return true;
 }
 
 void unwind_maps_catch_up(struct unwind_maps *u, uint64_t misses)
 {
-	uint64_t added = u->objects_added, publications = u->publications;
+	uint64_t added = u->objects_added, changes = u->index_changes;
 	double t;
 
-	if (unwind_maps_stale(u)) {
-		unwind_maps_refresh(u, false);
+	if (misses == u->misses_seen && !unwind_maps_stale(u))
 		return;
-	}
-	if (misses == u->misses_seen || (t = now()) < u->next_miss_refresh)
+	if ((t = now()) < u->next_catch_up)
 		return;
 	u->misses_seen = misses;
 	unwind_maps_refresh(u, false);
-	/* Nothing new: the misses are in files that cannot be indexed. */
-	if (u->objects_added != added || u->publications != publications)
-		u->miss_backoff = 0;
-	else if (u->miss_backoff < MISS_BACKOFF_FIRST_S)
-		u->miss_backoff = MISS_BACKOFF_FIRST_S;
-	else if ((u->miss_backoff *= 2) > MISS_BACKOFF_MOST_S)
-		u->miss_backoff = MISS_BACKOFF_MOST_S;
-	u->next_miss_refresh = t + u->miss_backoff;
+	if (u->objects_added != added || u->index_changes != changes)
+		u->backoff = 0;
+	else if (u->backoff < BACKOFF_FIRST_S)
+		u->backoff = BACKOFF_FIRST_S;
+	else if ((u->backoff *= 2) > BACKOFF_MOST_S)
+		u->backoff = BACKOFF_MOST_S;
+	u->next_catch_up = t + u->backoff;
 }

@@ -34,9 +34,9 @@ bool unwind_maps_refresh(struct unwind_maps *u, bool force);
  * the index were read: the walks do without it until the next refresh. */
 bool unwind_maps_stale(const struct unwind_maps *u);
 
-/* Between intervals: refreshes at once when the index is stale, or when walks
- * met files the unwinder does not know (`misses`, the kernel's count) --
- * less and less often while such refreshes bring nothing new. */
+/* Between intervals: refreshes when the index is stale, or when walks met
+ * files the unwinder does not know (`misses`, the kernel's count) -- at
+ * once, but less and less often while such refreshes bring nothing new. */
 void unwind_maps_catch_up(struct unwind_maps *u, uint64_t misses);
 
 #endif
