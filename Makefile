@@ -72,6 +72,20 @@ $(BUILD)/targets/libleaky.so: tests/targets/libleaky.c | $(BUILD)/.deps-ok
 	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
 $(BUILD)/targets/dlopen: $(BUILD)/targets/libleaky.so
 TARGET_LDLIBS_dlopen = -ldl
+$(BUILD)/targets/plugins: $(BUILD)/targets/libleaky.so
+TARGET_LDLIBS_plugins = -ldl
+
+# Two plugins from one source, loaded one in the other's place (dlswap).
+$(BUILD)/targets/libswap_a.so: tests/targets/libswap.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC -DSWAP_A $< -o $@
+$(BUILD)/targets/libswap_b.so: tests/targets/libswap.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -fomit-frame-pointer -Wall -Wextra -Werror -shared -fPIC $< -o $@
+$(BUILD)/targets/dlswap: $(BUILD)/targets/libswap_a.so $(BUILD)/targets/libswap_b.so
+TARGET_LDLIBS_dlswap = -ldl
+$(BUILD)/targets/dlreplace: $(BUILD)/targets/libswap_a.so $(BUILD)/targets/libswap_b.so
+TARGET_LDLIBS_dlreplace = -ldl
 
 # Compiled without frame pointers: the immediate caller must still be right.
 TARGET_CFLAGS_nofp = -fomit-frame-pointer -O2

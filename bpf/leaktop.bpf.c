@@ -573,7 +573,7 @@ int BPF_PROG(target_exec)
 {
 	if (is_target(bpf_get_current_pid_tgid())) {
 		__sync_fetch_and_add(&generation, 1);
-		unwind_forget();
+		unwind_invalidate();
 	}
 	return 0;
 }

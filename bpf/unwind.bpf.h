@@ -16,6 +16,13 @@
 
 #include "unwind.h"
 
+#ifndef VM_EXEC
+#define VM_EXEC 0x00000004 /* include/linux/mm.h */
+#endif
+/* A fresh read of a word userspace or another CPU changes. */
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
+
 /* Rows of every object, written by userspace through a memory mapping. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -43,9 +50,9 @@ struct {
 
 struct unwind_index unwind_index = {};
 
-/* Frames whose code is in no indexed mapping (a library loaded since the
- * index was built, or code outside any file): userspace re-reads the maps
- * when this grows. */
+/* Frames in files the unwinder knows nothing of (a library loaded since the
+ * maps were last read): userspace reads them again when this grows.  Code
+ * outside any file (a JIT's) is not counted: reading the maps cannot help. */
 __u64 unwind_misses = 0;
 
 struct cfi_walk {
@@ -53,10 +60,12 @@ struct cfi_walk {
 	__u64 hash;
 	struct unwind_mapping map; /* the mapping of the last pc looked up */
 	__u32 depth;		/* addresses in the trace so far */
-	__u32 base, count;	/* the active buffer of the mapping index */
+	__u32 base, count;	/* the active buffer of the mapping index; count 0
+				 * when it is stale (see struct unwind_index) */
 	__u64 stop_start, stop_end; /* code whose frames end the walk */
 	bool rbp_ok;		/* false once rbp could not be recovered */
 	bool clean;		/* the walk reached the outermost frame */
+	bool dropped;		/* went through an object whose table did not fit */
 };
 
 /* A binary search for the last entry <= value among keys base + [lo, hi)
@@ -129,41 +138,88 @@ static long search_step(__u32 index, struct cfi_ctx *ctx)
 	return 0;
 }
 
+/* What the kernel's vma of an address says. */
+enum vma_kind {
+	VMA_NONE,	/* no vma there (a garbage address), or it could not be read */
+	VMA_NO_FILE,	/* code with no file behind it: frame pointers */
+	VMA_UNKNOWN,	/* a file userspace has not seen yet */
+	VMA_KNOWN,	/* a file in unwind_objects */
+};
+
+struct vma_found {
+	struct unwind_mapping map;
+	__u32 kind;
+};
+
+/* Where the inode's change time is, by kernel version. */
+struct inode___ctime_6_6 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___ctime_old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 inode_ctime_ns(struct inode *inode)
+{
+	__u64 sec, nsec;
+
+	if (bpf_core_field_exists(inode->i_ctime_sec)) { /* 6.11 on */
+		sec = BPF_CORE_READ(inode, i_ctime_sec);
+		nsec = BPF_CORE_READ(inode, i_ctime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___ctime_6_6 *)inode)->__i_ctime)) {
+		sec = BPF_CORE_READ((struct inode___ctime_6_6 *)inode, __i_ctime.tv_sec);
+		nsec = BPF_CORE_READ((struct inode___ctime_6_6 *)inode, __i_ctime.tv_nsec);
+	} else {
+		sec = BPF_CORE_READ((struct inode___ctime_old *)inode, i_ctime.tv_sec);
+		nsec = BPF_CORE_READ((struct inode___ctime_old *)inode, i_ctime.tv_nsec);
+	}
+	/* Multigrain timestamps (6.13) keep a flag in the top bits. */
+	return sec * 1000000000ULL + (nsec & 0x3fffffff);
+}
+
 /* bpf_find_vma's callback: the mapping of pc from the kernel's own vma, its
- * rows from unwind_objects by the file's device and inode. */
-static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma,
-			struct unwind_mapping *m)
+ * rows from unwind_objects by the file's identity (struct unwind_object_key). */
+static long vma_mapping(struct task_struct *task, struct vm_area_struct *vma, struct vma_found *f)
 {
 	struct unwind_object_key key = {};
 	struct unwind_object_rows *rows;
 	struct inode *inode = BPF_CORE_READ(vma, vm_file, f_inode);
 
-	if (!inode)
+	f->map.start = BPF_CORE_READ(vma, vm_start);
+	f->map.end = BPF_CORE_READ(vma, vm_end);
+	f->map.bias = f->map.start - BPF_CORE_READ(vma, vm_pgoff) * 4096;
+	if (!inode) {
+		f->kind = VMA_NO_FILE;
 		return 0;
+	}
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.inode = BPF_CORE_READ(inode, i_ino);
+	key.size = BPF_CORE_READ(inode, i_size);
+	key.ctime_ns = inode_ctime_ns(inode);
 	rows = bpf_map_lookup_elem(&unwind_objects, &key);
-	if (!rows)
+	if (!rows) {
+		f->kind = VMA_UNKNOWN;
 		return 0;
-	m->start = BPF_CORE_READ(vma, vm_start);
-	m->end = BPF_CORE_READ(vma, vm_end);
-	m->bias = m->start - BPF_CORE_READ(vma, vm_pgoff) * 4096;
-	m->row_start = rows->row_start;
-	m->row_count = rows->row_count;
+	}
+	f->kind = VMA_KNOWN;
+	f->map.row_start = rows->row_start;
+	f->map.row_count = rows->row_count;
 	return 0;
 }
 
-/* Finds pc's mapping in the index, else through the kernel's vma of pc when
- * its file's rows are known; false when neither has it. */
-static __always_inline bool unwind_find_mapping(struct cfi_ctx *ctx)
+/* Finds pc's mapping (st->map) in the index, else through the kernel's vma
+ * of pc; its row_count is 0 when no table covers it. */
+static __always_inline enum vma_kind unwind_find_mapping(struct cfi_ctx *ctx)
 {
 	struct cfi_scratch *sc = ctx->sc;
 	struct cfi_walk *st = &sc->walk;
-	struct unwind_mapping *m, found = {};
+	struct vma_found found = {};
+	struct unwind_mapping *m;
 	__u32 key;
 
 	if (st->pc >= st->map.start && st->pc < st->map.end)
-		return true;
+		return VMA_KNOWN;
 	sc->search = (struct cfi_search){ .base = st->base, .hi = st->count, .value = st->pc };
 	bpf_loop(12, search_step, ctx, 0); /* 2^11 > UNWIND_MAX_MAPPINGS */
 	if (sc->search.lo) {
@@ -171,14 +227,15 @@ static __always_inline bool unwind_find_mapping(struct cfi_ctx *ctx)
 		m = bpf_map_lookup_elem(&unwind_mappings, &key);
 		if (m && st->pc < m->end) {
 			st->map = *m;
-			return true;
+			return VMA_KNOWN;
 		}
 	}
-	bpf_find_vma(bpf_get_current_task_btf(), st->pc, vma_mapping, &found, 0);
-	if (!found.row_count || st->pc < found.start || st->pc >= found.end)
-		return false;
-	st->map = found;
-	return true;
+	if (bpf_find_vma(bpf_get_current_task_btf(), st->pc, vma_mapping, &found, 0) ||
+	    st->pc < found.map.start || st->pc >= found.map.end)
+		return VMA_NONE;
+	if (found.kind != VMA_UNKNOWN)
+		st->map = found.map; /* the next frames in it need no lookup */
+	return found.kind;
 }
 
 /* The row of the current mapping covering file offset `off`. */
@@ -228,12 +285,21 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		return 1;
 	st = &sc->walk;
 	rbp = st->rbp;
-	if (!unwind_find_mapping(ctx))
+	switch (unwind_find_mapping(ctx)) {
+	case VMA_UNKNOWN:
 		__sync_fetch_and_add(&unwind_misses, 1);
-	else if (st->map.row_count)
-		/* pc is a return address: pc - 1 is in the call, even when the
-		 * call is the last instruction of its function. */
-		unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
+		break;
+	case VMA_NONE:
+		break; /* no vma (garbage), or the mmap lock taken: frame pointers */
+	default:
+		if (st->map.row_count)
+			/* pc is a return address: pc - 1 is in the call, even when
+			 * the call is the last instruction of its function. */
+			unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
+		else if (st->map.row_start == UNWIND_ROWS_DROPPED)
+			st->dropped = true;
+		break;
+	}
 
 	switch (row.cfa) {
 	case UNWIND_CFA_END:
@@ -275,12 +341,36 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 	return unwind_append(sc, ra) ? 0 : 1;
 }
 
-/* Forgets the target's mappings (it exec'd): frame pointers only until
- * userspace has indexed the new program. */
-static __always_inline void unwind_forget(void)
+/* The target's mappings changed under the index (it exec'd, or code was
+ * unmapped): walks stop using it until userspace has read the maps again. */
+static __always_inline void unwind_invalidate(void)
 {
-	unwind_index.count[0] = 0;
-	unwind_index.count[1] = 0;
+	__sync_fetch_and_add(&unwind_index.changes, 1);
+}
+
+/* The target's pages of executable code (mm->exec_vm) when last looked at. */
+__u64 unwind_exec_vm = 0;
+
+/* Mappings are added and removed with the target's mmap lock held.  When a
+ * thread of the target lets it go and the amount of executable code differs
+ * from the last time, code was mapped or unmapped (dlopen, dlclose): the
+ * index is stale.  This runs before the lock is released, so before anything
+ * can be mapped where removed code was, and before userspace can read the
+ * new maps.  Only the mmap lock's users pay for it, not every syscall. */
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(unwind_mmap_released, struct mm_struct *mm, bool write)
+{
+	__u64 exec_vm;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid ||
+	    mm != bpf_get_current_task_btf()->mm) /* it read another's maps */
+		return 0;
+	exec_vm = mm->exec_vm;
+	if (exec_vm != READ_ONCE_U64(unwind_exec_vm)) {
+		unwind_exec_vm = exec_vm;
+		unwind_invalidate();
+	}
+	return 0;
 }
 
 /* Unwinds the user stack at an entry probe of a function whose return
@@ -297,15 +387,23 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	struct cfi_ctx walk_ctx = { sc };
 	struct stack_trace *found;
-	__u32 active, count, id;
-	__u64 ra = 0;
+	__u32 active, count, id, seq, rows_seq, changes;
+	__u64 ra = 0, certain_hash;
 
 	if (!sc)
 		return -1;
+	seq = READ_ONCE_U32(unwind_index.seq);
+	rows_seq = READ_ONCE_U32(unwind_index.rows_seq);
+	changes = READ_ONCE_U32(unwind_index.changes);
+	barrier();
 	active = unwind_index.active & 1;
 	count = unwind_index.count[active];
+	if (unwind_index.tag[active] != changes)
+		count = 0; /* read before the last exec or unmap: the vmas say */
 	sc->walk = (struct cfi_walk){
-		.hash = 0xcbf29ce484222325ULL, .rbp_ok = true,
+		/* The program image in the hash: no stack of a newer image has
+		 * an older one's id, so userspace can drop them with it. */
+		.hash = hash_mix(0xcbf29ce484222325ULL, generation), .rbp_ok = true,
 		.base = active * UNWIND_MAX_MAPPINGS,
 		.count = count < UNWIND_MAX_MAPPINGS ? count : UNWIND_MAX_MAPPINGS,
 	};
@@ -318,12 +416,22 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 	unwind_append(sc, PT_REGS_IP(ctx));
 	if (!bpf_probe_read_user(&ra, sizeof(ra), (void *)sp) && ra) {
 		unwind_append(sc, ra);
+		certain_hash = sc->walk.hash;
 		sc->walk.pc = ra;
 		sc->walk.sp = sp + 8;
 		sc->walk.rbp = PT_REGS_FP(ctx);
 		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
+		barrier();
+		if (READ_ONCE_U32(unwind_index.rows_seq) != rows_seq ||
+		    (count && (READ_ONCE_U32(unwind_index.seq) != seq ||
+			       READ_ONCE_U32(unwind_index.changes) != changes))) {
+			/* Tables changed under the walk: keep frames 0 and 1. */
+			sc->walk.depth = 2;
+			sc->walk.hash = certain_hash;
+			sc->walk.clean = false;
+		}
 	}
-	if (!sc->walk.clean)
+	if (!sc->walk.clean || sc->walk.dropped)
 		count_lost(LOST_STACK_TRUNCATED);
 	if (sc->walk.depth < MAX_STACK_DEPTH)
 		sc->trace.ips[sc->walk.depth] = 0; /* the end mark; later entries are stale */

@@ -44,14 +44,24 @@ struct unwind_mapping {
 	__u32 row_start, row_count; /* row_count 0: no table, frame pointers */
 };
 
+/* row_start of an object (row_count 0) whose table did not fit in the maps:
+ * walks through it take frame pointers and count as truncated. */
+#define UNWIND_ROWS_DROPPED 0xffffffffu
+
 /* An object file as the kernel names it: the super block's device
- * ((major << 20) | minor) and the inode.  Through it the unwinder finds an
- * object's rows for code the mapping index does not have yet (a spawned
- * program's first milliseconds, a library just loaded): the tables are
- * built by file, before the code is mapped. */
+ * ((major << 20) | minor) and the inode, with the size and the inode's change
+ * time, so that a reused inode number or a file rewritten in place (a plugin
+ * copied over one that was unloaded) is another object.  Through it the
+ * unwinder finds an object's rows for code the mapping index does not have
+ * (a spawned program's first milliseconds, a library just loaded, an index
+ * gone stale): the tables are built by file, before the code is mapped.
+ * Every object userspace has looked at is there, with or without a table,
+ * so that only files it has not seen yet count as misses. */
 struct unwind_object_key {
 	__u64 dev;
 	__u64 inode;
+	__u64 size;
+	__u64 ctime_ns;		/* nanoseconds since the epoch */
 };
 
 struct unwind_object_rows {
@@ -59,10 +69,26 @@ struct unwind_object_rows {
 };
 
 /* The mapping index is double-buffered: userspace fills the buffer that is
- * not active (sorted by start), then flips `active`. */
+ * not active (sorted by start), then flips `active`.
+ *
+ * An index is only as good as the maps it was read from: once an executable
+ * file mapping of the target goes away (dlclose, exec), another file may be
+ * mapped at its addresses.  The kernel counts changes of the target's code
+ * (execs, code mapped or unmapped) in `changes`; userspace reads `changes`
+ * before it reads the maps and tags the buffer with it.  A walk uses the active buffer only while its tag is current,
+ * else it finds each mapping through the kernel's own vma of the address.
+ * Userspace bumps `seq` before it rewrites a buffer (a walk that began
+ * before the last flip may still be in it), and `rows_seq` before it writes
+ * rows where a reclaimed object's were: a walk that sees them move (or,
+ * having used the index, `changes`) keeps only the frames that do not
+ * depend on the tables. */
 struct unwind_index {
 	__u32 active;		/* 0 or 1 */
 	__u32 count[2];		/* mappings in each buffer */
+	__u32 tag[2];		/* `changes` when each buffer's maps were read */
+	__u32 changes;		/* kernel: +1 per exec and per change of the executable code */
+	__u32 seq;		/* userspace: +1 before a buffer is rewritten */
+	__u32 rows_seq;		/* userspace: +1 before reclaimed rows are rewritten */
 };
 
 #endif /* LEAKTOP_UNWIND_H */

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
+#include "grow.h"
 
 /* Sums the per-CPU values of counters[0..n) of a per-CPU array. */
 static int read_counters(int fd, uint64_t *counters, __u32 n)
@@ -91,8 +92,43 @@ static bool older(uint16_t g, uint16_t gen)
 	return (int16_t)(uint16_t)(g - gen) < 0;
 }
 
-void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen)
+/* Stack ids or Python stack keys named by stack keys. */
+struct refs {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+static void add_ref(struct refs *r, uint64_t id)
 {
+	uint64_t *grown = grow_array(r->ids, &r->cap, r->n + 1, sizeof(*grown), 256);
+
+	if (grown) {
+		r->ids = grown;
+		r->ids[r->n++] = id;
+	}
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Deletes a dropped key from the index; notes what it named. */
+static void drop_key(int index_fd, const struct stack_key *key, struct refs *traces, struct refs *py)
+{
+	bpf_map_delete_elem(index_fd, key);
+	if (key->stack_id >= 0)
+		add_ref(traces, (uint64_t)key->stack_id);
+	if (key->py_stack)
+		add_ref(py, key->py_stack);
+}
+
+void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
+{
+	int index_fd = maps->index_fd, allocs_fd = maps->allocs_fd;
+	struct refs traces = { 0 }, py = { 0 }, kept_py = { 0 };
 	struct stack_key key, next;
 	struct alloc_info info;
 	__u64 addr, next_addr;
@@ -101,12 +137,34 @@ void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen)
 	/* Deleting the current key would restart the walk: delete behind it. */
 	while (bpf_map_get_next_key(index_fd, prev, &next) == 0) {
 		if (prev && older(key.generation, gen))
-			bpf_map_delete_elem(index_fd, &key);
+			drop_key(index_fd, &key, &traces, &py);
+		else if (prev && key.py_stack)
+			add_ref(&kept_py, key.py_stack);
 		key = next;
 		prev = &key;
 	}
 	if (prev && older(key.generation, gen))
-		bpf_map_delete_elem(index_fd, &key);
+		drop_key(index_fd, &key, &traces, &py);
+	else if (prev && key.py_stack)
+		add_ref(&kept_py, key.py_stack);
+
+	/* A native stack's id hashes its image's generation too: only keys of
+	 * that image name it. */
+	for (size_t i = 0; i < traces.n; i++) {
+		__u32 id = (__u32)traces.ids[i];
+
+		bpf_map_delete_elem(maps->traces_fd, &id);
+	}
+	/* Python stacks are keyed by their frames alone: one a newer image made
+	 * with the same code addresses stays. */
+	if (kept_py.n)
+		qsort(kept_py.ids, kept_py.n, sizeof(*kept_py.ids), compare_ids);
+	for (size_t i = 0; i < py.n; i++)
+		if (!kept_py.n || !bsearch(&py.ids[i], kept_py.ids, kept_py.n, sizeof(*kept_py.ids), compare_ids))
+			bpf_map_delete_elem(maps->py_stacks_fd, &py.ids[i]);
+	free(traces.ids);
+	free(py.ids);
+	free(kept_py.ids);
 
 	prev = NULL;
 	bool drop = false;

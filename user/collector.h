@@ -32,11 +32,16 @@ int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack
 /* The stack key of a slot; false while the kernel is still writing it. */
 bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack_key *key);
 
-/* After an exec: deletes the live allocations and stack index entries of
- * older program images (generations before gen), which are gone with them;
- * a newer image (the target exec'd again meanwhile) keeps its own.  (Their
- * slots stay taken; userspace ignores them.) */
-void drop_other_generations(int allocs_fd, int index_fd, uint16_t gen);
+/* The kernel maps an exec makes stale. */
+struct generation_maps {
+	int allocs_fd, index_fd, traces_fd, py_stacks_fd;
+};
+
+/* After an exec: deletes the live allocations, stack index entries, native
+ * and Python stacks of older program images (generations before gen), which
+ * are gone with them; a newer image (the target exec'd again meanwhile)
+ * keeps its own.  (Their slots stay taken; userspace ignores them.) */
+void drop_other_generations(const struct generation_maps *maps, uint16_t gen);
 
 /* The native stack stored under id (bpf/unwind.bpf.h); returns its frames. */
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH]);

@@ -131,7 +131,6 @@ struct session {
 	struct python *python;	/* the target's CPython, once found */
 	struct python_redirect *redirect; /* --pymalloc-redirect in effect */
 	struct unwind_maps *unwind;	/* the kernel unwinder's tables; NULL: frame pointers */
-	uint64_t unwind_misses;	/* at the last refresh of its mappings */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	bool allocs_full_shown, stacks_full_shown; /* a map filled up: said once */
 	double last_update, hits_per_s;
@@ -205,20 +204,13 @@ static void forget_python(struct session *s)
 	s->python = NULL;
 }
 
-/* Frames fell in code the unwinder's index does not cover (dlopen, the
- * spawned program's exec): index the new mappings now, not an interval
- * later, so that few stacks lose their frames. */
+/* Frames fell in files the unwinder does not know (dlopen, the spawned
+ * program's exec), or code changed since the index was read: index the new
+ * mappings now, not an interval later, so that few stacks lose their frames. */
 static void unwind_catch_up(struct session *s)
 {
-	uint64_t misses;
-
-	if (!s->unwind)
-		return;
-	misses = probes_unwind_misses(s->probes);
-	if (misses != s->unwind_misses) {
-		s->unwind_misses = misses;
-		unwind_maps_refresh(s->unwind, false);
-	}
+	if (s->unwind)
+		unwind_maps_catch_up(s->unwind, probes_unwind_misses(s->probes));
 }
 
 /* probes_attach's hook: the unwind tables are built before the first probe
@@ -291,7 +283,10 @@ static void follow_exec(struct session *s, uint32_t generation)
 	s->generation = generation;
 	if (!own_exec)
 		forget_python(s);
-	drop_other_generations(probes_allocs_fd(s->probes), probes_stack_index_fd(s->probes),
+	drop_other_generations(&(struct generation_maps){ probes_allocs_fd(s->probes),
+							  probes_stack_index_fd(s->probes),
+							  probes_stack_traces_fd(s->probes),
+							  probes_py_stacks_fd(s->probes) },
 			       (uint16_t)generation);
 	/* The slots of the old image keep their last figures: look at every
 	 * slot's key again (slot_stack then skips them for good). */

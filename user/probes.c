@@ -354,6 +354,12 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		     strerror(-e));
 		goto out;
 	}
+	/* Before the first index is read, so that no unmap after it goes unseen. */
+	p->skel->links.unwind_mmap_released = bpf_program__attach(p->skel->progs.unwind_mmap_released);
+	if (!p->skel->links.unwind_mmap_released) {
+		fail(err, errlen, "cannot attach to the mmap_lock_released tracepoint: %s", strerror(errno));
+		goto out;
+	}
 	if (cfg->loaded)
 		cfg->loaded(p, cfg->loaded_arg);
 	p->skel->links.target_exec = bpf_program__attach(p->skel->progs.target_exec);

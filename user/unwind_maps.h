@@ -1,6 +1,7 @@
 /* The BPF unwinder's view of the target: its executable mappings (the
  * double-buffered mapping index) and the unwind rows of their objects, built
- * once per object file and kept. */
+ * once per object file and kept while there is room (objects no longer
+ * mapped are reclaimed when a new one needs it). */
 #ifndef LEAKTOP_UNWIND_MAPS_H
 #define LEAKTOP_UNWIND_MAPS_H
 
@@ -28,5 +29,14 @@ void unwind_maps_prepare(struct unwind_maps *u, const char *path);
  * after an exec the kernel side forgot them).  Returns false when the
  * process is gone. */
 bool unwind_maps_refresh(struct unwind_maps *u, bool force);
+
+/* The target's code changed (dlopen, dlclose, exec) since the maps behind
+ * the index were read: the walks do without it until the next refresh. */
+bool unwind_maps_stale(const struct unwind_maps *u);
+
+/* Between intervals: refreshes when the index is stale, or when walks met
+ * files the unwinder does not know (`misses`, the kernel's count) -- at
+ * once, but less and less often while such refreshes bring nothing new. */
+void unwind_maps_catch_up(struct unwind_maps *u, uint64_t misses);
 
 #endif
