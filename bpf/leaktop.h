@@ -126,8 +126,23 @@ struct stack_slot_key {
 struct py_frame {
 	__u64 code;		/* PyCodeObject address in the target */
 	__s32 offset;		/* byte offset of the current instruction in co_code */
-	__u32 pad;
+	__u32 identity;		/* py_code_identity of the code object: a code
+				 * object at the same address later (the old one
+				 * freed) is another one */
 };
+
+/* What tells code objects at the same address apart (the allocator hands a
+ * freed one's address to the next): its first line and its file and name
+ * objects.  Part of the stack key, and checked again when the frame is
+ * named from the target's memory later. */
+static inline __u32 py_code_identity(__u32 first_line, __u64 filename, __u64 name)
+{
+	__u64 h = (first_line ^ 0xcbf29ce484222325ULL) * 0x100000001b3ULL;
+
+	h = ((h ^ (h >> 29)) ^ filename) * 0x100000001b3ULL;
+	h = ((h ^ (h >> 29)) ^ name) * 0x100000001b3ULL;
+	return (__u32)(h ^ (h >> 32));
+}
 
 struct py_stack {
 	__u32 depth;
@@ -150,8 +165,14 @@ struct python_config {
 	__u32 code_bytecode;		/* PyCodeObject: start of the bytecode */
 	__u32 frame_window;		/* the three frame fields lie in the
 					 * PY_FRAME_WINDOW bytes from here: one read */
+	__u32 code_first_line;		/* PyCodeObject: co_firstlineno (int), */
+	__u32 code_filename;		/* co_filename, co_qualname: its identity */
+	__u32 code_name;
+	__u32 code_window;		/* the three lie in the code_window_size */
+	__u32 code_window_size;		/* (<= PY_CODE_WINDOW) bytes from here */
 };
 
 #define PY_FRAME_WINDOW 64
+#define PY_CODE_WINDOW 128	/* a power of two: the walk masks indexes with it */
 
 #endif /* LEAKTOP_H */

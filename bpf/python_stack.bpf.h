@@ -22,12 +22,19 @@ struct {
 } py_stacks SEC(".maps");
 
 /* Too big for the BPF stack: one scratch stack per thread (not per CPU: uprobe
- * programs can be preempted by another thread's on the same CPU). */
+ * programs can be preempted by another thread's on the same CPU), and the
+ * code object fields read at each frame (picked at offsets known only at
+ * run time, which the verifier allows in a map value, not on the stack). */
+struct py_scratch {
+	struct py_stack st;
+	__u32 code_window[PY_CODE_WINDOW / 4];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct py_stack);
+	__type(value, struct py_scratch);
 } py_scratch SEC(".maps");
 
 static __always_inline __u64 read_pointer(__u64 base, __u32 offset)
@@ -40,23 +47,47 @@ static __always_inline __u64 read_pointer(__u64 base, __u32 offset)
 }
 
 struct py_walk {
-	struct py_stack *st;	/* the thread's scratch */
+	struct py_scratch *scratch; /* the thread's */
 	__u64 frame;	/* next _PyInterpreterFrame to read */
 	__u64 hash;
+	__u64 last_code;	/* the code object of the last frame and its */
+	__u32 last_identity;	/* identity: recursion reads it once */
 	__u32 depth;
 };
+
+/* The 32-bit word at byte `at` of a code window (4-aligned). */
+static __always_inline __u64 code_word(const __u32 *window, __u32 at)
+{
+	return window[(at / 4) & (PY_CODE_WINDOW / 4 - 1)];
+}
+
+/* The code object's identity (py_code_identity), from one read of its
+ * first line, file and name fields; 0 when unreadable. */
+static __always_inline __u32 code_identity(struct py_scratch *scratch, __u64 code)
+{
+	__u32 *window = scratch->code_window, base = python.code_window;
+	__u32 file = python.code_filename - base, name = python.code_name - base;
+	__u32 size = python.code_window_size;
+
+	/* Just the fields: a code object can end a mapping. */
+	if (size > PY_CODE_WINDOW || bpf_probe_read_user(window, size, (void *)(code + base)))
+		return 0;
+	return py_code_identity(code_word(window, python.code_first_line - base),
+				code_word(window, file) | code_word(window, file + 4) << 32,
+				code_word(window, name) | code_word(window, name + 4) << 32);
+}
 
 /* One frame of the walk (a bpf_loop callback, so that the verifier checks
  * it once, not once per frame and path). */
 static long walk_frame(__u32 index, struct py_walk *w)
 {
 	__u32 base = python.frame_window;
-	struct py_stack *st = w->st;
+	struct py_stack *st = &w->scratch->st;
 	__u64 window[PY_FRAME_WINDOW / 8], code, instr, frame = w->frame;
 
 	/* One read for the three fields: each read of user memory costs about
 	 * as much as the rest of the step. */
-	if (!frame || !st || bpf_probe_read_user(window, sizeof(window), (void *)(frame + base)))
+	if (!frame || bpf_probe_read_user(window, sizeof(window), (void *)(frame + base)))
 		return 1;
 	code = window[((python.frame_code - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
 	instr = window[((python.frame_prev_instr - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
@@ -66,7 +97,14 @@ static long walk_frame(__u32 index, struct py_walk *w)
 
 		f->code = code;
 		f->offset = (__s32)(instr - (code + python.code_bytecode));
-		w->hash = hash_mix(hash_mix(w->hash, code), instr - code);
+		/* A code object freed and another made at its address (exec,
+		 * templates) must not fall into the old one's stacks. */
+		if (code != w->last_code) {
+			w->last_code = code;
+			w->last_identity = code_identity(w->scratch, code);
+		}
+		f->identity = w->last_identity;
+		w->hash = hash_mix(hash_mix(hash_mix(w->hash, code), instr - code), f->identity);
 		w->depth++;
 	}
 	return 0;
@@ -79,6 +117,7 @@ static __always_inline __u64 python_stack(__u32 tid)
 	struct py_walk w = { .hash = 0xcbf29ce484222325ULL };
 	__u64 runtime = python.runtime, tstate;
 	__u32 native_tid = 0;
+	struct py_scratch *scratch;
 	struct py_stack *st;
 
 	if (!runtime)
@@ -90,11 +129,12 @@ static __always_inline __u64 python_stack(__u32 tid)
 				(void *)(tstate + python.tstate_native_thread_id)) ||
 	    native_tid != tid)
 		return 0;
-	st = bpf_task_storage_get(&py_scratch, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
+	scratch = bpf_task_storage_get(&py_scratch, bpf_get_current_task_btf(), 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!scratch)
 		return 0;
-	w.st = st;
+	w.scratch = scratch;
+	st = &scratch->st;
 	w.frame = read_pointer(read_pointer(tstate, python.tstate_cframe), python.cframe_current_frame);
 	bpf_loop(MAX_PY_FRAMES, walk_frame, &w, 0);
 	if (!w.depth)

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,73 @@ def test_pymalloc_redirect_refused_where_not_needed(procs):
     lt = subprocess.run(leaktop("--pymalloc-redirect", "--", DEBIAN, "-c", "pass"),
                         capture_output=True, text=True, timeout=30)
     assert lt.returncode == 2 and "--pymalloc-redirect is for -p PID" in lt.stderr
+
+
+def generated_bytes(report):
+    """Outstanding bytes per (function, line) of the exec()-made functions
+    (innermost Python frame); unknown frames under (None, None)."""
+    seen = collections.Counter()
+    for stack in report["stacks"]:
+        frame = innermost_python(stack)
+        if frame and (frame["function"] or "gen_").startswith("gen_"):
+            seen[(frame["function"], frame["line"])] += stack["outstanding_bytes"]
+    return seen
+
+
+def run_code_reuse(procs, python, *script_args):
+    """py_codereuse.py attached: its functions, and leaktop and the script."""
+    tgt = procs([python, TARGET_SOURCES / "py_codereuse.py", "12", *script_args])
+    tgt.wait_line("waiting", 20)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "500"))
+    lt.json_lines(1, 20)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    return tgt, lt
+
+
+def check_reused(functions):
+    ids = [f["code_id"] for f in functions]
+    assert len(set(ids)) <= len(ids) // 2, f"code objects not reused: {ids}"
+
+
+def check_code_reuse_named(procs, python):
+    """Functions made by exec() one after another, each dropped before the
+    next, get their code objects at the same address: each function's bytes
+    must still show under its own name and line, not under the first one's.
+    Each lives until a report has its bytes (leaktop names it meanwhile)."""
+    tgt, lt = run_code_reuse(procs, python, "--step")
+    functions = []
+    for _ in range(12):
+        functions.append(json.loads(tgt.read_line(60)))
+        total = sum(f["bytes"] for f in functions)
+        deadline = time.monotonic() + 30
+        while sum(generated_bytes(lt.fresh_json(1, 30)).values()) != total:
+            assert time.monotonic() < deadline, f"{functions[-1]} never in a report"
+        os.kill(tgt.pid, signal.SIGUSR1)
+    check_reused(functions)
+    seen = generated_bytes(lt.fresh_json(2, 30))
+    assert seen == {(f["name"], f["line"]): f["bytes"] for f in functions}
+
+
+def check_code_reuse_gone(procs, python):
+    """The same functions dropped at once: by the time leaktop reads their
+    code objects these are gone; their frames are then unknown, never
+    another function's."""
+    tgt, lt = run_code_reuse(procs, python)
+    functions = [json.loads(tgt.read_line(60)) for _ in range(12)]
+    check_reused(functions)
+    seen = generated_bytes(lt.fresh_json(3, 30))
+    expected = {(f["name"], f["line"]): f["bytes"] for f in functions}
+    assert sum(seen.values()) == sum(expected.values())
+    for key, size in seen.items():
+        assert key == (None, None) or expected.get(key) == size, (key, size, seen)
+
+
+@needs_pyenv
+def test_reused_code_object_addresses_keep_their_own_frames(procs):
+    check_code_reuse_named(procs, PYENV)
+    check_code_reuse_gone(procs, PYENV)
+
+
+def test_reused_code_object_addresses_keep_their_own_frames_debian(procs):
+    check_code_reuse_named(procs, DEBIAN)
+    check_code_reuse_gone(procs, DEBIAN)

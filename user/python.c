@@ -39,7 +39,7 @@ static const char *const symbol_names[SYM_COUNT] = {
 struct code_info {
 	uint64_t addr;
 	bool valid;
-	uint64_t identity[3];	/* type, co_qualname, co_linetable pointers when read */
+	uint32_t identity;	/* py_code_identity when read; 0: no code object */
 	char *function;		/* co_qualname */
 	char *file;		/* co_filename */
 	int first_line;
@@ -343,18 +343,12 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 
 void python_bpf_config(const struct python *py, struct python_config *out)
 {
-	const struct python_config *l = &py->layout->bpf;
-	uint32_t lo = l->frame_code, hi = l->frame_code;
+	/* Every layout in python_layouts.c fits the kernel's reads (the unit
+	 * tests say so); one that did not would get no walk rather than a
+	 * wrong one. */
+	bool fits = python_layout_config(py->layout, out);
 
-	*out = *l;
-	lo = lo < l->frame_previous ? lo : l->frame_previous;
-	lo = lo < l->frame_prev_instr ? lo : l->frame_prev_instr;
-	hi = hi > l->frame_previous ? hi : l->frame_previous;
-	hi = hi > l->frame_prev_instr ? hi : l->frame_prev_instr;
-	out->frame_window = lo;
-	/* Every layout in python_layouts.c fits (the unit tests say so); one
-	 * that did not would get no walk rather than a wrong one. */
-	out->runtime = hi + 8 - lo <= PY_FRAME_WINDOW ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
+	out->runtime = fits ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
 	out->text_start = py->text_start;
 	out->text_end = py->text_end;
 }
@@ -421,15 +415,19 @@ static char *read_str(const struct python *py, uint64_t addr)
 	return out;
 }
 
-/* What tells one code object from another at the same address: a code object
- * is immutable, so a new one there (the old freed) differs in these. */
-static void read_identity(const struct python *py, uint64_t addr, uint64_t out[3])
+/* The identity (py_code_identity) of the code object at addr, as the
+ * kernel's walk computes it; 0 when addr holds no code object. */
+static uint32_t read_identity(const struct python *py, uint64_t addr)
 {
-	const struct python_layout *l = py->layout;
+	const struct python_config *l = &py->layout->bpf;
+	int32_t first_line = 0;
 
-	out[0] = read_u64(py, addr + l->object_type);
-	out[1] = read_u64(py, addr + l->code_qualname);
-	out[2] = read_u64(py, addr + l->code_linetable);
+	if (!py->symbols[SYM_CODE_TYPE] ||
+	    read_u64(py, addr + py->layout->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias ||
+	    !read_mem(py, addr + l->code_first_line, &first_line, sizeof(first_line)))
+		return 0;
+	return py_code_identity((uint32_t)first_line, read_u64(py, addr + l->code_filename),
+				read_u64(py, addr + l->code_name));
 }
 
 static void read_code(struct python *py, struct code_info *c)
@@ -438,9 +436,9 @@ static void read_code(struct python *py, struct code_info *c)
 	uint64_t table, size = 0;
 	int32_t first_line = 0;
 
-	read_identity(py, c->addr, c->identity);
 	/* A freed and reused address must not be read as a code object. */
-	if (!py->symbols[SYM_CODE_TYPE] || c->identity[0] != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias)
+	c->identity = read_identity(py, c->addr);
+	if (!c->identity)
 		return;
 	c->function = read_str(py, read_u64(py, c->addr + l->code_qualname));
 	c->file = read_str(py, read_u64(py, c->addr + l->code_filename));
@@ -462,7 +460,8 @@ static int compare_codes(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame *out)
+bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t identity,
+		  struct frame *out)
 {
 	struct code_info probe = { .addr = code }, *c, **found;
 
@@ -470,13 +469,10 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 	out->kind = FRAME_PYTHON;
 	found = tfind(&probe, &py->codes, compare_codes);
 	if (found) {
-		uint64_t now[3];
-
 		c = *found;
 		/* Code objects come and go (exec, lambdas, imports): what was read
-		 * at this address before, or found missing, may be out of date. */
-		read_identity(py, code, now);
-		if (memcmp(now, c->identity, sizeof(now)) != 0) {
+		 * at this address before may be another one than the walk saw. */
+		if (c->identity != identity) {
 			free(c->function);
 			free(c->file);
 			free(c->linetable);
@@ -494,7 +490,9 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 			return false;
 		}
 	}
-	if (!c->valid)
+	/* The walk's code object is gone (freed, its address reused): its
+	 * frame is unknown, not the new one's. */
+	if (!c->valid || c->identity != identity)
 		return false;
 	out->function = c->function;
 	out->file = c->file;

@@ -56,9 +56,12 @@ bool python_allocator_tables(const struct python *py, struct python_tables *out)
 /* /proc/PID/mem of the target, read-only. */
 int python_mem_fd(const struct python *py);
 
-/* Frame of a code object at a bytecode offset (kind python).  Strings live
- * until python_free.  false when the address holds no code object (any
- * more). */
-bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame *out);
+/* Frame of a code object at a bytecode offset (kind python), when the code
+ * object at that address still has the identity the kernel's walk saw
+ * (struct py_frame).  Strings live until python_free.  false (and *out an
+ * unknown Python frame) when the address holds no such code object any
+ * more. */
+bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t identity,
+		  struct frame *out);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef LEAKTOP_PYTHON_LAYOUTS_H
 #define LEAKTOP_PYTHON_LAYOUTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "leaktop_types.h"
@@ -18,6 +19,11 @@ struct python_layout {
 	/* Line of the instruction at a byte offset, from co_linetable. */
 	int (*line_at)(const uint8_t *table, size_t len, int first_line, int offset);
 };
+
+/* The kernel walk's configuration for the layout (python_config without the
+ * per-process addresses): false when its fields do not fit the walk's reads
+ * (PY_FRAME_WINDOW, PY_CODE_WINDOW). */
+bool python_layout_config(const struct python_layout *l, struct python_config *out);
 
 /* NULL when the version is not supported. */
 const struct python_layout *python_layout_for(unsigned major, unsigned minor);

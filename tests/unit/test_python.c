@@ -56,24 +56,15 @@ TEST(python311_line_table_truncated_or_corrupt)
 		python311_line_at(table, n, first_line, 170);
 }
 
-/* The kernel reads a frame's three fields in one PY_FRAME_WINDOW read. */
-TEST(python_layouts_frame_fields_fit_one_read)
+/* The kernel reads a frame's three fields in one PY_FRAME_WINDOW read, and a
+ * code object's identity in one PY_CODE_WINDOW read. */
+TEST(python_layouts_fields_fit_one_read)
 {
 	for (unsigned minor = 0; minor < 30; minor++) {
 		const struct python_layout *l = python_layout_for(3, minor);
-		uint32_t f[3], lo, hi;
+		struct python_config c;
 
-		if (!l)
-			continue;
-		f[0] = l->bpf.frame_code;
-		f[1] = l->bpf.frame_previous;
-		f[2] = l->bpf.frame_prev_instr;
-		lo = hi = f[0];
-		for (int i = 1; i < 3; i++) {
-			lo = f[i] < lo ? f[i] : lo;
-			hi = f[i] > hi ? f[i] : hi;
-		}
-		CHECK(hi + 8 - lo <= PY_FRAME_WINDOW);
-		CHECK(f[0] % 8 == 0 && f[1] % 8 == 0 && f[2] % 8 == 0);
+		if (l)
+			CHECK(python_layout_config(l, &c));
 	}
 }
