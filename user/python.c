@@ -27,12 +27,17 @@ enum python_symbol {
 	SYM_MEM_MALLOC,		/* PyMem_Malloc: leads to the _PyMem table */
 	SYM_ARENA_GETTER,	/* PyObject_GetArenaAllocator: leads to the arena table */
 	SYM_RAW_MALLOC,		/* PyMem_RawMalloc: leads to the _PyMem_Raw table */
+	SYM_GET_VERSION,	/* Py_GetVersion: PY_VERSION before Py_Version (3.10) */
+	SYM_TSTATE_GET,		/* functions returning _Py_tss_tstate (3.12+): */
+	SYM_TSTATE_GET2,	/* they say where the thread-local is */
+	SYM_TSTATE_GET3,
 	SYM_COUNT,
 };
 
 static const char *const symbol_names[SYM_COUNT] = {
 	"_PyRuntime", "Py_Version", "PyCode_Type", "PyObject_Malloc", "PyMem_Malloc",
-	"PyObject_GetArenaAllocator", "PyMem_RawMalloc",
+	"PyObject_GetArenaAllocator", "PyMem_RawMalloc", "Py_GetVersion",
+	"_PyThreadState_GetCurrent", "PyThreadState_GetUnchecked", "_PyThreadState_UncheckedGet",
 };
 
 /* A code object, read once. */
@@ -54,6 +59,7 @@ struct python {
 	const struct python_layout *layout;
 	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
 	int64_t bias;		  /* runtime address - ELF virtual address */
+	struct python_config tls; /* tstate_from, tls_offset, tls_module (3.12+) */
 	uint64_t text_start, text_end; /* its executable mappings */
 	int mem_fd;		  /* /proc/PID/mem */
 	void *codes;		  /* tsearch tree of struct code_info *, by addr */
@@ -191,6 +197,177 @@ static bool looks_like_python(const char *path)
 	return strncmp(base, "python", 6) == 0 || strncmp(base, "libpython", 9) == 0;
 }
 
+/* What the first instructions of an exported function reveal. */
+struct function_scan {
+	uint64_t refs[16];	/* RIP-relative memory operands (ELF vaddrs), in order */
+	int nrefs;
+	uint64_t immediates[16]; /* immediates and RIP-relative lea targets */
+	int nimmediates;
+};
+
+/* len bytes of the interpreter's file at ELF virtual address vaddr. */
+static bool read_file_at(const struct python *py, uint64_t vaddr, void *buf, size_t len)
+{
+	GElf_Phdr ph;
+	bool ok;
+	int fd;
+
+	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
+		return false;
+	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
+	ok = fd >= 0 && pread(fd, buf, len, (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) == (ssize_t)len;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool scan_function(const struct python *py, uint64_t vaddr, struct function_scan *out)
+{
+	uint64_t got[X86_REG_ENDING] = { 0 }; /* registers loaded RIP-relative */
+	uint8_t code[96];
+	cs_insn *insns;
+	size_t n;
+	csh cs;
+
+	memset(out, 0, sizeof(*out));
+	if (!read_file_at(py, vaddr, code, sizeof(code)) ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return false;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	n = cs_disasm(cs, code, sizeof(code), vaddr, 10, &insns);
+	for (size_t i = 0; i < n; i++) {
+		const cs_x86 *x = &insns[i].detail->x86;
+
+		for (int o = 0; o < x->op_count; o++) {
+			const cs_x86_op *op = &x->operands[o];
+			uint64_t next = insns[i].address + insns[i].size;
+
+			if (op->type == X86_OP_IMM && out->nimmediates < 16)
+				out->immediates[out->nimmediates++] = (uint64_t)op->imm;
+			/* Through a pointer loaded from the GOT (3.12+ reach
+			 * _PyRuntime so in a shared build): what it points at. */
+			if (op->type == X86_OP_MEM && op->mem.base > X86_REG_INVALID &&
+			    op->mem.base < X86_REG_ENDING && got[op->mem.base] && out->nrefs < 16) {
+				uint64_t target = read_u64(py, got[op->mem.base] + (uint64_t)py->bias);
+
+				if (target)
+					out->refs[out->nrefs++] = target - (uint64_t)py->bias + (uint64_t)op->mem.disp;
+				continue;
+			}
+			if (op->type != X86_OP_MEM || op->mem.base != X86_REG_RIP)
+				continue;
+			if (insns[i].id == X86_INS_MOV && o == 1 && x->operands[0].type == X86_OP_REG &&
+			    x->operands[0].reg < X86_REG_ENDING)
+				got[x->operands[0].reg] = next + (uint64_t)op->mem.disp;
+			if (insns[i].id == X86_INS_LEA && out->nimmediates < 16)
+				out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
+			else if (out->nrefs < 16)
+				out->refs[out->nrefs++] = next + (uint64_t)op->mem.disp;
+		}
+		if (insns[i].id == X86_INS_RET || (insns[i].id == X86_INS_JMP && i > 0))
+			break;
+	}
+	cs_free(insns, n);
+	cs_close(&cs);
+	return true;
+}
+
+
+/* Before Py_Version (3.11), the version is PY_VERSION, a string that
+ * Py_GetVersion formats: "3.10.13". */
+static uint32_t version_from_string(const struct python *py)
+{
+	struct function_scan scan;
+
+	if (!scan_function(py, py->symbols[SYM_GET_VERSION], &scan))
+		return 0;
+	for (int i = 0; i < scan.nimmediates; i++) {
+		char text[16] = "";
+		unsigned major, minor, micro;
+		int end = 0;
+
+		if (read_file_at(py, scan.immediates[i], text, sizeof(text) - 1) &&
+		    sscanf(text, "%u.%u.%u%n", &major, &minor, &micro, &end) == 3 && major == 3 &&
+		    minor < 100 && micro < 100)
+			return major << 24 | minor << 16 | micro << 8;
+	}
+	return 0;
+}
+
+/* Where 3.12+ keeps the thread state, _Py_tss_tstate: found in a function
+ * that returns it, as the compiler reaches it.  Static TLS of the executable
+ * (`mov %fs:OFFSET`, or the offset in a GOT slot read through %fs), or a
+ * shared library's TLS block (`lea tls_index; call __tls_get_addr`, then a
+ * load at a displacement). */
+static bool find_thread_local(struct python *py)
+{
+	for (int s = SYM_TSTATE_GET; s <= SYM_TSTATE_GET3; s++) {
+		uint64_t got[X86_REG_ENDING] = { 0 }, tls_index = 0;
+		bool called = false;
+		uint8_t code[64];
+		cs_insn *insns;
+		size_t n;
+		csh cs;
+
+		if (!read_file_at(py, py->symbols[s], code, sizeof(code)) ||
+		    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+			continue;
+		cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+		n = cs_disasm(cs, code, sizeof(code), py->symbols[s], 12, &insns);
+		for (size_t i = 0; i < n; i++) {
+			const cs_x86 *x = &insns[i].detail->x86;
+			uint64_t next = insns[i].address + insns[i].size;
+
+			if (insns[i].id == X86_INS_CALL) {
+				called = tls_index != 0;
+				continue;
+			}
+			if (insns[i].id == X86_INS_RET || insns[i].id == X86_INS_JMP)
+				break;
+			for (int o = 0; o < x->op_count; o++) {
+				const cs_x86_op *op = &x->operands[o];
+
+				if (op->type != X86_OP_MEM)
+					continue;
+				if (op->mem.segment == X86_REG_FS && op->mem.index == X86_REG_INVALID) {
+					py->tls.tstate_from = PY_TSTATE_TLS;
+					if (op->mem.base == X86_REG_INVALID)
+						py->tls.tls_offset = op->mem.disp;
+					else if (op->mem.base < X86_REG_ENDING && got[op->mem.base])
+						py->tls.tls_offset = (int64_t)read_u64(py, got[op->mem.base] + (uint64_t)py->bias) + op->mem.disp;
+					else
+						continue;
+					goto found;
+				}
+				if (op->mem.base == X86_REG_RIP && insns[i].id == X86_INS_MOV &&
+				    x->operands[0].type == X86_OP_REG && x->operands[0].reg < X86_REG_ENDING)
+					got[x->operands[0].reg] = next + (uint64_t)op->mem.disp;
+				if (op->mem.base == X86_REG_RIP && insns[i].id == X86_INS_LEA)
+					tls_index = next + (uint64_t)op->mem.disp;
+				if (called && op->mem.base == X86_REG_RAX && insns[i].id == X86_INS_MOV) {
+					uint64_t index[2] = { 0, 0 };
+
+					if (!read_mem(py, tls_index + (uint64_t)py->bias, index, sizeof(index)) ||
+					    !index[0] || index[0] > UINT32_MAX)
+						break;
+					py->tls.tstate_from = PY_TSTATE_TLS_MODULE;
+					py->tls.tls_module = (uint32_t)index[0];
+					py->tls.tls_offset = (int64_t)index[1] + op->mem.disp;
+					goto found;
+				}
+			}
+			continue;
+found:
+			cs_free(insns, n);
+			cs_close(&cs);
+			return true;
+		}
+		cs_free(insns, n);
+		cs_close(&cs);
+	}
+	return false;
+}
+
 static struct python *try_object(pid_t pid, const char *root, const char *path, char *msg,
 				 size_t msglen)
 {
@@ -204,17 +381,29 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 	snprintf(py->path, sizeof(py->path), "%s", path);
 	snprintf(py->open_path, sizeof(py->open_path), "%s%s", root ? root : "", path);
 	if (!read_symbols(py->open_path, py->symbols) || !py->symbols[SYM_RUNTIME] ||
-	    !py->symbols[SYM_VERSION] || !find_bias(pid, py))
+	    !(py->symbols[SYM_VERSION] || py->symbols[SYM_GET_VERSION]) || !find_bias(pid, py))
 		goto not_python;
 	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
 	py->mem_fd = open(mem, O_RDONLY | O_CLOEXEC);
-	if (py->mem_fd < 0 || !read_mem(py, py->symbols[SYM_VERSION] + (uint64_t)py->bias, &hex, sizeof(hex)))
+	if (py->mem_fd < 0)
+		goto not_python;
+	if (py->symbols[SYM_VERSION])
+		read_mem(py, py->symbols[SYM_VERSION] + (uint64_t)py->bias, &hex, sizeof(hex));
+	else
+		hex = version_from_string(py);
+	if (!hex)
 		goto not_python;
 	snprintf(py->version, sizeof(py->version), "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
 		 (hex >> 8) & 0xff);
 	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
 	if (!py->layout) {
-		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.11 is); native frames only",
+		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.10 to 3.13 are); native frames only",
+			 path, py->version);
+		goto not_python;
+	}
+	py->tls.tstate_from = PY_TSTATE_RUNTIME;
+	if (py->layout->bpf.tstate_from != PY_TSTATE_RUNTIME && !find_thread_local(py)) {
+		snprintf(msg, msglen, "%s is Python %s: its thread state was not found (no known code reads _Py_tss_tstate); native frames only",
 			 path, py->version);
 		goto not_python;
 	}
@@ -349,6 +538,9 @@ void python_bpf_config(const struct python *py, struct python_config *out)
 	bool fits = python_layout_config(py->layout, out);
 
 	out->runtime = fits ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
+	out->tstate_from = py->tls.tstate_from;
+	out->tls_offset = py->tls.tls_offset;
+	out->tls_module = py->tls.tls_module;
 	out->text_start = py->text_start;
 	out->text_end = py->text_end;
 }
@@ -420,9 +612,13 @@ static char *read_str(const struct python *py, uint64_t addr)
 static uint32_t read_identity(const struct python *py, uint64_t addr)
 {
 	const struct python_config *l = &py->layout->bpf;
+	uint64_t refs = read_u64(py, addr); /* ob_refcnt */
 	int32_t first_line = 0;
 
-	if (!py->symbols[SYM_CODE_TYPE] ||
+	/* A freed object keeps its fields, but pymalloc puts its free list
+	 * link where the reference count was (malloc's free also clobbers
+	 * ob_type): a live one has a count between 1 and 2^32 - 1 (immortal). */
+	if (!py->symbols[SYM_CODE_TYPE] || !refs || refs > UINT32_MAX ||
 	    read_u64(py, addr + py->layout->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias ||
 	    !read_mem(py, addr + l->code_first_line, &first_line, sizeof(first_line)))
 		return 0;
@@ -440,9 +636,9 @@ static void read_code(struct python *py, struct code_info *c)
 	c->identity = read_identity(py, c->addr);
 	if (!c->identity)
 		return;
-	c->function = read_str(py, read_u64(py, c->addr + l->code_qualname));
-	c->file = read_str(py, read_u64(py, c->addr + l->code_filename));
-	if (read_mem(py, c->addr + l->code_firstlineno, &first_line, sizeof(first_line)))
+	c->function = read_str(py, read_u64(py, c->addr + l->bpf.code_name));
+	c->file = read_str(py, read_u64(py, c->addr + l->bpf.code_filename));
+	if (read_mem(py, c->addr + l->bpf.code_first_line, &first_line, sizeof(first_line)))
 		c->first_line = first_line;
 	table = read_u64(py, c->addr + l->code_linetable);
 	if (table && read_mem(py, table + l->bytes_size, &size, sizeof(size)) && size < (1 << 20)) {
@@ -501,60 +697,6 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t ide
 }
 
 /* ---- pymalloc ---- */
-
-/* What the first instructions of an exported allocator function reveal. */
-struct function_scan {
-	uint64_t refs[16];	/* RIP-relative memory operands (ELF vaddrs), in order */
-	int nrefs;
-	uint64_t immediates[16]; /* immediates and RIP-relative lea targets */
-	int nimmediates;
-};
-
-static bool scan_function(const struct python *py, uint64_t vaddr, struct function_scan *out)
-{
-	uint8_t code[96];
-	GElf_Phdr ph;
-	cs_insn *insns;
-	size_t n;
-	csh cs;
-	int fd;
-	bool ok;
-
-	memset(out, 0, sizeof(*out));
-	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
-		return false;
-	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
-	ok = fd >= 0 && pread(fd, code, sizeof(code), (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) ==
-				(ssize_t)sizeof(code);
-	if (fd >= 0)
-		close(fd);
-	if (!ok || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
-		return false;
-	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-	n = cs_disasm(cs, code, sizeof(code), vaddr, 10, &insns);
-	for (size_t i = 0; i < n; i++) {
-		const cs_x86 *x = &insns[i].detail->x86;
-
-		for (int o = 0; o < x->op_count; o++) {
-			const cs_x86_op *op = &x->operands[o];
-			uint64_t next = insns[i].address + insns[i].size;
-
-			if (op->type == X86_OP_IMM && out->nimmediates < 16)
-				out->immediates[out->nimmediates++] = (uint64_t)op->imm;
-			if (op->type != X86_OP_MEM || op->mem.base != X86_REG_RIP)
-				continue;
-			if (insns[i].id == X86_INS_LEA && out->nimmediates < 16)
-				out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
-			else if (out->nrefs < 16)
-				out->refs[out->nrefs++] = next + (uint64_t)op->mem.disp;
-		}
-		if (insns[i].id == X86_INS_RET || (insns[i].id == X86_INS_JMP && i > 0))
-			break;
-	}
-	cs_free(insns, n);
-	cs_close(&cs);
-	return true;
-}
 
 /* The allocator table a PyObject_Malloc-like function reads: the address T
  * such that it loads both T (ctx) and T + 8 (the malloc slot). */

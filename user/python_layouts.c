@@ -1,8 +1,8 @@
 /* Where CPython keeps what we read, per version.  The offsets come from
  * compiling against each version's internal headers (Py_BUILD_CORE, offsetof);
  * scripts/python-offsets.c prints them for the headers at hand, so adding a
- * version is: run it, add a row, and (3.12+: the thread state is in TLS,
- * 3.13 publishes _Py_DebugOffsets) teach the BPF walk the new path. */
+ * version is: run it, add a row, and teach the BPF walk what changed
+ * (bpf/python_stack.bpf.h). */
 #include <stddef.h>
 #include <stdint.h>
 #include "python_layouts.h"
@@ -10,32 +10,111 @@
 
 static const struct python_layout layouts[] = {
 	{
-		.major = 3, .minor = 11,
+		.major = 3, .minor = 10,
 		.bpf = {
-			.tstate_current = 576,		/* gilstate.tstate_current */
-			.tstate_native_thread_id = 160,
-			.tstate_cframe = 56,
-			.cframe_current_frame = 8,
-			.frame_code = 32,		/* f_code */
-			.frame_previous = 48,
-			.frame_prev_instr = 56,
-			.code_bytecode = 184,		/* co_code_adaptive */
-			.code_first_line = 72,
-			.code_filename = 112,
-			.code_name = 128,		/* co_qualname */
+			.tstate_from = PY_TSTATE_RUNTIME,
+			.tstate_current = 568,		/* gilstate.tstate_current */
+			.tstate_thread = 176,		/* thread_id: pthread_self() */
+			.thread_is_pthread = 1,
+			.tstate_frame = 24,		/* frame */
+			.cframe_current_frame = PY_NO_FIELD,
+			.frame_code = 32,		/* PyFrameObject.f_code */
+			.frame_previous = 24,		/* f_back */
+			.frame_instr = 96,		/* f_lasti, in code units */
+			.instr_is_index = 1,
+			.frame_owner = PY_NO_FIELD,
+			.code_first_line = 40,
+			.code_filename = 104,
+			.code_name = 112,		/* co_name: no co_qualname yet */
 		},
 		.object_type = 8,
-		.code_filename = 112,
-		.code_qualname = 128,
-		.code_linetable = 136,
-		.code_firstlineno = 72,
+		.code_linetable = 120,
 		.bytes_size = 16,
 		.bytes_data = 32,
 		.unicode_length = 16,
 		.unicode_state = 32,
 		.unicode_ascii_data = 48,	/* sizeof(PyASCIIObject) */
 		.unicode_compact_data = 72,	/* sizeof(PyCompactUnicodeObject) */
+		.line_at = python310_line_at,
+	},
+	{
+		.major = 3, .minor = 11,
+		.bpf = {
+			.tstate_from = PY_TSTATE_RUNTIME,
+			.tstate_current = 576,		/* gilstate.tstate_current */
+			.tstate_thread = 160,		/* native_thread_id */
+			.tstate_frame = 56,		/* cframe */
+			.cframe_current_frame = 8,
+			.frame_code = 32,		/* f_code */
+			.frame_previous = 48,
+			.frame_instr = 56,		/* prev_instr */
+			.frame_owner = PY_NO_FIELD,	/* no entry frames */
+			.code_bytecode = 184,		/* co_code_adaptive */
+			.code_first_line = 72,
+			.code_filename = 112,
+			.code_name = 128,		/* co_qualname */
+		},
+		.object_type = 8,
+		.code_linetable = 136,
+		.bytes_size = 16,
+		.bytes_data = 32,
+		.unicode_length = 16,
+		.unicode_state = 32,
+		.unicode_ascii_data = 48,
+		.unicode_compact_data = 72,
 		.line_at = python311_line_at,
+	},
+	{
+		.major = 3, .minor = 12,
+		.bpf = {
+			.tstate_from = PY_TSTATE_TLS,	/* _Py_tss_tstate */
+			.tstate_frame = 56,		/* cframe */
+			.cframe_current_frame = 0,
+			.frame_code = 0,		/* f_code */
+			.frame_previous = 8,
+			.frame_instr = 56,		/* prev_instr */
+			.frame_owner = 70,
+			.owner_cstack = 3,		/* FRAME_OWNED_BY_CSTACK */
+			.code_bytecode = 192,		/* co_code_adaptive */
+			.code_first_line = 68,
+			.code_filename = 112,
+			.code_name = 128,		/* co_qualname */
+		},
+		.object_type = 8,
+		.code_linetable = 136,
+		.bytes_size = 16,
+		.bytes_data = 32,
+		.unicode_length = 16,
+		.unicode_state = 32,
+		.unicode_ascii_data = 40,	/* no more wstr */
+		.unicode_compact_data = 56,
+		.line_at = python311_line_at,	/* same format */
+	},
+	{
+		.major = 3, .minor = 13,
+		.bpf = {
+			.tstate_from = PY_TSTATE_TLS,	/* _Py_tss_tstate */
+			.tstate_frame = 72,		/* current_frame: no _PyCFrame */
+			.cframe_current_frame = PY_NO_FIELD,
+			.frame_code = 0,		/* f_executable */
+			.frame_previous = 8,
+			.frame_instr = 56,		/* instr_ptr */
+			.frame_owner = 70,
+			.owner_cstack = 3,		/* FRAME_OWNED_BY_CSTACK */
+			.code_bytecode = 200,		/* co_code_adaptive */
+			.code_first_line = 68,
+			.code_filename = 112,
+			.code_name = 128,		/* co_qualname */
+		},
+		.object_type = 8,
+		.code_linetable = 136,
+		.bytes_size = 16,
+		.bytes_data = 32,
+		.unicode_length = 16,
+		.unicode_state = 32,
+		.unicode_ascii_data = 40,
+		.unicode_compact_data = 56,
+		.line_at = python311_line_at,	/* same format */
 	},
 };
 
@@ -61,24 +140,28 @@ static void span(const uint32_t *at, const uint32_t *size, int n, uint32_t *lo, 
 bool python_layout_config(const struct python_layout *l, struct python_config *out)
 {
 	const struct python_config *b = &l->bpf;
-	const uint32_t frame_at[] = { b->frame_code, b->frame_previous, b->frame_prev_instr };
-	const uint32_t frame_size[] = { 8, 8, 8 };
+	const bool owner = b->frame_owner != PY_NO_FIELD;
+	const uint32_t frame_at[] = { b->frame_code, b->frame_previous, b->frame_instr,
+				      owner ? b->frame_owner : b->frame_code };
+	const uint32_t frame_size[] = { 8, 8, b->instr_is_index ? 4 : 8, owner ? 1 : 8 };
 	const uint32_t code_at[] = { b->code_first_line, b->code_filename, b->code_name };
 	const uint32_t code_size[] = { 4, 8, 8 };
 	uint32_t lo, hi;
 	bool fits = true;
 
 	*out = *b;
-	span(frame_at, frame_size, 3, &lo, &hi);
-	out->frame_window = lo;
-	fits = fits && hi - lo <= PY_FRAME_WINDOW;
-	for (int i = 0; i < 3; i++)
-		fits = fits && frame_at[i] % 8 == 0;
+	/* Windows start 8-aligned, so that fields are aligned in them. */
+	span(frame_at, frame_size, 4, &lo, &hi);
+	out->frame_window = lo & ~7u;
+	out->frame_window_size = hi - out->frame_window;
+	fits = fits && out->frame_window_size <= PY_WINDOW;
 	span(code_at, code_size, 3, &lo, &hi);
-	out->code_window = lo;
-	out->code_window_size = hi - lo;
-	fits = fits && hi - lo <= PY_CODE_WINDOW;
+	out->code_window = lo & ~7u;
+	out->code_window_size = hi - out->code_window;
+	fits = fits && out->code_window_size <= PY_WINDOW;
+	for (int i = 0; i < 4; i++)
+		fits = fits && frame_at[i] % frame_size[i] == 0;
 	for (int i = 0; i < 3; i++)
-		fits = fits && (code_at[i] - lo) % 4 == 0;
+		fits = fits && code_at[i] % code_size[i] == 0;
 	return fits;
 }

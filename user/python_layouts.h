@@ -12,7 +12,8 @@ struct python_layout {
 	unsigned major, minor;
 	struct python_config bpf;	/* runtime left 0: found per process */
 	uint32_t object_type;		/* PyObject.ob_type */
-	uint32_t code_filename, code_qualname, code_linetable, code_firstlineno;
+	uint32_t code_linetable;	/* PyCodeObject (first line, file and name:
+					 * in bpf) */
 	uint32_t bytes_size, bytes_data;	/* PyBytesObject: ob_size, ob_sval */
 	uint32_t unicode_length, unicode_state;
 	uint32_t unicode_ascii_data, unicode_compact_data;
