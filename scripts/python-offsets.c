@@ -11,6 +11,7 @@
 #include <frameobject.h>
 #endif
 #include <internal/pycore_code.h>
+#include <internal/pycore_interp.h>
 #include <stddef.h>
 #include <stdio.h>
 #define O(t, f) printf("%-40s %zu\n", #t "." #f, offsetof(t, f))
@@ -21,6 +22,11 @@ int main(void)
 	O(_PyRuntimeState, gilstate.tstate_current);
 #endif
 	O(_PyRuntimeState, interpreters.head);
+#if PY_VERSION_HEX < 0x030B0000
+	O(PyInterpreterState, tstate_head);
+#else
+	O(PyInterpreterState, threads.head);
+#endif
 #if PY_VERSION_HEX >= 0x030B0000
 	O(PyThreadState, native_thread_id);
 #endif

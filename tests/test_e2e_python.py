@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TARGET_SOURCES, alloc_line, leaktop
-from pythons import DEBIAN, pyenv_params
+from pythons import DEBIAN, pyenv_params, shared_python
 
 SCRIPT = str(TARGET_SOURCES / "py_alloc.py")
 SMALL = ["dicts", "lists", "strings"]
@@ -112,9 +112,11 @@ def check_frames_and_churn(report):
             assert "native" not in kinds[first:]
 
 
-@pytest.mark.parametrize("python", pyenv_params())
-def test_pyenv_attach_counts_every_object_like_tracemalloc(procs, python):
-    """pyenv's shared libpython: pymalloc's functions are probed, small objects included."""
+@pytest.mark.parametrize("python", pyenv_params() + [shared_python("3.13-lto", "python3.13")])
+def test_attach_counts_every_object_like_tracemalloc(procs, python):
+    """pyenv's shared libpython, and the static LTO 3.13 (which reaches
+    pymalloc through its allocator table): pymalloc's functions are probed,
+    small objects included."""
     expected = tracemalloc_lines(python)
     report, lt = attach_to_script(procs, python)
     assert "every object (pymalloc's functions are probed)" in lt.stderr()
@@ -123,23 +125,25 @@ def test_pyenv_attach_counts_every_object_like_tracemalloc(procs, python):
     assert report["lost_events"] == 0
 
 
-def test_debian_spawn_runs_with_malloc_and_counts_like_tracemalloc(procs):
-    """Debian's LTO python3.11, started by leaktop: PYTHONMALLOC=malloc makes
-    every object a malloc."""
-    expected = tracemalloc_lines(DEBIAN)
+@pytest.mark.parametrize("python", [pytest.param(DEBIAN, id="debian-3.11"),
+                                    shared_python("3.13-lto", "python3.13")])
+def test_static_spawn_runs_with_malloc_and_counts_like_tracemalloc(procs, python):
+    """Debian's LTO python3.11 and a static LTO 3.13 built the same way,
+    started by leaktop: PYTHONMALLOC=malloc makes every object a malloc."""
+    expected = tracemalloc_lines(python)
     # Room for every stack, in the maps and the report: the interpreter's
     # start-up alone makes ~2000 distinct native stacks (whole since the CFI
     # unwinder; some still hold memory), the script ~14000 Python ones.  A
     # report of 2500 whole stacks is ~4.6 MB of JSON: one every 2 s, so that the
     # reader keeps up and the script (sharing leaktop's stdout) never blocks.
-    lt = procs(leaktop("--json", "-i", "2", "-n", "2500", "--max-stacks", "65536", "--", DEBIAN,
+    lt = procs(leaktop("--json", "-i", "2", "-n", "2500", "--max-stacks", "65536", "--", python,
                        SCRIPT, "--delay", "1"))
     report = report_after_work(procs, lt, lt)
-    assert "Python 3.11" in lt.stderr()
+    assert "Python 3.1" in lt.stderr() and "Python frames on" in lt.stderr()
     check_against_tracemalloc(report, expected, SMALL + BIG)
     check_frames_and_churn(report)
-    # Debian's interpreter has no debug info: its own frames are still folded.
-    assert all(f["object"] != str(DEBIAN) for s in report["stacks"] for f in s["frames"][1:]
+    # A stripped interpreter (no debug info): its own frames are still folded.
+    assert all(f["object"] != str(python) for s in report["stacks"] for f in s["frames"][1:]
                if innermost_python(s))
 
 
@@ -157,7 +161,7 @@ def test_debian_attach_shows_arenas_for_small_objects(procs):
     assert 0.8 * small <= sum(arenas.values()) <= 2 * small + (4 << 20), (arenas, small)
 
 
-@pytest.mark.parametrize("python", pyenv_params())
+@pytest.mark.parametrize("python", pyenv_params() + [shared_python("3.13-lto", "python3.13")])
 def test_python_line_numbers_and_functions(procs, python):
     report, _ = attach_to_script(procs, python)
     stack = max((s for s in report["stacks"] if (innermost_python(s) or {}).get("function")
@@ -268,7 +272,7 @@ def check_code_reuse_gone(procs, python):
         assert key == (None, None) or expected.get(key) == size, (key, size, seen)
 
 
-@pytest.mark.parametrize("python", pyenv_params())
+@pytest.mark.parametrize("python", pyenv_params() + [shared_python("3.13-lto", "python3.13")])
 def test_reused_code_object_addresses_keep_their_own_frames(procs, python):
     check_code_reuse_named(procs, python)
     check_code_reuse_gone(procs, python)

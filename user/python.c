@@ -199,7 +199,8 @@ static bool looks_like_python(const char *path)
 
 /* What the first instructions of an exported function reveal. */
 struct function_scan {
-	uint64_t refs[16];	/* RIP-relative memory operands (ELF vaddrs), in order */
+	uint64_t refs[16];	/* memory loaded or branched through (ELF vaddrs),
+				 * RIP-relative or through a GOT slot, in order */
 	int nrefs;
 	uint64_t immediates[16]; /* immediates and RIP-relative lea targets */
 	int nimmediates;
@@ -221,10 +222,19 @@ static bool read_file_at(const struct python *py, uint64_t vaddr, void *buf, siz
 	return ok;
 }
 
+static bool is_load(unsigned id)
+{
+	return id == X86_INS_MOV || id == X86_INS_MOVAPS || id == X86_INS_MOVUPS ||
+	       id == X86_INS_MOVDQA || id == X86_INS_MOVDQU || id == X86_INS_MOVQ;
+}
+
+/* The first instructions of a function, up to its return or tail call.
+ * Only loads and branches count as references: instrumented builds (PGO
+ * training, gcov) add counters that are read-modify-written. */
 static bool scan_function(const struct python *py, uint64_t vaddr, struct function_scan *out)
 {
 	uint64_t got[X86_REG_ENDING] = { 0 }; /* registers loaded RIP-relative */
-	uint8_t code[96];
+	uint8_t code[256];
 	cs_insn *insns;
 	size_t n;
 	csh cs;
@@ -234,44 +244,48 @@ static bool scan_function(const struct python *py, uint64_t vaddr, struct functi
 	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return false;
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-	n = cs_disasm(cs, code, sizeof(code), vaddr, 10, &insns);
+	n = cs_disasm(cs, code, sizeof(code), vaddr, 64, &insns);
 	for (size_t i = 0; i < n; i++) {
 		const cs_x86 *x = &insns[i].detail->x86;
+		unsigned id = insns[i].id;
+		bool branch = id == X86_INS_JMP || id == X86_INS_CALL;
 
 		for (int o = 0; o < x->op_count; o++) {
 			const cs_x86_op *op = &x->operands[o];
-			uint64_t next = insns[i].address + insns[i].size;
+			uint64_t next = insns[i].address + insns[i].size, ref = 0;
+			bool load = is_load(id) && o == 1 && x->operands[0].type == X86_OP_REG;
 
 			if (op->type == X86_OP_IMM && out->nimmediates < 16)
 				out->immediates[out->nimmediates++] = (uint64_t)op->imm;
-			/* Through a pointer loaded from the GOT (3.12+ reach
-			 * _PyRuntime so in a shared build): what it points at. */
-			if (op->type == X86_OP_MEM && op->mem.base > X86_REG_INVALID &&
-			    op->mem.base < X86_REG_ENDING && got[op->mem.base] && out->nrefs < 16) {
-				uint64_t target = read_u64(py, got[op->mem.base] + (uint64_t)py->bias);
-
-				if (target)
-					out->refs[out->nrefs++] = target - (uint64_t)py->bias + (uint64_t)op->mem.disp;
+			if (op->type != X86_OP_MEM)
+				continue;
+			if (op->mem.base == X86_REG_RIP && id == X86_INS_LEA) {
+				if (out->nimmediates < 16)
+					out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
 				continue;
 			}
-			if (op->type != X86_OP_MEM || op->mem.base != X86_REG_RIP)
-				continue;
-			if (insns[i].id == X86_INS_MOV && o == 1 && x->operands[0].type == X86_OP_REG &&
-			    x->operands[0].reg < X86_REG_ENDING)
-				got[x->operands[0].reg] = next + (uint64_t)op->mem.disp;
-			if (insns[i].id == X86_INS_LEA && out->nimmediates < 16)
-				out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
-			else if (out->nrefs < 16)
-				out->refs[out->nrefs++] = next + (uint64_t)op->mem.disp;
+			if (op->mem.base == X86_REG_RIP) {
+				ref = next + (uint64_t)op->mem.disp;
+				if (load && x->operands[0].reg < X86_REG_ENDING)
+					got[x->operands[0].reg] = ref;
+			} else if (op->mem.base > X86_REG_INVALID && op->mem.base < X86_REG_ENDING &&
+				   got[op->mem.base]) {
+				/* Through a pointer loaded from the GOT (3.12+ reach
+				 * _PyRuntime so in a shared build): what it points at. */
+				uint64_t target = read_u64(py, got[op->mem.base] + (uint64_t)py->bias);
+
+				ref = target ? target - (uint64_t)py->bias + (uint64_t)op->mem.disp : 0;
+			}
+			if (ref && (load || branch) && out->nrefs < 16)
+				out->refs[out->nrefs++] = ref;
 		}
-		if (insns[i].id == X86_INS_RET || (insns[i].id == X86_INS_JMP && i > 0))
+		if (id == X86_INS_RET || (id == X86_INS_JMP && i > 0))
 			break;
 	}
 	cs_free(insns, n);
 	cs_close(&cs);
 	return true;
 }
-
 
 /* Before Py_Version (3.11), the version is PY_VERSION, a string that
  * Py_GetVersion formats: "3.10.13". */
@@ -294,17 +308,52 @@ static uint32_t version_from_string(const struct python *py)
 	return 0;
 }
 
+/* The value of the thread-local py->tls for the thread whose thread
+ * pointer is tp (x86-64: the DTV pointer is the TCB's second word; its
+ * entries are 16 bytes; -1 for a block not allocated yet). */
+static uint64_t thread_local_of(const struct python *py, uint64_t tp)
+{
+	uint64_t block;
+
+	if (py->tls.tstate_from == PY_TSTATE_TLS)
+		return read_u64(py, tp + (uint64_t)py->tls.tls_offset);
+	block = read_u64(py, read_u64(py, tp + 8) + (uint64_t)py->tls.tls_module * 16);
+	return block && block != UINT64_MAX ? read_u64(py, block + (uint64_t)py->tls.tls_offset) : 0;
+}
+
+/* Whether the thread-local found holds what _Py_tss_tstate would: for each
+ * thread state of the main interpreter, itself while the thread holds the
+ * GIL, else NULL.  thread_id is pthread_self(), the thread pointer.  Nothing
+ * to contradict when no thread holds the GIL now. */
+static bool thread_local_plausible(const struct python *py)
+{
+	const struct python_layout *l = py->layout;
+	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
+
+	for (int i = 0; tstate && i < 10000; i++) {
+		uint64_t value = thread_local_of(py, read_u64(py, tstate + l->tstate_thread_id));
+
+		if (value && value != tstate)
+			return false;
+		tstate = read_u64(py, tstate + l->tstate_next);
+	}
+	return interp != 0;
+}
+
 /* Where 3.12+ keeps the thread state, _Py_tss_tstate: found in a function
- * that returns it, as the compiler reaches it.  Static TLS of the executable
- * (`mov %fs:OFFSET`, or the offset in a GOT slot read through %fs), or a
- * shared library's TLS block (`lea tls_index; call __tls_get_addr`, then a
- * load at a displacement). */
+ * that returns it, as the compiler reaches it: a load into %rax of the
+ * executable's static TLS (`mov %fs:OFFSET`, or the offset from a GOT slot
+ * and then `mov %fs:(%reg)`), or of a shared library's TLS block (`lea
+ * tls_index, %rdi; call __tls_get_addr`, then a load at a displacement).
+ * Other thread-locals read on the way (profiling counters) are not loads
+ * into %rax; the result is then checked against the thread states. */
 static bool find_thread_local(struct python *py)
 {
 	for (int s = SYM_TSTATE_GET; s <= SYM_TSTATE_GET3; s++) {
 		uint64_t got[X86_REG_ENDING] = { 0 }, tls_index = 0;
-		bool called = false;
-		uint8_t code[64];
+		bool called = false, found = false;
+		uint8_t code[256];
 		cs_insn *insns;
 		size_t n;
 		csh cs;
@@ -313,57 +362,52 @@ static bool find_thread_local(struct python *py)
 		    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 			continue;
 		cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-		n = cs_disasm(cs, code, sizeof(code), py->symbols[s], 12, &insns);
-		for (size_t i = 0; i < n; i++) {
+		n = cs_disasm(cs, code, sizeof(code), py->symbols[s], 64, &insns);
+		for (size_t i = 0; i < n && !found && insns[i].id != X86_INS_RET; i++) {
 			const cs_x86 *x = &insns[i].detail->x86;
+			const cs_x86_op *dst = &x->operands[0], *src = &x->operands[1];
 			uint64_t next = insns[i].address + insns[i].size;
 
 			if (insns[i].id == X86_INS_CALL) {
 				called = tls_index != 0;
 				continue;
 			}
-			if (insns[i].id == X86_INS_RET || insns[i].id == X86_INS_JMP)
-				break;
-			for (int o = 0; o < x->op_count; o++) {
-				const cs_x86_op *op = &x->operands[o];
+			if (x->op_count != 2 || dst->type != X86_OP_REG || src->type != X86_OP_MEM)
+				continue;
+			if (insns[i].id == X86_INS_LEA && dst->reg == X86_REG_RDI && src->mem.base == X86_REG_RIP)
+				tls_index = next + (uint64_t)src->mem.disp;
+			if (insns[i].id != X86_INS_MOV)
+				continue;
+			if (src->mem.base == X86_REG_RIP && dst->reg < X86_REG_ENDING)
+				got[dst->reg] = next + (uint64_t)src->mem.disp;
+			if (dst->reg != X86_REG_RAX || src->mem.index != X86_REG_INVALID)
+				continue;
+			if (src->mem.segment == X86_REG_FS && src->mem.base == X86_REG_INVALID) {
+				py->tls.tls_offset = src->mem.disp;
+				found = true;
+			} else if (src->mem.segment == X86_REG_FS && src->mem.base < X86_REG_ENDING &&
+				   got[src->mem.base]) {
+				py->tls.tls_offset = (int64_t)read_u64(py, got[src->mem.base] + (uint64_t)py->bias) +
+						     src->mem.disp;
+				found = true;
+			} else if (called && src->mem.base == X86_REG_RAX && src->mem.segment == X86_REG_INVALID) {
+				uint64_t index[2] = { 0, 0 }; /* module id, offset */
 
-				if (op->type != X86_OP_MEM)
-					continue;
-				if (op->mem.segment == X86_REG_FS && op->mem.index == X86_REG_INVALID) {
-					py->tls.tstate_from = PY_TSTATE_TLS;
-					if (op->mem.base == X86_REG_INVALID)
-						py->tls.tls_offset = op->mem.disp;
-					else if (op->mem.base < X86_REG_ENDING && got[op->mem.base])
-						py->tls.tls_offset = (int64_t)read_u64(py, got[op->mem.base] + (uint64_t)py->bias) + op->mem.disp;
-					else
-						continue;
-					goto found;
-				}
-				if (op->mem.base == X86_REG_RIP && insns[i].id == X86_INS_MOV &&
-				    x->operands[0].type == X86_OP_REG && x->operands[0].reg < X86_REG_ENDING)
-					got[x->operands[0].reg] = next + (uint64_t)op->mem.disp;
-				if (op->mem.base == X86_REG_RIP && insns[i].id == X86_INS_LEA)
-					tls_index = next + (uint64_t)op->mem.disp;
-				if (called && op->mem.base == X86_REG_RAX && insns[i].id == X86_INS_MOV) {
-					uint64_t index[2] = { 0, 0 };
-
-					if (!read_mem(py, tls_index + (uint64_t)py->bias, index, sizeof(index)) ||
-					    !index[0] || index[0] > UINT32_MAX)
-						break;
-					py->tls.tstate_from = PY_TSTATE_TLS_MODULE;
+				if (read_mem(py, tls_index + (uint64_t)py->bias, index, sizeof(index)) &&
+				    index[0] && index[0] <= UINT32_MAX) {
 					py->tls.tls_module = (uint32_t)index[0];
-					py->tls.tls_offset = (int64_t)index[1] + op->mem.disp;
-					goto found;
+					py->tls.tls_offset = (int64_t)index[1] + src->mem.disp;
+					found = true;
 				}
 			}
-			continue;
-found:
-			cs_free(insns, n);
-			cs_close(&cs);
-			return true;
+			if (found)
+				py->tls.tstate_from = py->tls.tls_module ? PY_TSTATE_TLS_MODULE : PY_TSTATE_TLS;
 		}
 		cs_free(insns, n);
 		cs_close(&cs);
+		if (found && thread_local_plausible(py))
+			return true;
+		py->tls = (struct python_config){ .tstate_from = PY_TSTATE_RUNTIME };
 	}
 	return false;
 }
@@ -698,13 +742,14 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t ide
 
 /* ---- pymalloc ---- */
 
-/* The allocator table a PyObject_Malloc-like function reads: the address T
- * such that it loads both T (ctx) and T + 8 (the malloc slot). */
-static uint64_t table_of(const struct function_scan *s)
+/* The table a function reads: the address T such that it loads both T and
+ * T + stride (a PyObject_Malloc-like function: ctx and the malloc slot, 8;
+ * PyObject_GetArenaAllocator copies the arena table: 16). */
+static uint64_t table_of(const struct function_scan *s, uint64_t stride)
 {
 	for (int i = 0; i < s->nrefs; i++)
 		for (int j = 0; j < s->nrefs; j++)
-			if (s->refs[j] == s->refs[i] + 8)
+			if (s->refs[j] == s->refs[i] + stride)
 				return s->refs[i];
 	return 0;
 }
@@ -756,20 +801,20 @@ enum python_heap_view python_allocator_probes(struct python *py, struct allocato
 	snprintf(obj->path, sizeof(obj->path), "%s", py->path);
 	snprintf(obj->open_path, sizeof(obj->open_path), "%s", py->open_path);
 	if (!scan_function(py, py->symbols[SYM_OBJECT_MALLOC], &object_malloc) ||
-	    !(object_table = table_of(&object_malloc)))
+	    !(object_table = table_of(&object_malloc, 8)))
 		return PY_HEAP_MALLOC;
 	if (!devirtualized(py, &object_malloc, object_table)) {
 		probe_table(py, object_table, obj);
 		if (scan_function(py, py->symbols[SYM_MEM_MALLOC], &mem_malloc) &&
-		    (mem_table = table_of(&mem_malloc)))
+		    (mem_table = table_of(&mem_malloc, 8)))
 			probe_table(py, mem_table, obj);
 		return obj->nprobes ? PY_HEAP_PYMALLOC : PY_HEAP_MALLOC;
 	}
 	/* The arena allocator (ctx, alloc, free) is called through its table. */
-	if (scan_function(py, py->symbols[SYM_ARENA_GETTER], &arenas) && arenas.nrefs) {
+	if (scan_function(py, py->symbols[SYM_ARENA_GETTER], &arenas) && table_of(&arenas, 16)) {
 		uint64_t slots[3];
 
-		if (read_mem(py, arenas.refs[0] + (uint64_t)py->bias, slots, sizeof(slots))) {
+		if (read_mem(py, table_of(&arenas, 16) + (uint64_t)py->bias, slots, sizeof(slots))) {
 			allocator_object_add_probe(obj, FN_PY_ARENA, file_offset(py, slots[1]));
 			allocator_object_add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[2]));
 		}
@@ -786,7 +831,7 @@ bool python_allocator_tables(const struct python *py, struct python_tables *out)
 	for (int i = 0; i < 3; i++) {
 		uint64_t table;
 
-		if (!scan_function(py, py->symbols[symbols[i]], &scan) || !(table = table_of(&scan)))
+		if (!scan_function(py, py->symbols[symbols[i]], &scan) || !(table = table_of(&scan, 8)))
 			return false;
 		*tables[i] = table + (uint64_t)py->bias;
 	}

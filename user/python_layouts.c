@@ -27,6 +27,10 @@ static const struct python_layout layouts[] = {
 			.code_filename = 104,
 			.code_name = 112,		/* co_name: no co_qualname yet */
 		},
+		.runtime_interpreters = 32,
+		.interp_threads = 8,		/* tstate_head */
+		.tstate_next = 8,
+		.tstate_thread_id = 176,
 		.object_type = 8,
 		.code_linetable = 120,
 		.bytes_size = 16,
@@ -54,6 +58,10 @@ static const struct python_layout layouts[] = {
 			.code_filename = 112,
 			.code_name = 128,		/* co_qualname */
 		},
+		.runtime_interpreters = 40,
+		.interp_threads = 16,		/* threads.head */
+		.tstate_next = 8,
+		.tstate_thread_id = 152,
 		.object_type = 8,
 		.code_linetable = 136,
 		.bytes_size = 16,
@@ -80,6 +88,10 @@ static const struct python_layout layouts[] = {
 			.code_filename = 112,
 			.code_name = 128,		/* co_qualname */
 		},
+		.runtime_interpreters = 40,
+		.interp_threads = 72,		/* threads.head */
+		.tstate_next = 8,
+		.tstate_thread_id = 136,
 		.object_type = 8,
 		.code_linetable = 136,
 		.bytes_size = 16,
@@ -106,6 +118,10 @@ static const struct python_layout layouts[] = {
 			.code_filename = 112,
 			.code_name = 128,		/* co_qualname */
 		},
+		.runtime_interpreters = 632,
+		.interp_threads = 7344,		/* threads.head */
+		.tstate_next = 8,
+		.tstate_thread_id = 152,
 		.object_type = 8,
 		.code_linetable = 136,
 		.bytes_size = 16,

@@ -11,6 +11,9 @@
 struct python_layout {
 	unsigned major, minor;
 	struct python_config bpf;	/* runtime left 0: found per process */
+	uint32_t runtime_interpreters;	/* _PyRuntimeState.interpreters.head */
+	uint32_t interp_threads;	/* PyInterpreterState: its first thread state */
+	uint32_t tstate_next, tstate_thread_id; /* PyThreadState (thread_id: pthread_self) */
 	uint32_t object_type;		/* PyObject.ob_type */
 	uint32_t code_linetable;	/* PyCodeObject (first line, file and name:
 					 * in bpf) */
