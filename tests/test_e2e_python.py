@@ -163,7 +163,9 @@ def test_debian_attach_shows_arenas_for_small_objects(procs):
 
 @pytest.mark.parametrize("python", pyenv_params() + [shared_python("3.13-lto", "python3.13")])
 def test_python_line_numbers_and_functions(procs, python):
-    report, _ = attach_to_script(procs, python)
+    report, lt = attach_to_script(procs, python)
+    if "3.13" in str(python):  # offsets read from the interpreter itself
+        assert "Python frames on (offsets from its _Py_DebugOffsets)" in lt.stderr()
     stack = max((s for s in report["stacks"] if (innermost_python(s) or {}).get("function")
                  == "keep_big"), key=lambda s: s["outstanding_bytes"])
     python = [f for f in stack["frames"] if f["kind"] == "python"]
@@ -281,3 +283,18 @@ def test_reused_code_object_addresses_keep_their_own_frames(procs, python):
 def test_reused_code_object_addresses_keep_their_own_frames_debian(procs):
     check_code_reuse_named(procs, DEBIAN)
     check_code_reuse_gone(procs, DEBIAN)
+
+
+@pytest.mark.parametrize("python", [shared_python("3.13t", "python3.13t")])
+def test_free_threaded_build_is_said_and_shows_no_python_frames(procs, python):
+    """A free-threaded 3.13 (no GIL, mimalloc, another object header): leaktop
+    says so, reads no Python frames (never wrong ones), and still counts the
+    objects through the allocator table's functions."""
+    report, lt = attach_to_script(procs, python)
+    assert "free-threaded build (no GIL)" in lt.stderr()
+    assert "mimalloc" in lt.stderr()
+    assert not [f for s in report["stacks"] for f in s["frames"] if f["kind"] == "python"]
+    # the script keeps 20 x 200000 + 300000 + 10 x 100000 + 10 x 150000 bytes
+    # in bytes objects, and ~3.5 MB of small objects
+    kept_big = 20 * 200033 + 300033 + 10 * 100033 + 10 * 150033
+    assert kept_big < report["outstanding_bytes"] < 3 * kept_big, report["outstanding_bytes"]

@@ -57,6 +57,8 @@ struct python {
 	char open_path[PATH_MAX]; /* under /proc/PID/root */
 	char version[32];
 	const struct python_layout *layout;
+	struct python_layout debug_layout; /* from its _Py_DebugOffsets (3.13) */
+	const char *frames_off;	  /* why Python frames are not read, or NULL */
 	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
 	int64_t bias;		  /* runtime address - ELF virtual address */
 	struct python_config tls; /* tstate_from, tls_offset, tls_module (3.12+) */
@@ -412,6 +414,37 @@ static bool find_thread_local(struct python *py)
 	return false;
 }
 
+/* 3.13+: the _Py_DebugOffsets block at the start of _PyRuntime.  A
+ * free-threaded build (no GIL, mimalloc, another object header) gets no
+ * Python frames; a GIL 3.13 takes its offsets from the block, checked
+ * against its version.  false (and *msg) when the interpreter's frames
+ * cannot be read. */
+static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path, char *msg,
+			      size_t msglen)
+{
+	uint64_t debug[PY_DEBUG_OFFSETS_SIZE / 8];
+
+	if (!read_mem(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias, debug, sizeof(debug)) ||
+	    memcmp(debug, PY_DEBUG_COOKIE, 8) != 0)
+		return true; /* up to 3.12: the table's row */
+	if (debug[1] >> 16 != hex >> 16) {
+		snprintf(msg, msglen, "%s is Python %s but its _Py_DebugOffsets say %u.%u: its Python frames are not read; native frames only",
+			 path, py->version, (unsigned)(debug[1] >> 24), (unsigned)(debug[1] >> 16) & 0xff);
+		return false;
+	}
+	if (debug[2]) {
+		py->frames_off = "a free-threaded build (no GIL): its frames are not read (native frames only)";
+		return true;
+	}
+	if (!python_layout_from_debug_offsets(debug, sizeof(debug) / 8, &py->debug_layout)) {
+		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not those of a 3.13; native frames only",
+			 path, py->version);
+		return false;
+	}
+	py->layout = &py->debug_layout;
+	return true;
+}
+
 static struct python *try_object(pid_t pid, const char *root, const char *path, char *msg,
 				 size_t msglen)
 {
@@ -445,8 +478,10 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 			 path, py->version);
 		goto not_python;
 	}
+	if (!use_debug_offsets(py, hex, path, msg, msglen))
+		goto not_python;
 	py->tls.tstate_from = PY_TSTATE_RUNTIME;
-	if (py->layout->bpf.tstate_from != PY_TSTATE_RUNTIME && !find_thread_local(py)) {
+	if (!py->frames_off && py->layout->bpf.tstate_from != PY_TSTATE_RUNTIME && !find_thread_local(py)) {
 		snprintf(msg, msglen, "%s is Python %s: its thread state was not found (no known code reads _Py_tss_tstate); native frames only",
 			 path, py->version);
 		goto not_python;
@@ -557,6 +592,16 @@ const char *python_version(const struct python *py)
 	return py->version;
 }
 
+const char *python_frames_off(const struct python *py)
+{
+	return py->frames_off;
+}
+
+bool python_offsets_published(const struct python *py)
+{
+	return py->layout == &py->debug_layout;
+}
+
 struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uint64_t code_type)
 {
 	struct python *py = calloc(1, sizeof(*py));
@@ -581,7 +626,7 @@ void python_bpf_config(const struct python *py, struct python_config *out)
 	 * wrong one. */
 	bool fits = python_layout_config(py->layout, out);
 
-	out->runtime = fits ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
+	out->runtime = fits && !py->frames_off ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
 	out->tstate_from = py->tls.tstate_from;
 	out->tls_offset = py->tls.tls_offset;
 	out->tls_module = py->tls.tls_module;

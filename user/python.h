@@ -37,6 +37,12 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 const char *python_object_path(const struct python *py); /* as the target sees it */
 const char *python_version(const struct python *py);	   /* "3.11.2" */
 
+/* Why its Python frames are not read (a free-threaded build), or NULL. */
+const char *python_frames_off(const struct python *py);
+
+/* Whether the offsets were read from the interpreter's _Py_DebugOffsets. */
+bool python_offsets_published(const struct python *py);
+
 /* What the kernel's stack walk needs. */
 void python_bpf_config(const struct python *py, struct python_config *out);
 

@@ -5,6 +5,7 @@
  * (bpf/python_stack.bpf.h). */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "python_layouts.h"
 #include "python_linetable.h"
 
@@ -133,6 +134,75 @@ static const struct python_layout layouts[] = {
 		.line_at = python311_line_at,	/* same format */
 	},
 };
+
+/* CPython 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h): the
+ * cookie, then uint64_t fields; these are the indexes of those read here. */
+enum {
+	D_VERSION = 1, D_FREE_THREADED,
+	D_RUNTIME_SIZE, D_INTERPRETERS_HEAD = 5,
+	D_INTERP_SIZE, D_THREADS_HEAD = 9,
+	D_TSTATE_SIZE = 19, D_TSTATE_NEXT = 21, D_CURRENT_FRAME = 23, D_THREAD_ID,
+	D_FRAME_SIZE = 28, D_FRAME_PREVIOUS, D_FRAME_EXECUTABLE, D_FRAME_INSTR, D_FRAME_LOCALSPLUS,
+	D_FRAME_OWNER,
+	D_CODE_SIZE, D_CODE_FILENAME, D_CODE_NAME, D_CODE_QUALNAME, D_CODE_LINETABLE,
+	D_CODE_FIRSTLINENO, D_CODE_ADAPTIVE = 43,
+	D_OBJECT_SIZE, D_OBJECT_TYPE,
+	D_BYTES_SIZE = 64, D_BYTES_OB_SIZE, D_BYTES_SVAL,
+	D_UNICODE_SIZE, D_UNICODE_STATE, D_UNICODE_LENGTH, D_ASCII_SIZE,
+	D_COUNT = 73,
+};
+
+bool python_layout_from_debug_offsets(const uint64_t *d, size_t n, struct python_layout *out)
+{
+	const struct python_layout *base;
+	struct python_config *b;
+
+	if (n < D_COUNT || memcmp(d, PY_DEBUG_COOKIE, 8) != 0 || (d[D_VERSION] >> 16) != 0x030d ||
+	    d[D_FREE_THREADED] || !(base = python_layout_for(3, 13)))
+		return false;
+	/* Every offset inside its struct, every struct of a sane size. */
+	for (int i = D_RUNTIME_SIZE + 1; i <= D_INTERPRETERS_HEAD; i++)
+		if (d[i] >= d[D_RUNTIME_SIZE])
+			return false;
+	if (d[D_THREADS_HEAD] >= d[D_INTERP_SIZE] || d[D_TSTATE_NEXT] >= d[D_TSTATE_SIZE] ||
+	    d[D_CURRENT_FRAME] >= d[D_TSTATE_SIZE] || d[D_THREAD_ID] >= d[D_TSTATE_SIZE] ||
+	    d[D_OBJECT_TYPE] >= d[D_OBJECT_SIZE] || d[D_BYTES_OB_SIZE] >= d[D_BYTES_SIZE] ||
+	    d[D_BYTES_SVAL] >= d[D_BYTES_SIZE] || d[D_UNICODE_STATE] >= d[D_UNICODE_SIZE] ||
+	    d[D_UNICODE_LENGTH] >= d[D_UNICODE_SIZE] || d[D_ASCII_SIZE] > d[D_UNICODE_SIZE] ||
+	    d[D_RUNTIME_SIZE] > (1u << 24) || d[D_INTERP_SIZE] > (1u << 24))
+		return false;
+	for (int i = D_FRAME_PREVIOUS; i <= D_FRAME_OWNER; i++)
+		if (d[i] >= d[D_FRAME_SIZE] || d[D_FRAME_SIZE] > 4096)
+			return false;
+	for (int i = D_CODE_FILENAME; i <= D_CODE_ADAPTIVE; i++)
+		if (d[i] > d[D_CODE_SIZE] || d[D_CODE_SIZE] > 4096)
+			return false;
+	*out = *base; /* what the block does not say: owner values, line table format */
+	b = &out->bpf;
+	out->runtime_interpreters = (uint32_t)d[D_INTERPRETERS_HEAD];
+	out->interp_threads = (uint32_t)d[D_THREADS_HEAD];
+	out->tstate_next = (uint32_t)d[D_TSTATE_NEXT];
+	out->tstate_thread_id = (uint32_t)d[D_THREAD_ID];
+	b->tstate_frame = (uint32_t)d[D_CURRENT_FRAME];
+	b->frame_code = (uint32_t)d[D_FRAME_EXECUTABLE];
+	b->frame_previous = (uint32_t)d[D_FRAME_PREVIOUS];
+	b->frame_instr = (uint32_t)d[D_FRAME_INSTR];
+	b->frame_owner = (uint32_t)d[D_FRAME_OWNER];
+	b->code_bytecode = (uint32_t)d[D_CODE_ADAPTIVE];
+	b->code_first_line = (uint32_t)d[D_CODE_FIRSTLINENO];
+	b->code_filename = (uint32_t)d[D_CODE_FILENAME];
+	b->code_name = (uint32_t)d[D_CODE_QUALNAME];
+	out->code_linetable = (uint32_t)d[D_CODE_LINETABLE];
+	out->object_type = (uint32_t)d[D_OBJECT_TYPE];
+	out->bytes_size = (uint32_t)d[D_BYTES_OB_SIZE];
+	out->bytes_data = (uint32_t)d[D_BYTES_SVAL];
+	out->unicode_state = (uint32_t)d[D_UNICODE_STATE];
+	out->unicode_length = (uint32_t)d[D_UNICODE_LENGTH];
+	out->unicode_ascii_data = (uint32_t)d[D_ASCII_SIZE];
+	/* PyCompactUnicodeObject: PyASCIIObject, utf8_length, utf8 */
+	out->unicode_compact_data = (uint32_t)d[D_ASCII_SIZE] + 16;
+	return true;
+}
 
 const struct python_layout *python_layout_for(unsigned major, unsigned minor)
 {

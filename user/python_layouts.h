@@ -29,6 +29,18 @@ struct python_layout {
  * (PY_FRAME_WINDOW, PY_CODE_WINDOW). */
 bool python_layout_config(const struct python_layout *l, struct python_config *out);
 
+/* CPython 3.13+ publishes its offsets at the start of _PyRuntime, a
+ * _Py_DebugOffsets block: the cookie, the version (PY_VERSION_HEX), whether
+ * the build is free-threaded, then offsets.  Its own layout changes between
+ * minor versions. */
+#define PY_DEBUG_COOKIE "xdebugpy"
+#define PY_DEBUG_OFFSETS_SIZE (73 * 8) /* 3.13's */
+
+/* The layout of a (GIL) 3.13 from its _Py_DebugOffsets block d[0..n) (n in
+ * uint64_t), its 3.13 table row for what the block does not say; false when
+ * the block is not a sane 3.13 one. */
+bool python_layout_from_debug_offsets(const uint64_t *d, size_t n, struct python_layout *out);
+
 /* NULL when the version is not supported. */
 const struct python_layout *python_layout_for(unsigned major, unsigned minor);
 

@@ -1,5 +1,6 @@
 /* CPython line tables (3.10 to 3.13): decoded as CPython's own co_lines() has
  * them; struct layouts that fit the kernel walk's reads. */
+#include <string.h>
 #include "python_layouts.h"
 #include "python_linetable.h"
 #include "unit.h"
@@ -142,4 +143,48 @@ TEST(python_layouts_fields_fit_one_read)
 		if (l)
 			CHECK(python_layout_config(l, &c));
 	}
+}
+
+/* The _Py_DebugOffsets block of pyenv's 3.13.0 (read from a live process):
+ * the same layout as the hand-kept row. */
+static const uint64_t debug_3130[] = {
+	0x7970677562656478ULL, 0x30d00f0, 0, 283320, 608, 632, 194968, 7272, 7264, 7344, 7400,
+	7656, 7640, 7648, 16, 7752, 0, 7768, 7760, 304, 0, 8, 16, 72, 152, 160, 232, 32, 80, 8,
+	0, 56, 72, 70, 208, 112, 120, 128, 136, 68, 52, 96, 104, 200, 16, 8, 416, 24, 88, 168,
+	32, 24, 16, 40, 24, 16, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 240,
+	200,
+};
+
+TEST(python313_layout_from_debug_offsets_matches_the_table)
+{
+	const struct python_layout *row = python_layout_for(3, 13);
+	struct python_layout got;
+	struct python_config a, b;
+
+	CHECK(sizeof(debug_3130) == PY_DEBUG_OFFSETS_SIZE);
+	CHECK(python_layout_from_debug_offsets(debug_3130, sizeof(debug_3130) / 8, &got));
+	python_layout_config(row, &a);
+	CHECK(python_layout_config(&got, &b));
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK(memcmp(row, &got, sizeof(got)) == 0);
+}
+
+TEST(python_debug_offsets_refused_when_not_a_sane_313)
+{
+	uint64_t d[sizeof(debug_3130) / 8];
+	struct python_layout got;
+
+	memcpy(d, debug_3130, sizeof(d));
+	d[2] = 1; /* free-threaded: another object header */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	memcpy(d, debug_3130, sizeof(d));
+	d[1] = 0x30e00f0; /* 3.14's block is laid out differently */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	memcpy(d, debug_3130, sizeof(d));
+	d[0] ^= 1; /* no cookie */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	memcpy(d, debug_3130, sizeof(d));
+	d[23] = 1 << 20; /* current_frame outside PyThreadState */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	CHECK(!python_layout_from_debug_offsets(debug_3130, 10, &got));
 }
