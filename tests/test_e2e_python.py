@@ -298,3 +298,35 @@ def test_free_threaded_build_is_said_and_shows_no_python_frames(procs, python):
     # in bytes objects, and ~3.5 MB of small objects
     kept_big = 20 * 200033 + 300033 + 10 * 100033 + 10 * 150033
     assert kept_big < report["outstanding_bytes"] < 3 * kept_big, report["outstanding_bytes"]
+
+
+@pytest.mark.parametrize("python", [pytest.param(DEBIAN, id="debian-3.11")] + pyenv_params() +
+                         [shared_python("3.13-lto", "python3.13")])
+def test_coroutine_chain_walks_right(procs, python):
+    """Coroutines resumed by the event loop: the chain leaf <- middle <- top
+    (each a generator-owned frame), then the loop's own frames down to main;
+    tasks of their own start at their coroutine."""
+    script = TARGET_SOURCES / "py_async.py"
+    tgt = procs([python, script])
+    tgt.wait_line("waiting", 20)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "500"))
+    lt.json_lines(1, 20)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 60)
+    report = lt.fresh_json(3, 30)
+    leaf = alloc_line("py_async.py", "leaf")
+    chains = collections.Counter()
+    for stack in report["stacks"]:
+        python_frames = [f for f in stack["frames"] if f["kind"] == "python"]
+        if python_frames and python_frames[0]["line"] == leaf and str(script) == python_frames[0]["file"]:
+            names = [f["function"] for f in python_frames]
+            lines = [f["line"] for f in python_frames]
+            if names[:3] == ["leaf", "middle", "top"]:
+                assert lines[1:3] == [alloc_line("py_async.py", "middle"), alloc_line("py_async.py", "top")]
+                assert names[-2:] == ["main", "<module>"], names
+                chains["awaited"] += stack["outstanding_bytes"]
+            else:
+                assert names[:2] == ["leaf", "middle"] and "top" not in names, names
+                assert lines[1] == alloc_line("py_async.py", "middle")
+                chains["tasks"] += stack["outstanding_bytes"]
+    assert chains == {"awaited": 10 * (123457 + 33), "tasks": 5 * (65537 + 33)}, chains
