@@ -128,8 +128,23 @@ struct stack_slot_key {
 struct py_frame {
 	__u64 code;		/* PyCodeObject address in the target */
 	__s32 offset;		/* byte offset of the current instruction in co_code */
-	__u32 pad;
+	__u32 identity;		/* py_code_identity of the code object: a code
+				 * object at the same address later (the old one
+				 * freed) is another one */
 };
+
+/* What tells code objects at the same address apart (the allocator hands a
+ * freed one's address to the next): its first line and its file and name
+ * objects.  Part of the stack key, and checked again when the frame is
+ * named from the target's memory later. */
+static inline __u32 py_code_identity(__u32 first_line, __u64 filename, __u64 name)
+{
+	__u64 h = (first_line ^ 0xcbf29ce484222325ULL) * 0x100000001b3ULL;
+
+	h = ((h ^ (h >> 29)) ^ filename) * 0x100000001b3ULL;
+	h = ((h ^ (h >> 29)) ^ name) * 0x100000001b3ULL;
+	return (__u32)(h ^ (h >> 32));
+}
 
 struct py_stack {
 	__u32 depth;
@@ -137,23 +152,52 @@ struct py_stack {
 	struct py_frame frames[MAX_PY_FRAMES]; /* innermost first */
 };
 
+/* Where a thread's state (PyThreadState) is. */
+enum py_tstate_from {
+	PY_TSTATE_RUNTIME,	/* runtime + tstate_current: the thread holding
+				 * the GIL, checked to be the caller (3.10, 3.11) */
+	PY_TSTATE_TLS,		/* thread pointer + tls_offset: a thread-local in
+				 * static TLS (3.12+, the executable's) */
+	PY_TSTATE_TLS_MODULE,	/* tls_offset in the TLS block of module
+				 * tls_module, found through the thread's DTV
+				 * (3.12+, a shared libpython) */
+};
+
+/* No such field in this version. */
+#define PY_NO_FIELD 0xffffffffu
+
 /* Where the interpreter keeps the current thread's frames, for one CPython
- * version (user/python_offsets.c); runtime == 0 turns the walk off. */
+ * version (user/python_layouts.c); runtime == 0 turns the walk off. */
 struct python_config {
 	__u64 runtime;			/* address of _PyRuntime in the target */
 	__u64 text_start, text_end;	/* the interpreter's code in the target */
+	__s64 tls_offset;		/* PY_TSTATE_TLS*: where the thread-local is */
+	__u32 tls_module;
+	__u32 tstate_from;		/* enum py_tstate_from */
 	__u32 tstate_current;		/* _PyRuntimeState: thread holding the GIL */
-	__u32 tstate_native_thread_id;	/* PyThreadState: kernel thread id */
-	__u32 tstate_cframe;		/* PyThreadState -> _PyCFrame * */
-	__u32 cframe_current_frame;	/* _PyCFrame -> _PyInterpreterFrame * */
-	__u32 frame_code;		/* _PyInterpreterFrame fields */
-	__u32 frame_previous;
-	__u32 frame_prev_instr;
+	__u32 tstate_thread;		/* PyThreadState: native_thread_id (the kernel's
+					 * thread id), or with thread_is_pthread, thread_id */
+	__u32 thread_is_pthread;	/* (pthread_self(): the thread pointer; 3.10) */
+	__u32 tstate_frame;		/* PyThreadState -> frame, or -> _PyCFrame when */
+	__u32 cframe_current_frame;	/* this is not PY_NO_FIELD (3.11, 3.12) */
+	__u32 frame_code;		/* frame fields (_PyInterpreterFrame, or */
+	__u32 frame_previous;		/* PyFrameObject in 3.10) */
+	__u32 frame_instr;		/* the current instruction, or its index */
+	__u32 instr_is_index;		/* in code units when it is an int (3.10) */
+	__u32 frame_owner;		/* a char; PY_NO_FIELD: none */
+	__u32 owner_cstack;		/* owner of the eval loop's entry frames, which
+					 * have no Python code (3.12+): skipped */
 	__u32 code_bytecode;		/* PyCodeObject: start of the bytecode */
-	__u32 frame_window;		/* the three frame fields lie in the
-					 * PY_FRAME_WINDOW bytes from here: one read */
+	__u32 frame_window;		/* the frame fields lie in the frame_window_size */
+	__u32 frame_window_size;	/* (<= PY_WINDOW) bytes from here: one read */
+	__u32 code_first_line;		/* PyCodeObject: co_firstlineno (int), */
+	__u32 code_filename;		/* co_filename, co_qualname: its identity */
+	__u32 code_name;
+	__u32 code_window;		/* the three lie in the code_window_size */
+	__u32 code_window_size;		/* (<= PY_WINDOW) bytes from here */
 };
 
-#define PY_FRAME_WINDOW 64
+/* A power of two: the walk masks indexes with it. */
+#define PY_WINDOW 128
 
 #endif /* LEAKTOP_H */

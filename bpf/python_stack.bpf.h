@@ -2,12 +2,14 @@
 /* The Python stack of the calling thread, walked in the kernel at an
  * allocation probe (included by leaktop.bpf.c, after hash_mix()).
  *
- * CPython 3.11: _PyRuntime.gilstate.tstate_current is the thread state of the
- * thread holding the GIL; when that is the calling thread, its cframe's
- * current_frame starts a chain of _PyInterpreterFrame linked by `previous`.
- * Each frame gives its code object and its last instruction; userspace turns
- * them into file:line and function later, from /proc/PID/mem.  Stacks are
- * stored once, keyed by a hash of their frames. */
+ * The thread's PyThreadState: up to CPython 3.11 _PyRuntime names the thread
+ * holding the GIL, which must be the caller; from 3.12 a thread-local holds
+ * the thread's own (NULL while it does not hold the GIL).  Its current frame
+ * (through a _PyCFrame in 3.11 and 3.12) starts a chain of frames linked by
+ * `previous` (3.11+: _PyInterpreterFrame; 3.10: frame objects, f_back).
+ * Each frame gives its code object and its current instruction; userspace
+ * turns them into file:line and function later, from /proc/PID/mem.  Stacks
+ * are stored once, keyed by a hash of their frames. */
 #ifndef PYTHON_STACK_BPF_H
 #define PYTHON_STACK_BPF_H
 
@@ -22,15 +24,24 @@ struct {
 } py_stacks SEC(".maps");
 
 /* Too big for the BPF stack: one scratch stack per thread (not per CPU: uprobe
- * programs can be preempted by another thread's on the same CPU). */
+ * programs can be preempted by another thread's on the same CPU), and the
+ * frame and code object fields read at each frame (picked at offsets known
+ * only at run time, which the verifier allows in a map value, not on the
+ * stack). */
+struct py_scratch {
+	struct py_stack st;
+	__u64 frame[PY_WINDOW / 8];
+	__u64 code[PY_WINDOW / 8];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct py_stack);
+	__type(value, struct py_scratch);
 } py_scratch SEC(".maps");
 
-static __always_inline __u64 read_pointer(__u64 base, __u32 offset)
+static __always_inline __u64 read_pointer(__u64 base, __u64 offset)
 {
 	__u64 value = 0;
 
@@ -39,37 +50,116 @@ static __always_inline __u64 read_pointer(__u64 base, __u32 offset)
 	return value;
 }
 
+/* Fields of a window read at `base`: naturally aligned, and so is the base. */
+static __always_inline __u64 window_u64(const __u64 *window, __u32 base, __u32 at)
+{
+	return window[((at - base) / 8) & (PY_WINDOW / 8 - 1)];
+}
+
+static __always_inline __u32 window_u32(const __u64 *window, __u32 base, __u32 at)
+{
+	return window_u64(window, base, at) >> (((at - base) & 4) * 8);
+}
+
+static __always_inline __u8 window_u8(const __u64 *window, __u32 base, __u32 at)
+{
+	return window_u64(window, base, at) >> (((at - base) & 7) * 8);
+}
+
 struct py_walk {
-	struct py_stack *st;	/* the thread's scratch */
-	__u64 frame;	/* next _PyInterpreterFrame to read */
+	struct py_scratch *scratch; /* the thread's */
+	__u64 frame;	/* next frame to read */
 	__u64 hash;
+	__u64 last_code;	/* the code object of the last frame and its */
+	__u32 last_identity;	/* identity: recursion reads it once */
 	__u32 depth;
 };
+
+/* The code object's identity (py_code_identity), from one read of its
+ * first line, file and name fields; 0 when unreadable. */
+static __always_inline __u32 code_identity(struct py_scratch *scratch, __u64 code)
+{
+	__u32 base = python.code_window, size = python.code_window_size;
+
+	/* Just the fields: a code object can end a mapping. */
+	if (size > PY_WINDOW || bpf_probe_read_user(scratch->code, size, (void *)(code + base)))
+		return 0;
+	return py_code_identity(window_u32(scratch->code, base, python.code_first_line),
+				window_u64(scratch->code, base, python.code_filename),
+				window_u64(scratch->code, base, python.code_name));
+}
 
 /* One frame of the walk (a bpf_loop callback, so that the verifier checks
  * it once, not once per frame and path). */
 static long walk_frame(__u32 index, struct py_walk *w)
 {
-	__u32 base = python.frame_window;
-	struct py_stack *st = w->st;
-	__u64 window[PY_FRAME_WINDOW / 8], code, instr, frame = w->frame;
+	__u32 base = python.frame_window, size = python.frame_window_size;
+	struct py_stack *st = &w->scratch->st;
+	__u64 *window = w->scratch->frame, code, instr, frame = w->frame;
+	__s32 offset;
 
-	/* One read for the three fields: each read of user memory costs about
-	 * as much as the rest of the step. */
-	if (!frame || !st || bpf_probe_read_user(window, sizeof(window), (void *)(frame + base)))
+	/* One read for the fields: each read of user memory costs about as
+	 * much as the rest of the step. */
+	if (!frame || size > PY_WINDOW || bpf_probe_read_user(window, size, (void *)(frame + base)))
 		return 1;
-	code = window[((python.frame_code - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
-	instr = window[((python.frame_prev_instr - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
-	w->frame = window[((python.frame_previous - base) / 8) & (PY_FRAME_WINDOW / 8 - 1)];
+	code = window_u64(window, base, python.frame_code);
+	w->frame = window_u64(window, base, python.frame_previous);
+	if (python.frame_owner != PY_NO_FIELD &&
+	    window_u8(window, base, python.frame_owner) == python.owner_cstack)
+		return 0; /* the eval loop's entry frame: no Python code */
+	if (python.instr_is_index) {
+		offset = (__s32)window_u32(window, base, python.frame_instr) * 2;
+	} else {
+		instr = window_u64(window, base, python.frame_instr);
+		offset = (__s32)(instr - (code + python.code_bytecode));
+	}
 	if (code) {
 		struct py_frame *f = &st->frames[w->depth & (MAX_PY_FRAMES - 1)];
 
+		/* A code object freed and another made at its address (exec,
+		 * templates) must not fall into the old one's stacks. */
+		if (code != w->last_code) {
+			w->last_code = code;
+			w->last_identity = code_identity(w->scratch, code);
+		}
 		f->code = code;
-		f->offset = (__s32)(instr - (code + python.code_bytecode));
-		w->hash = hash_mix(hash_mix(w->hash, code), instr - code);
+		f->offset = offset;
+		f->identity = w->last_identity;
+		w->hash = hash_mix(hash_mix(hash_mix(w->hash, code), (__u32)offset), f->identity);
 		w->depth++;
 	}
 	return 0;
+}
+
+/* The calling thread's PyThreadState, 0 when it has none or (up to 3.11)
+ * does not hold the GIL. */
+static __always_inline __u64 py_thread_state(__u32 tid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 tp = task->thread.fsbase, tstate, thread = 0;
+
+	switch (python.tstate_from) {
+	case PY_TSTATE_TLS:
+		return read_pointer(tp, python.tls_offset);
+	case PY_TSTATE_TLS_MODULE: {
+		/* x86-64: the DTV pointer is the TCB's second word; 16-byte
+		 * entries; an unallocated block (the thread never touched one
+		 * of a dlopen'ed module) is -1. */
+		__u64 block = read_pointer(read_pointer(tp, 8), (__u64)python.tls_module * 16);
+
+		if (!block || block == (__u64)-1)
+			return 0;
+		return read_pointer(block, python.tls_offset);
+	}
+	default:
+		tstate = read_pointer(python.runtime, python.tstate_current);
+		if (!tstate ||
+		    bpf_probe_read_user(&thread, python.thread_is_pthread ? 8 : 4,
+					(void *)(tstate + python.tstate_thread)) ||
+		    thread != (python.thread_is_pthread ? tp : tid))
+			return 0;
+		return tstate;
+	}
 }
 
 /* Returns the py_stacks key of this thread's Python stack, 0 when it is
@@ -77,25 +167,24 @@ static long walk_frame(__u32 index, struct py_walk *w)
 static __always_inline __u64 python_stack(__u32 tid)
 {
 	struct py_walk w = { .hash = 0xcbf29ce484222325ULL };
-	__u64 runtime = python.runtime, tstate;
-	__u32 native_tid = 0;
+	struct py_scratch *scratch;
 	struct py_stack *st;
+	__u64 tstate;
 
-	if (!runtime)
+	if (!python.runtime)
 		return 0;
-	tstate = read_pointer(runtime, python.tstate_current);
+	tstate = py_thread_state(tid);
 	if (!tstate)
 		return 0;
-	if (bpf_probe_read_user(&native_tid, sizeof(native_tid),
-				(void *)(tstate + python.tstate_native_thread_id)) ||
-	    native_tid != tid)
+	scratch = bpf_task_storage_get(&py_scratch, bpf_get_current_task_btf(), 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!scratch)
 		return 0;
-	st = bpf_task_storage_get(&py_scratch, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		return 0;
-	w.st = st;
-	w.frame = read_pointer(read_pointer(tstate, python.tstate_cframe), python.cframe_current_frame);
+	w.scratch = scratch;
+	st = &scratch->st;
+	w.frame = read_pointer(tstate, python.tstate_frame);
+	if (python.cframe_current_frame != PY_NO_FIELD)
+		w.frame = read_pointer(w.frame, python.cframe_current_frame);
 	bpf_loop(MAX_PY_FRAMES, walk_frame, &w, 0);
 	if (!w.depth)
 		return 0;

@@ -186,8 +186,16 @@ static void use_python(struct session *s, struct python *py, enum python_heap_vi
 	python_bpf_config(py, &config);
 	probes_set_python(s->probes, &config);
 	stack_table_set_python(s->stacks, py, probes_py_stacks_fd(s->probes));
-	fprintf(stderr, "leaktop: Python %s in %s: Python frames on; heap seen: %s\n",
-		python_version(py), python_object_path(py), heap_view_notes[view]);
+	if (python_frames_off(py))
+		fprintf(stderr, "leaktop: Python %s in %s is %s; heap seen: %s\n", python_version(py),
+			python_object_path(py), python_frames_off(py),
+			view == PY_HEAP_PYMALLOC ? "every object (the functions of its allocator table, mimalloc's, are probed)"
+						 : heap_view_notes[view]);
+	else
+		fprintf(stderr, "leaktop: Python %s in %s: Python frames on%s; heap seen: %s\n",
+			python_version(py), python_object_path(py),
+			python_offsets_published(py) ? " (offsets from its _Py_DebugOffsets)" : "",
+			heap_view_notes[view]);
 }
 
 static void forget_python(struct session *s)

@@ -27,19 +27,24 @@ enum python_symbol {
 	SYM_MEM_MALLOC,		/* PyMem_Malloc: leads to the _PyMem table */
 	SYM_ARENA_GETTER,	/* PyObject_GetArenaAllocator: leads to the arena table */
 	SYM_RAW_MALLOC,		/* PyMem_RawMalloc: leads to the _PyMem_Raw table */
+	SYM_GET_VERSION,	/* Py_GetVersion: PY_VERSION before Py_Version (3.10) */
+	SYM_TSTATE_GET,		/* functions returning _Py_tss_tstate (3.12+): */
+	SYM_TSTATE_GET2,	/* they say where the thread-local is */
+	SYM_TSTATE_GET3,
 	SYM_COUNT,
 };
 
 static const char *const symbol_names[SYM_COUNT] = {
 	"_PyRuntime", "Py_Version", "PyCode_Type", "PyObject_Malloc", "PyMem_Malloc",
-	"PyObject_GetArenaAllocator", "PyMem_RawMalloc",
+	"PyObject_GetArenaAllocator", "PyMem_RawMalloc", "Py_GetVersion",
+	"_PyThreadState_GetCurrent", "PyThreadState_GetUnchecked", "_PyThreadState_UncheckedGet",
 };
 
 /* A code object, read once. */
 struct code_info {
 	uint64_t addr;
 	bool valid;
-	uint64_t identity[3];	/* type, co_qualname, co_linetable pointers when read */
+	uint32_t identity;	/* py_code_identity when read; 0: no code object */
 	char *function;		/* co_qualname */
 	char *file;		/* co_filename */
 	int first_line;
@@ -52,8 +57,11 @@ struct python {
 	char open_path[PATH_MAX]; /* under /proc/PID/root */
 	char version[32];
 	const struct python_layout *layout;
+	struct python_layout debug_layout; /* from its _Py_DebugOffsets (3.13) */
+	const char *frames_off;	  /* why Python frames are not read, or NULL */
 	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
 	int64_t bias;		  /* runtime address - ELF virtual address */
+	struct python_config tls; /* tstate_from, tls_offset, tls_module (3.12+) */
 	uint64_t text_start, text_end; /* its executable mappings */
 	int mem_fd;		  /* /proc/PID/mem */
 	void *codes;		  /* tsearch tree of struct code_info *, by addr */
@@ -191,6 +199,252 @@ static bool looks_like_python(const char *path)
 	return strncmp(base, "python", 6) == 0 || strncmp(base, "libpython", 9) == 0;
 }
 
+/* What the first instructions of an exported function reveal. */
+struct function_scan {
+	uint64_t refs[16];	/* memory loaded or branched through (ELF vaddrs),
+				 * RIP-relative or through a GOT slot, in order */
+	int nrefs;
+	uint64_t immediates[16]; /* immediates and RIP-relative lea targets */
+	int nimmediates;
+};
+
+/* len bytes of the interpreter's file at ELF virtual address vaddr. */
+static bool read_file_at(const struct python *py, uint64_t vaddr, void *buf, size_t len)
+{
+	GElf_Phdr ph;
+	bool ok;
+	int fd;
+
+	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
+		return false;
+	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
+	ok = fd >= 0 && pread(fd, buf, len, (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) == (ssize_t)len;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool is_load(unsigned id)
+{
+	return id == X86_INS_MOV || id == X86_INS_MOVAPS || id == X86_INS_MOVUPS ||
+	       id == X86_INS_MOVDQA || id == X86_INS_MOVDQU || id == X86_INS_MOVQ;
+}
+
+/* The first instructions of a function, up to its return or tail call.
+ * Only loads and branches count as references: instrumented builds (PGO
+ * training, gcov) add counters that are read-modify-written. */
+static bool scan_function(const struct python *py, uint64_t vaddr, struct function_scan *out)
+{
+	uint64_t got[X86_REG_ENDING] = { 0 }; /* registers loaded RIP-relative */
+	uint8_t code[256];
+	cs_insn *insns;
+	size_t n;
+	csh cs;
+
+	memset(out, 0, sizeof(*out));
+	if (!read_file_at(py, vaddr, code, sizeof(code)) ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return false;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	n = cs_disasm(cs, code, sizeof(code), vaddr, 64, &insns);
+	for (size_t i = 0; i < n; i++) {
+		const cs_x86 *x = &insns[i].detail->x86;
+		unsigned id = insns[i].id;
+		bool branch = id == X86_INS_JMP || id == X86_INS_CALL;
+
+		for (int o = 0; o < x->op_count; o++) {
+			const cs_x86_op *op = &x->operands[o];
+			uint64_t next = insns[i].address + insns[i].size, ref = 0;
+			bool load = is_load(id) && o == 1 && x->operands[0].type == X86_OP_REG;
+
+			if (op->type == X86_OP_IMM && out->nimmediates < 16)
+				out->immediates[out->nimmediates++] = (uint64_t)op->imm;
+			if (op->type != X86_OP_MEM)
+				continue;
+			if (op->mem.base == X86_REG_RIP && id == X86_INS_LEA) {
+				if (out->nimmediates < 16)
+					out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
+				continue;
+			}
+			if (op->mem.base == X86_REG_RIP) {
+				ref = next + (uint64_t)op->mem.disp;
+				if (load && x->operands[0].reg < X86_REG_ENDING)
+					got[x->operands[0].reg] = ref;
+			} else if (op->mem.base > X86_REG_INVALID && op->mem.base < X86_REG_ENDING &&
+				   got[op->mem.base]) {
+				/* Through a pointer loaded from the GOT (3.12+ reach
+				 * _PyRuntime so in a shared build): what it points at. */
+				uint64_t target = read_u64(py, got[op->mem.base] + (uint64_t)py->bias);
+
+				ref = target ? target - (uint64_t)py->bias + (uint64_t)op->mem.disp : 0;
+			}
+			if (ref && (load || branch) && out->nrefs < 16)
+				out->refs[out->nrefs++] = ref;
+		}
+		if (id == X86_INS_RET || (id == X86_INS_JMP && i > 0))
+			break;
+	}
+	cs_free(insns, n);
+	cs_close(&cs);
+	return true;
+}
+
+/* Before Py_Version (3.11), the version is PY_VERSION, a string that
+ * Py_GetVersion formats: "3.10.13". */
+static uint32_t version_from_string(const struct python *py)
+{
+	struct function_scan scan;
+
+	if (!scan_function(py, py->symbols[SYM_GET_VERSION], &scan))
+		return 0;
+	for (int i = 0; i < scan.nimmediates; i++) {
+		char text[16] = "";
+		unsigned major, minor, micro;
+		int end = 0;
+
+		if (read_file_at(py, scan.immediates[i], text, sizeof(text) - 1) &&
+		    sscanf(text, "%u.%u.%u%n", &major, &minor, &micro, &end) == 3 && major == 3 &&
+		    minor < 100 && micro < 100)
+			return major << 24 | minor << 16 | micro << 8;
+	}
+	return 0;
+}
+
+/* The value of the thread-local py->tls for the thread whose thread
+ * pointer is tp (x86-64: the DTV pointer is the TCB's second word; its
+ * entries are 16 bytes; -1 for a block not allocated yet). */
+static uint64_t thread_local_of(const struct python *py, uint64_t tp)
+{
+	uint64_t block;
+
+	if (py->tls.tstate_from == PY_TSTATE_TLS)
+		return read_u64(py, tp + (uint64_t)py->tls.tls_offset);
+	block = read_u64(py, read_u64(py, tp + 8) + (uint64_t)py->tls.tls_module * 16);
+	return block && block != UINT64_MAX ? read_u64(py, block + (uint64_t)py->tls.tls_offset) : 0;
+}
+
+/* Whether the thread-local found holds what _Py_tss_tstate would: for each
+ * thread state of the main interpreter, itself while the thread holds the
+ * GIL, else NULL.  thread_id is pthread_self(), the thread pointer.  Nothing
+ * to contradict when no thread holds the GIL now. */
+static bool thread_local_plausible(const struct python *py)
+{
+	const struct python_layout *l = py->layout;
+	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
+
+	for (int i = 0; tstate && i < 10000; i++) {
+		uint64_t value = thread_local_of(py, read_u64(py, tstate + l->tstate_thread_id));
+
+		if (value && value != tstate)
+			return false;
+		tstate = read_u64(py, tstate + l->tstate_next);
+	}
+	return interp != 0;
+}
+
+/* Where 3.12+ keeps the thread state, _Py_tss_tstate: found in a function
+ * that returns it, as the compiler reaches it: a load into %rax of the
+ * executable's static TLS (`mov %fs:OFFSET`, or the offset from a GOT slot
+ * and then `mov %fs:(%reg)`), or of a shared library's TLS block (`lea
+ * tls_index, %rdi; call __tls_get_addr`, then a load at a displacement).
+ * Other thread-locals read on the way (profiling counters) are not loads
+ * into %rax; the result is then checked against the thread states. */
+static bool find_thread_local(struct python *py)
+{
+	for (int s = SYM_TSTATE_GET; s <= SYM_TSTATE_GET3; s++) {
+		uint64_t got[X86_REG_ENDING] = { 0 }, tls_index = 0;
+		bool called = false, found = false;
+		uint8_t code[256];
+		cs_insn *insns;
+		size_t n;
+		csh cs;
+
+		if (!read_file_at(py, py->symbols[s], code, sizeof(code)) ||
+		    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+			continue;
+		cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+		n = cs_disasm(cs, code, sizeof(code), py->symbols[s], 64, &insns);
+		for (size_t i = 0; i < n && !found && insns[i].id != X86_INS_RET; i++) {
+			const cs_x86 *x = &insns[i].detail->x86;
+			const cs_x86_op *dst = &x->operands[0], *src = &x->operands[1];
+			uint64_t next = insns[i].address + insns[i].size;
+
+			if (insns[i].id == X86_INS_CALL) {
+				called = tls_index != 0;
+				continue;
+			}
+			if (x->op_count != 2 || dst->type != X86_OP_REG || src->type != X86_OP_MEM)
+				continue;
+			if (insns[i].id == X86_INS_LEA && dst->reg == X86_REG_RDI && src->mem.base == X86_REG_RIP)
+				tls_index = next + (uint64_t)src->mem.disp;
+			if (insns[i].id != X86_INS_MOV)
+				continue;
+			if (src->mem.base == X86_REG_RIP && dst->reg < X86_REG_ENDING)
+				got[dst->reg] = next + (uint64_t)src->mem.disp;
+			if (dst->reg != X86_REG_RAX || src->mem.index != X86_REG_INVALID)
+				continue;
+			if (src->mem.segment == X86_REG_FS && src->mem.base == X86_REG_INVALID) {
+				py->tls.tls_offset = src->mem.disp;
+				found = true;
+			} else if (src->mem.segment == X86_REG_FS && src->mem.base < X86_REG_ENDING &&
+				   got[src->mem.base]) {
+				py->tls.tls_offset = (int64_t)read_u64(py, got[src->mem.base] + (uint64_t)py->bias) +
+						     src->mem.disp;
+				found = true;
+			} else if (called && src->mem.base == X86_REG_RAX && src->mem.segment == X86_REG_INVALID) {
+				uint64_t index[2] = { 0, 0 }; /* module id, offset */
+
+				if (read_mem(py, tls_index + (uint64_t)py->bias, index, sizeof(index)) &&
+				    index[0] && index[0] <= UINT32_MAX) {
+					py->tls.tls_module = (uint32_t)index[0];
+					py->tls.tls_offset = (int64_t)index[1] + src->mem.disp;
+					found = true;
+				}
+			}
+			if (found)
+				py->tls.tstate_from = py->tls.tls_module ? PY_TSTATE_TLS_MODULE : PY_TSTATE_TLS;
+		}
+		cs_free(insns, n);
+		cs_close(&cs);
+		if (found && thread_local_plausible(py))
+			return true;
+		py->tls = (struct python_config){ .tstate_from = PY_TSTATE_RUNTIME };
+	}
+	return false;
+}
+
+/* 3.13+: the _Py_DebugOffsets block at the start of _PyRuntime.  A
+ * free-threaded build (no GIL, mimalloc, another object header) gets no
+ * Python frames; a GIL 3.13 takes its offsets from the block, checked
+ * against its version.  false (and *msg) when the interpreter's frames
+ * cannot be read. */
+static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path, char *msg,
+			      size_t msglen)
+{
+	uint64_t debug[PY_DEBUG_OFFSETS_SIZE / 8];
+
+	if (!read_mem(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias, debug, sizeof(debug)) ||
+	    memcmp(debug, PY_DEBUG_COOKIE, 8) != 0)
+		return true; /* up to 3.12: the table's row */
+	if (debug[1] >> 16 != hex >> 16) {
+		snprintf(msg, msglen, "%s is Python %s but its _Py_DebugOffsets say %u.%u: its Python frames are not read; native frames only",
+			 path, py->version, (unsigned)(debug[1] >> 24), (unsigned)(debug[1] >> 16) & 0xff);
+		return false;
+	}
+	if (debug[2]) {
+		py->frames_off = "a free-threaded build (no GIL): its frames are not read (native frames only)";
+		return true;
+	}
+	if (!python_layout_from_debug_offsets(debug, sizeof(debug) / 8, &py->debug_layout)) {
+		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not those of a 3.13; native frames only",
+			 path, py->version);
+		return false;
+	}
+	py->layout = &py->debug_layout;
+	return true;
+}
+
 static struct python *try_object(pid_t pid, const char *root, const char *path, char *msg,
 				 size_t msglen)
 {
@@ -204,17 +458,31 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 	snprintf(py->path, sizeof(py->path), "%s", path);
 	snprintf(py->open_path, sizeof(py->open_path), "%s%s", root ? root : "", path);
 	if (!read_symbols(py->open_path, py->symbols) || !py->symbols[SYM_RUNTIME] ||
-	    !py->symbols[SYM_VERSION] || !find_bias(pid, py))
+	    !(py->symbols[SYM_VERSION] || py->symbols[SYM_GET_VERSION]) || !find_bias(pid, py))
 		goto not_python;
 	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
 	py->mem_fd = open(mem, O_RDONLY | O_CLOEXEC);
-	if (py->mem_fd < 0 || !read_mem(py, py->symbols[SYM_VERSION] + (uint64_t)py->bias, &hex, sizeof(hex)))
+	if (py->mem_fd < 0)
+		goto not_python;
+	if (py->symbols[SYM_VERSION])
+		read_mem(py, py->symbols[SYM_VERSION] + (uint64_t)py->bias, &hex, sizeof(hex));
+	else
+		hex = version_from_string(py);
+	if (!hex)
 		goto not_python;
 	snprintf(py->version, sizeof(py->version), "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
 		 (hex >> 8) & 0xff);
 	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
 	if (!py->layout) {
-		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.11 is); native frames only",
+		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.10 to 3.13 are); native frames only",
+			 path, py->version);
+		goto not_python;
+	}
+	if (!use_debug_offsets(py, hex, path, msg, msglen))
+		goto not_python;
+	py->tls.tstate_from = PY_TSTATE_RUNTIME;
+	if (!py->frames_off && py->layout->bpf.tstate_from != PY_TSTATE_RUNTIME && !find_thread_local(py)) {
+		snprintf(msg, msglen, "%s is Python %s: its thread state was not found (no known code reads _Py_tss_tstate); native frames only",
 			 path, py->version);
 		goto not_python;
 	}
@@ -324,6 +592,16 @@ const char *python_version(const struct python *py)
 	return py->version;
 }
 
+const char *python_frames_off(const struct python *py)
+{
+	return py->frames_off;
+}
+
+bool python_offsets_published(const struct python *py)
+{
+	return py->layout == &py->debug_layout;
+}
+
 struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uint64_t code_type)
 {
 	struct python *py = calloc(1, sizeof(*py));
@@ -343,18 +621,15 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 
 void python_bpf_config(const struct python *py, struct python_config *out)
 {
-	const struct python_config *l = &py->layout->bpf;
-	uint32_t lo = l->frame_code, hi = l->frame_code;
+	/* Every layout in python_layouts.c fits the kernel's reads (the unit
+	 * tests say so); one that did not would get no walk rather than a
+	 * wrong one. */
+	bool fits = python_layout_config(py->layout, out);
 
-	*out = *l;
-	lo = lo < l->frame_previous ? lo : l->frame_previous;
-	lo = lo < l->frame_prev_instr ? lo : l->frame_prev_instr;
-	hi = hi > l->frame_previous ? hi : l->frame_previous;
-	hi = hi > l->frame_prev_instr ? hi : l->frame_prev_instr;
-	out->frame_window = lo;
-	/* Every layout in python_layouts.c fits (the unit tests say so); one
-	 * that did not would get no walk rather than a wrong one. */
-	out->runtime = hi + 8 - lo <= PY_FRAME_WINDOW ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
+	out->runtime = fits && !py->frames_off ? py->symbols[SYM_RUNTIME] + (uint64_t)py->bias : 0;
+	out->tstate_from = py->tls.tstate_from;
+	out->tls_offset = py->tls.tls_offset;
+	out->tls_module = py->tls.tls_module;
 	out->text_start = py->text_start;
 	out->text_end = py->text_end;
 }
@@ -421,17 +696,23 @@ static char *read_str(const struct python *py, uint64_t addr)
 	return out;
 }
 
-/* What tells one code object from another at the same address: a code object
- * is immutable, so a new one there (the old freed) differs in these.  false
- * when they cannot be read (the process is gone, or the memory with it). */
-static bool read_identity(const struct python *py, uint64_t addr, uint64_t out[3])
+/* The identity (py_code_identity) of the code object at addr, as the
+ * kernel's walk computes it; 0 when addr holds no code object. */
+static uint32_t read_identity(const struct python *py, uint64_t addr)
 {
-	const struct python_layout *l = py->layout;
+	const struct python_config *l = &py->layout->bpf;
+	uint64_t refs = read_u64(py, addr); /* ob_refcnt */
+	int32_t first_line = 0;
 
-	out[0] = out[1] = out[2] = 0;
-	return read_mem(py, addr + l->object_type, &out[0], sizeof(out[0])) &&
-	       read_mem(py, addr + l->code_qualname, &out[1], sizeof(out[1])) &&
-	       read_mem(py, addr + l->code_linetable, &out[2], sizeof(out[2]));
+	/* A freed object keeps its fields, but pymalloc puts its free list
+	 * link where the reference count was (malloc's free also clobbers
+	 * ob_type): a live one has a count between 1 and 2^32 - 1 (immortal). */
+	if (!py->symbols[SYM_CODE_TYPE] || !refs || refs > UINT32_MAX ||
+	    read_u64(py, addr + py->layout->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias ||
+	    !read_mem(py, addr + l->code_first_line, &first_line, sizeof(first_line)))
+		return 0;
+	return py_code_identity((uint32_t)first_line, read_u64(py, addr + l->code_filename),
+				read_u64(py, addr + l->code_name));
 }
 
 static void read_code(struct python *py, struct code_info *c)
@@ -440,13 +721,13 @@ static void read_code(struct python *py, struct code_info *c)
 	uint64_t table, size = 0;
 	int32_t first_line = 0;
 
-	read_identity(py, c->addr, c->identity);
 	/* A freed and reused address must not be read as a code object. */
-	if (!py->symbols[SYM_CODE_TYPE] || c->identity[0] != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias)
+	c->identity = read_identity(py, c->addr);
+	if (!c->identity)
 		return;
-	c->function = read_str(py, read_u64(py, c->addr + l->code_qualname));
-	c->file = read_str(py, read_u64(py, c->addr + l->code_filename));
-	if (read_mem(py, c->addr + l->code_firstlineno, &first_line, sizeof(first_line)))
+	c->function = read_str(py, read_u64(py, c->addr + l->bpf.code_name));
+	c->file = read_str(py, read_u64(py, c->addr + l->bpf.code_filename));
+	if (read_mem(py, c->addr + l->bpf.code_first_line, &first_line, sizeof(first_line)))
 		c->first_line = first_line;
 	table = read_u64(py, c->addr + l->code_linetable);
 	if (table && read_mem(py, table + l->bytes_size, &size, sizeof(size)) && size < (1 << 20)) {
@@ -464,7 +745,8 @@ static int compare_codes(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame *out)
+bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t identity,
+		  struct frame *out)
 {
 	struct code_info probe = { .addr = code }, *c, **found;
 
@@ -472,14 +754,10 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 	out->kind = FRAME_PYTHON;
 	found = tfind(&probe, &py->codes, compare_codes);
 	if (found) {
-		uint64_t now[3];
-
 		c = *found;
 		/* Code objects come and go (exec, lambdas, imports): what was read
-		 * at this address before, or found missing, may be out of date.
-		 * Unreadable now (the target exited): what was read while it
-		 * lived still names its stacks. */
-		if (read_identity(py, code, now) && memcmp(now, c->identity, sizeof(now)) != 0) {
+		 * at this address before may be another one than the walk saw. */
+		if (c->identity != identity) {
 			free(c->function);
 			free(c->file);
 			free(c->linetable);
@@ -497,7 +775,9 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 			return false;
 		}
 	}
-	if (!c->valid)
+	/* The walk's code object is gone (freed, its address reused): its
+	 * frame is unknown, not the new one's. */
+	if (!c->valid || c->identity != identity)
 		return false;
 	out->function = c->function;
 	out->file = c->file;
@@ -507,67 +787,14 @@ bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame
 
 /* ---- pymalloc ---- */
 
-/* What the first instructions of an exported allocator function reveal. */
-struct function_scan {
-	uint64_t refs[16];	/* RIP-relative memory operands (ELF vaddrs), in order */
-	int nrefs;
-	uint64_t immediates[16]; /* immediates and RIP-relative lea targets */
-	int nimmediates;
-};
-
-static bool scan_function(const struct python *py, uint64_t vaddr, struct function_scan *out)
-{
-	uint8_t code[96];
-	GElf_Phdr ph;
-	cs_insn *insns;
-	size_t n;
-	csh cs;
-	int fd;
-	bool ok;
-
-	memset(out, 0, sizeof(*out));
-	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
-		return false;
-	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
-	ok = fd >= 0 && pread(fd, code, sizeof(code), (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) ==
-				(ssize_t)sizeof(code);
-	if (fd >= 0)
-		close(fd);
-	if (!ok || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
-		return false;
-	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-	n = cs_disasm(cs, code, sizeof(code), vaddr, 10, &insns);
-	for (size_t i = 0; i < n; i++) {
-		const cs_x86 *x = &insns[i].detail->x86;
-
-		for (int o = 0; o < x->op_count; o++) {
-			const cs_x86_op *op = &x->operands[o];
-			uint64_t next = insns[i].address + insns[i].size;
-
-			if (op->type == X86_OP_IMM && out->nimmediates < 16)
-				out->immediates[out->nimmediates++] = (uint64_t)op->imm;
-			if (op->type != X86_OP_MEM || op->mem.base != X86_REG_RIP)
-				continue;
-			if (insns[i].id == X86_INS_LEA && out->nimmediates < 16)
-				out->immediates[out->nimmediates++] = next + (uint64_t)op->mem.disp;
-			else if (out->nrefs < 16)
-				out->refs[out->nrefs++] = next + (uint64_t)op->mem.disp;
-		}
-		if (insns[i].id == X86_INS_RET || (insns[i].id == X86_INS_JMP && i > 0))
-			break;
-	}
-	cs_free(insns, n);
-	cs_close(&cs);
-	return true;
-}
-
-/* The allocator table a PyObject_Malloc-like function reads: the address T
- * such that it loads both T (ctx) and T + 8 (the malloc slot). */
-static uint64_t table_of(const struct function_scan *s)
+/* The table a function reads: the address T such that it loads both T and
+ * T + stride (a PyObject_Malloc-like function: ctx and the malloc slot, 8;
+ * PyObject_GetArenaAllocator copies the arena table: 16). */
+static uint64_t table_of(const struct function_scan *s, uint64_t stride)
 {
 	for (int i = 0; i < s->nrefs; i++)
 		for (int j = 0; j < s->nrefs; j++)
-			if (s->refs[j] == s->refs[i] + 8)
+			if (s->refs[j] == s->refs[i] + stride)
 				return s->refs[i];
 	return 0;
 }
@@ -619,20 +846,20 @@ enum python_heap_view python_allocator_probes(struct python *py, struct allocato
 	snprintf(obj->path, sizeof(obj->path), "%s", py->path);
 	snprintf(obj->open_path, sizeof(obj->open_path), "%s", py->open_path);
 	if (!scan_function(py, py->symbols[SYM_OBJECT_MALLOC], &object_malloc) ||
-	    !(object_table = table_of(&object_malloc)))
+	    !(object_table = table_of(&object_malloc, 8)))
 		return PY_HEAP_MALLOC;
 	if (!devirtualized(py, &object_malloc, object_table)) {
 		probe_table(py, object_table, obj);
 		if (scan_function(py, py->symbols[SYM_MEM_MALLOC], &mem_malloc) &&
-		    (mem_table = table_of(&mem_malloc)))
+		    (mem_table = table_of(&mem_malloc, 8)))
 			probe_table(py, mem_table, obj);
 		return obj->nprobes ? PY_HEAP_PYMALLOC : PY_HEAP_MALLOC;
 	}
 	/* The arena allocator (ctx, alloc, free) is called through its table. */
-	if (scan_function(py, py->symbols[SYM_ARENA_GETTER], &arenas) && arenas.nrefs) {
+	if (scan_function(py, py->symbols[SYM_ARENA_GETTER], &arenas) && table_of(&arenas, 16)) {
 		uint64_t slots[3];
 
-		if (read_mem(py, arenas.refs[0] + (uint64_t)py->bias, slots, sizeof(slots))) {
+		if (read_mem(py, table_of(&arenas, 16) + (uint64_t)py->bias, slots, sizeof(slots))) {
 			allocator_object_add_probe(obj, FN_PY_ARENA, file_offset(py, slots[1]));
 			allocator_object_add_probe(obj, ALLOC_PY_FREE, file_offset(py, slots[2]));
 		}
@@ -649,7 +876,7 @@ bool python_allocator_tables(const struct python *py, struct python_tables *out)
 	for (int i = 0; i < 3; i++) {
 		uint64_t table;
 
-		if (!scan_function(py, py->symbols[symbols[i]], &scan) || !(table = table_of(&scan)))
+		if (!scan_function(py, py->symbols[symbols[i]], &scan) || !(table = table_of(&scan, 8)))
 			return false;
 		*tables[i] = table + (uint64_t)py->bias;
 	}

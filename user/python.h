@@ -37,6 +37,12 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 const char *python_object_path(const struct python *py); /* as the target sees it */
 const char *python_version(const struct python *py);	   /* "3.11.2" */
 
+/* Why its Python frames are not read (a free-threaded build), or NULL. */
+const char *python_frames_off(const struct python *py);
+
+/* Whether the offsets were read from the interpreter's _Py_DebugOffsets. */
+bool python_offsets_published(const struct python *py);
+
 /* What the kernel's stack walk needs. */
 void python_bpf_config(const struct python *py, struct python_config *out);
 
@@ -56,9 +62,12 @@ bool python_allocator_tables(const struct python *py, struct python_tables *out)
 /* /proc/PID/mem of the target, read-only. */
 int python_mem_fd(const struct python *py);
 
-/* Frame of a code object at a bytecode offset (kind python).  Strings live
- * until python_free.  false when the address holds no code object (any
- * more). */
-bool python_frame(struct python *py, uint64_t code, int32_t offset, struct frame *out);
+/* Frame of a code object at a bytecode offset (kind python), when the code
+ * object at that address still has the identity the kernel's walk saw
+ * (struct py_frame).  Strings live until python_free.  false (and *out an
+ * unknown Python frame) when the address holds no such code object any
+ * more. */
+bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t identity,
+		  struct frame *out);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef LEAKTOP_PYTHON_LAYOUTS_H
 #define LEAKTOP_PYTHON_LAYOUTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "leaktop_types.h"
@@ -10,14 +11,35 @@
 struct python_layout {
 	unsigned major, minor;
 	struct python_config bpf;	/* runtime left 0: found per process */
+	uint32_t runtime_interpreters;	/* _PyRuntimeState.interpreters.head */
+	uint32_t interp_threads;	/* PyInterpreterState: its first thread state */
+	uint32_t tstate_next, tstate_thread_id; /* PyThreadState (thread_id: pthread_self) */
 	uint32_t object_type;		/* PyObject.ob_type */
-	uint32_t code_filename, code_qualname, code_linetable, code_firstlineno;
+	uint32_t code_linetable;	/* PyCodeObject (first line, file and name:
+					 * in bpf) */
 	uint32_t bytes_size, bytes_data;	/* PyBytesObject: ob_size, ob_sval */
 	uint32_t unicode_length, unicode_state;
 	uint32_t unicode_ascii_data, unicode_compact_data;
 	/* Line of the instruction at a byte offset, from co_linetable. */
 	int (*line_at)(const uint8_t *table, size_t len, int first_line, int offset);
 };
+
+/* The kernel walk's configuration for the layout (python_config without the
+ * per-process addresses): false when its fields do not fit the walk's reads
+ * (PY_FRAME_WINDOW, PY_CODE_WINDOW). */
+bool python_layout_config(const struct python_layout *l, struct python_config *out);
+
+/* CPython 3.13+ publishes its offsets at the start of _PyRuntime, a
+ * _Py_DebugOffsets block: the cookie, the version (PY_VERSION_HEX), whether
+ * the build is free-threaded, then offsets.  Its own layout changes between
+ * minor versions. */
+#define PY_DEBUG_COOKIE "xdebugpy"
+#define PY_DEBUG_OFFSETS_SIZE (73 * 8) /* 3.13's */
+
+/* The layout of a (GIL) 3.13 from its _Py_DebugOffsets block d[0..n) (n in
+ * uint64_t), its 3.13 table row for what the block does not say; false when
+ * the block is not a sane 3.13 one. */
+bool python_layout_from_debug_offsets(const uint64_t *d, size_t n, struct python_layout *out);
 
 /* NULL when the version is not supported. */
 const struct python_layout *python_layout_for(unsigned major, unsigned minor);

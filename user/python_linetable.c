@@ -1,7 +1,5 @@
-/* Decoding CPython 3.11's location table.  Each entry starts with a byte with
- * the top bit set: bits 3-6 are the entry's form, bits 0-2 its length in code
- * units (2 bytes) minus one.  Only the line delta matters here; columns are
- * skipped. */
+/* Decoding CPython's line tables (co_linetable): 3.10's pairs of deltas, and
+ * the location table of 3.11 and later. */
 #include <stdbool.h>
 #include "python_linetable.h"
 
@@ -50,6 +48,9 @@ static void skip(struct cursor *c, size_t n)
 	}
 }
 
+/* 3.11+: each entry starts with a byte with the top bit set: bits 3-6 are the
+ * entry's form, bits 0-2 its length in code units (2 bytes) minus one.  Only
+ * the line delta matters here; columns are skipped. */
 int python311_line_at(const uint8_t *table, size_t len, int first_line, int offset)
 {
 	struct cursor c = { table, table ? table + len : NULL, false };
@@ -95,6 +96,29 @@ int python311_line_at(const uint8_t *table, size_t len, int first_line, int offs
 		if (offset >= start && offset < end)
 			return has_line && line > 0 && line <= INT32_MAX ? (int)line : 0;
 		start = end;
+	}
+	return 0;
+}
+
+/* 3.10: pairs (bytecode delta in bytes, unsigned; line delta, signed, -128
+ * for "no line").  Each pair ends a range of bytecode at the line reached so
+ * far; empty ranges only move the line. */
+int python310_line_at(const uint8_t *table, size_t len, int first_line, int offset)
+{
+	int64_t line = first_line, start, end = 0;
+
+	if (offset < 0)
+		return first_line > 0 ? first_line : 0;
+	for (size_t i = 0; table && i + 1 < len; i += 2) {
+		int8_t delta = (int8_t)table[i + 1];
+		bool has_line = delta != -128;
+
+		start = end;
+		end += table[i];
+		if (has_line)
+			line += delta;
+		if (offset >= start && offset < end)
+			return has_line && line > 0 && line <= INT32_MAX ? (int)line : 0;
 	}
 	return 0;
 }

@@ -6,10 +6,12 @@
 #include <stdint.h>
 
 /* The line of the instruction at byte offset `offset` of a code object whose
- * co_linetable (3.11 "location table" format, Objects/locations.md) is
- * table[0..len) and whose co_firstlineno is first_line.  0 when the
- * instruction has no line or the table does not cover it.  A negative offset
- * (a frame that has not started) is the first line, as CPython has it. */
+ * co_linetable is table[0..len) and whose co_firstlineno is first_line.  0
+ * when the instruction has no line or the table does not cover it.  A
+ * negative offset (a frame that has not started) is the first line, as
+ * CPython has it.  Formats: 3.10's (Objects/lnotab_notes.txt), and the
+ * "location table" of 3.11 to 3.13 (Objects/locations.md). */
+int python310_line_at(const uint8_t *table, size_t len, int first_line, int offset);
 int python311_line_at(const uint8_t *table, size_t len, int first_line, int offset);
 
 #endif

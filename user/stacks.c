@@ -91,8 +91,9 @@ struct frames_scratch {
 	int n;
 };
 
-/* Appends the Python frames of the stack, innermost first; a stack cut at
- * MAX_PY_FRAMES ends with a frame named "[truncated]". */
+/* Appends the Python frames of the stack, innermost first (one whose code
+ * object is gone is unknown); a stack cut at MAX_PY_FRAMES ends with a frame
+ * named "[truncated]". */
 static void add_python_frames(struct stack_table *t, const struct stack_key *key, struct frames_scratch *out)
 {
 	static struct py_stack py; /* too big for the stack; one builder at a time */
@@ -100,9 +101,10 @@ static void add_python_frames(struct stack_table *t, const struct stack_key *key
 
 	if (bpf_map_lookup_elem(t->py_stacks_fd, &key->py_stack, &py))
 		return;
-	for (__u32 i = 0; i < py.depth && i < MAX_PY_FRAMES; i++)
-		if (python_frame(t->python, py.frames[i].code, py.frames[i].offset, &f))
-			out->frames[out->n++] = f;
+	for (__u32 i = 0; i < py.depth && i < MAX_PY_FRAMES; i++) {
+		python_frame(t->python, py.frames[i].code, py.frames[i].offset, py.frames[i].identity, &f);
+		out->frames[out->n++] = f;
+	}
 	if (py.truncated) {
 		memset(&f, 0, sizeof(f));
 		f.kind = FRAME_PYTHON;

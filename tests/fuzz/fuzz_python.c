@@ -1,7 +1,8 @@
 /* libFuzzer harness: code objects read from hostile memory (a target can hold
  * anything at the addresses its Python stack walk gave us: freed code
  * objects, torn writes).  The input is the target's memory; its first 16
- * bytes pick a code object address and a bytecode offset. */
+ * bytes pick a code object address, a bytecode offset and the identity the
+ * walk saw. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t code = 0;
 	int32_t offset = 0;
+	uint32_t identity = 0;
 	struct python *py;
 	struct frame f;
 	int fd;
@@ -23,21 +25,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&code, data, sizeof(code));
 	memcpy(&offset, data + 8, sizeof(offset));
+	memcpy(&identity, data + 12, sizeof(identity));
 	fd = memfd_create("fuzz-python", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
 		if (fd >= 0)
 			close(fd);
 		return 0;
 	}
-	py = python_for_memory(fd, 3, 11, CODE_TYPE);
+	/* The address's top bits (cut off below) pick the layout: 3.10-3.13. */
+	py = python_for_memory(fd, 3, 10 + (unsigned)(code >> 60) % 4, CODE_TYPE);
 	if (!py) {
 		close(fd);
 		return 0;
 	}
 	/* Twice: the second answer comes from the cache. */
-	python_frame(py, code % (size + 64), offset, &f);
-	python_frame(py, code % (size + 64), offset, &f);
-	python_frame(py, 16, offset, &f);
+	python_frame(py, code % (size + 64), offset, identity, &f);
+	python_frame(py, code % (size + 64), offset, identity, &f);
+	python_frame(py, 16, offset, identity, &f);
 	python_free(py);
 	return 0;
 }

@@ -1,4 +1,6 @@
-/* CPython 3.11 line tables: decoded as CPython's own co_lines() has them. */
+/* CPython line tables (3.10 to 3.13): decoded as CPython's own co_lines() has
+ * them; struct layouts that fit the kernel walk's reads. */
+#include <string.h>
 #include "python_layouts.h"
 #include "python_linetable.h"
 #include "unit.h"
@@ -56,24 +58,133 @@ TEST(python311_line_table_truncated_or_corrupt)
 		python311_line_at(table, n, first_line, 170);
 }
 
-/* The kernel reads a frame's three fields in one PY_FRAME_WINDOW read. */
-TEST(python_layouts_frame_fields_fit_one_read)
+/* The same function (a multi-line list,
+ * if/else, a loop with try/except, a while loop, a multi-line return; first
+ * line 3) compiled by 3.10.13, 3.12.1 and 3.13.0, with co_lines() per code
+ * unit. */
+static const uint8_t table_310[] = {
+	0x02, 0x01, 0x02, 0x01, 0x04, 0xff, 0x04, 0x03, 0x06, 0x01, 0x04, 0x02, 0x0c, 0x01, 0x02,
+	0x01, 0x0e, 0x01, 0x0c, 0x01, 0x04, 0x01, 0x02, 0xff, 0x08, 0x02, 0x08, 0x01, 0x08, 0xff,
+	0x02, 0x02, 0x02, 0x01, 0x04, 0xff
+};
+static const int lines_310[] = {
+	4, 5, 4, 4, 7, 7, 8, 8, 8, 10, 10, 11, 11, 11, 11, 11, 11, 12, 13, 13, 13, 13, 13, 13, 13,
+	14, 14, 14, 14, 14, 14, 15, 15, 14, 16, 16, 16, 16, 17, 17, 17, 17, 16, 16, 16, 16, 18, 19,
+	18, 18
+};
+static const uint8_t table_312[] = {
+	0x80, 0x00, 0xd8, 0x09, 0x0a, 0xd8, 0x09, 0x0a, 0xf0, 0x03, 0x01, 0x09, 0x0c, 0x80, 0x41,
+	0xf1, 0x06, 0x00, 0x08, 0x09, 0xd8, 0x0c, 0x0d, 0x89, 0x01, 0xe0, 0x0c, 0x0d, 0x88, 0x01,
+	0xdc, 0x0d, 0x12, 0x90, 0x31, 0x8b, 0x58, 0xf2, 0x00, 0x04, 0x05, 0x11, 0x88, 0x01, 0xf0,
+	0x02, 0x03, 0x09, 0x11, 0xd8, 0x0c, 0x0d, 0x8f, 0x48, 0x89, 0x48, 0x90, 0x51, 0x8d, 0x4b,
+	0xf0, 0x05, 0x04, 0x05, 0x11, 0xf0, 0x0a, 0x00, 0x0b, 0x0c, 0x88, 0x61, 0x8a, 0x25, 0xd8,
+	0x08, 0x09, 0x88, 0x51, 0x89, 0x06, 0x88, 0x01, 0xf0, 0x03, 0x00, 0x0b, 0x0c, 0x88, 0x61,
+	0x8b, 0x25, 0xe0, 0x0c, 0x0d, 0xd8, 0x0c, 0x0d, 0xf0, 0x03, 0x01, 0x0c, 0x0f, 0xf0, 0x00,
+	0x01, 0x05, 0x0f, 0xf8, 0xf4, 0x09, 0x00, 0x10, 0x1a, 0xf2, 0x00, 0x01, 0x09, 0x11, 0xd9,
+	0x0c, 0x10, 0xf0, 0x03, 0x01, 0x09, 0x11, 0xfa
+};
+static const int lines_312[] = {
+	3, 4, 5, 4, 4, 7, 7, 8, 8, 8, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11,
+	11, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 11, 16, 16,
+	16, 16, 16, 17, 17, 17, 17, 17, 16, 16, 16, 16, 16, 16, 18, 19, 18, 18, 0, 14, 14, 14, 14,
+	14, 14, 14, 14, 15, 15, 14, 0, 0, 0
+};
+static const uint8_t table_313[] = {
+	0x80, 0x00, 0xd8, 0x09, 0x0a, 0xd8, 0x09, 0x0a, 0xf0, 0x03, 0x01, 0x09, 0x0c, 0x80, 0x41,
+	0xf6, 0x06, 0x00, 0x08, 0x09, 0xd8, 0x0c, 0x0d, 0x89, 0x01, 0xe0, 0x0c, 0x0d, 0x88, 0x01,
+	0xdc, 0x0d, 0x12, 0x90, 0x31, 0x8e, 0x58, 0x88, 0x01, 0xf0, 0x02, 0x03, 0x09, 0x11, 0xd8,
+	0x0c, 0x0d, 0x8f, 0x48, 0x89, 0x48, 0x90, 0x51, 0x8e, 0x4b, 0xf1, 0x05, 0x00, 0x0e, 0x16,
+	0xf0, 0x0a, 0x00, 0x0b, 0x0c, 0x88, 0x61, 0x8b, 0x25, 0xd8, 0x08, 0x09, 0x88, 0x51, 0x89,
+	0x06, 0x88, 0x01, 0xf0, 0x03, 0x00, 0x0b, 0x0c, 0x88, 0x61, 0x8d, 0x25, 0xe0, 0x0c, 0x0d,
+	0xd8, 0x0c, 0x0d, 0xf0, 0x03, 0x01, 0x0c, 0x0f, 0xf0, 0x00, 0x01, 0x05, 0x0f, 0xf8, 0xf4,
+	0x09, 0x00, 0x10, 0x1a, 0xf3, 0x00, 0x01, 0x09, 0x11, 0xda, 0x0c, 0x10, 0xf0, 0x03, 0x01,
+	0x09, 0x11, 0xfa
+};
+static const int lines_313[] = {
+	3, 4, 5, 4, 4, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11,
+	11, 11, 11, 11, 11, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
+	13, 13, 11, 11, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 16, 16, 16, 16, 16, 16, 16, 16,
+	18, 19, 18, 18, 0, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 14, 0, 0, 0
+};
+
+static void check_lines(int (*line_at)(const uint8_t *, size_t, int, int), const uint8_t *t,
+			size_t len, const int *expect, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(line_at(t, len, 3, (int)(2 * i)), expect[i]);
+	CHECK_INT(line_at(t, len, 3, -2), 3); /* not started: the first line */
+	CHECK_INT(line_at(t, len, 3, (int)(2 * n)), 0);
+	for (size_t cut = 0; cut < len; cut++) /* never past the end */
+		line_at(t, cut, 3, (int)(2 * n - 2));
+}
+
+#define CHECK_LINES(f, tag) \
+	check_lines(f, table_##tag, sizeof(table_##tag), lines_##tag, sizeof(lines_##tag) / sizeof(int))
+
+TEST(python310_lines_match_co_lines)
+{
+	CHECK_LINES(python310_line_at, 310);
+}
+
+TEST(python312_and_313_lines_match_co_lines)
+{
+	CHECK_LINES(python311_line_at, 312);
+	CHECK_LINES(python311_line_at, 313);
+}
+
+/* The kernel reads a frame's three fields in one PY_FRAME_WINDOW read, and a
+ * code object's identity in one PY_CODE_WINDOW read. */
+TEST(python_layouts_fields_fit_one_read)
 {
 	for (unsigned minor = 0; minor < 30; minor++) {
 		const struct python_layout *l = python_layout_for(3, minor);
-		uint32_t f[3], lo, hi;
+		struct python_config c;
 
-		if (!l)
-			continue;
-		f[0] = l->bpf.frame_code;
-		f[1] = l->bpf.frame_previous;
-		f[2] = l->bpf.frame_prev_instr;
-		lo = hi = f[0];
-		for (int i = 1; i < 3; i++) {
-			lo = f[i] < lo ? f[i] : lo;
-			hi = f[i] > hi ? f[i] : hi;
-		}
-		CHECK(hi + 8 - lo <= PY_FRAME_WINDOW);
-		CHECK(f[0] % 8 == 0 && f[1] % 8 == 0 && f[2] % 8 == 0);
+		if (l)
+			CHECK(python_layout_config(l, &c));
 	}
+}
+
+/* The _Py_DebugOffsets block of pyenv's 3.13.0 (read from a live process):
+ * the same layout as the hand-kept row. */
+static const uint64_t debug_3130[] = {
+	0x7970677562656478ULL, 0x30d00f0, 0, 283320, 608, 632, 194968, 7272, 7264, 7344, 7400,
+	7656, 7640, 7648, 16, 7752, 0, 7768, 7760, 304, 0, 8, 16, 72, 152, 160, 232, 32, 80, 8,
+	0, 56, 72, 70, 208, 112, 120, 128, 136, 68, 52, 96, 104, 200, 16, 8, 416, 24, 88, 168,
+	32, 24, 16, 40, 24, 16, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 240,
+	200,
+};
+
+TEST(python313_layout_from_debug_offsets_matches_the_table)
+{
+	const struct python_layout *row = python_layout_for(3, 13);
+	struct python_layout got;
+	struct python_config a, b;
+
+	CHECK(sizeof(debug_3130) == PY_DEBUG_OFFSETS_SIZE);
+	CHECK(python_layout_from_debug_offsets(debug_3130, sizeof(debug_3130) / 8, &got));
+	python_layout_config(row, &a);
+	CHECK(python_layout_config(&got, &b));
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK(memcmp(row, &got, sizeof(got)) == 0);
+}
+
+TEST(python_debug_offsets_refused_when_not_a_sane_313)
+{
+	uint64_t d[sizeof(debug_3130) / 8];
+	struct python_layout got;
+
+	memcpy(d, debug_3130, sizeof(d));
+	d[2] = 1; /* free-threaded: another object header */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	memcpy(d, debug_3130, sizeof(d));
+	d[1] = 0x30e00f0; /* 3.14's block is laid out differently */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	memcpy(d, debug_3130, sizeof(d));
+	d[0] ^= 1; /* no cookie */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	memcpy(d, debug_3130, sizeof(d));
+	d[23] = 1 << 20; /* current_frame outside PyThreadState */
+	CHECK(!python_layout_from_debug_offsets(d, sizeof(d) / 8, &got));
+	CHECK(!python_layout_from_debug_offsets(debug_3130, 10, &got));
 }
