@@ -214,11 +214,25 @@ static bool published_uses(const struct unwind_maps *u, const struct unwind_obje
 	return false;
 }
 
+/* Forgets objects[i] and gives its rows back. */
+static void forget_object(struct unwind_maps *u, size_t i)
+{
+	struct unwind_object *obj = u->objects[i];
+
+	/* Out of the kernel's reach first; its rows are written over later. */
+	bpf_map_delete_elem(u->objects_fd, &obj->key);
+	if (obj->row_count) {
+		u->reclaimed_published |= published_uses(u, obj);
+		row_ranges_give(&u->free_rows, obj->row_start, obj->row_count);
+	}
+	u->objects[i] = u->objects[--u->nobjects];
+	free(obj);
+}
+
 /* Reclaims the object mapped least recently, if one is not mapped now. */
 static bool reclaim_one(struct unwind_maps *u)
 {
 	size_t oldest = u->nobjects;
-	struct unwind_object *obj;
 
 	for (size_t i = 0; i < u->nobjects; i++)
 		if (u->objects[i]->last_seen != u->refreshes &&
@@ -226,16 +240,28 @@ static bool reclaim_one(struct unwind_maps *u)
 			oldest = i;
 	if (oldest == u->nobjects)
 		return false;
-	obj = u->objects[oldest];
-	/* Out of the kernel's reach first; its rows are written over later. */
-	bpf_map_delete_elem(u->objects_fd, &obj->key);
-	if (obj->row_count) {
-		u->reclaimed_published |= published_uses(u, obj);
-		row_ranges_give(&u->free_rows, obj->row_start, obj->row_count);
-	}
-	u->objects[oldest] = u->objects[--u->nobjects];
-	free(obj);
+	forget_object(u, oldest);
 	return true;
+}
+
+/* Objects left without a table for want of room get another chance once
+ * others are no longer mapped (their room can be reclaimed now). */
+static void retry_dropped(struct unwind_maps *u)
+{
+	bool unmapped = false;
+
+	for (size_t i = 0; i < u->nobjects && !unmapped; i++)
+		unmapped = u->objects[i]->last_seen == u->refreshes - 1;
+	if (!unmapped)
+		return;
+	for (__u32 i = 0; i < u->nlines; i++)
+		if (u->lines[i].obj && u->lines[i].obj->row_start == UNWIND_ROWS_DROPPED)
+			u->lines[i].obj = NULL; /* added again below */
+	for (size_t i = 0; i < u->nobjects;)
+		if (u->objects[i]->last_seen == u->refreshes && u->objects[i]->row_start == UNWIND_ROWS_DROPPED)
+			forget_object(u, i);
+		else
+			i++;
 }
 
 /* Puts the rows of a new object in the table; false when they do not fit
@@ -431,6 +457,8 @@ bool unwind_maps_refresh(struct unwind_maps *u, bool force)
 	u->refreshes++;
 	/* Every mapped object is marked seen before any is reclaimed. */
 	parse_lines(u);
+	if (u->rows_full_said)
+		retry_dropped(u);
 	for (__u32 i = 0; i < u->nlines; i++) {
 		struct exec_mapping *m = &u->lines[i];
 		int fd;
