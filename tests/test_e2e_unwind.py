@@ -183,6 +183,12 @@ def test_code_without_a_file_does_not_make_leaktop_reread_the_maps(procs, tmp_pa
             if f"/proc/{tgt.pid}/maps" in line or '"maps"' in line]
     # Each interval reads them a few times (symbols, unwind index, Python).
     assert len(maps) <= 4 * reports + 4, (reports, len(maps))
+    # The stub is malloc's caller: a frame of its own, by address, with no file.
+    stubs = [s for s in lt.json_lines(1, 15)[0]["stacks"]
+             if s["outstanding_bytes"] >= 4096 and len(s["frames"]) > 1
+             and s["frames"][1]["object"] is None]
+    assert stubs and stubs[0]["frames"][0]["function"] == "malloc", stubs[:1]
+    assert stubs[0]["frames"][1]["function"] is None and stubs[0]["frames"][1]["line"] is None
 
 
 def test_plugin_churn_keeps_stacks_whole(procs, tmp_path):

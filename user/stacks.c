@@ -139,7 +139,17 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 
 		if (i == 1 && ips[i] == key->caller)
 			continue;
-		if (!symbolizer_resolve(t->sym, ip, true, &f) || (python && in_interpreter(t, &f)))
+		if (!symbolizer_resolve(t->sym, ip, true, &f)) {
+			/* The caller read at [sp] is a true frame even in code no
+			 * file covers (a JIT's, an ffi closure): shown by address. */
+			if (i == 0) {
+				memset(&f, 0, sizeof(f));
+				f.offset = ip;
+				out.frames[out.n++] = f;
+			}
+			break;
+		}
+		if (python && in_interpreter(t, &f))
 			break;
 		out.frames[out.n++] = f;
 	}

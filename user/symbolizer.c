@@ -462,6 +462,8 @@ const char *frame_fallback_name(const struct frame *f, char *buf, size_t len)
 	if (f->object) {
 		base = strrchr(f->object, '/') ? strrchr(f->object, '/') + 1 : f->object;
 		snprintf(buf, len, "%s+0x%" PRIx64, base, f->offset);
+	} else if (f->offset) {
+		snprintf(buf, len, "[anon]+0x%" PRIx64, f->offset); /* code with no file: its address */
 	} else {
 		snprintf(buf, len, "[unknown]");
 	}
