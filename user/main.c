@@ -116,6 +116,7 @@ struct session {
 	struct stack **slot_stacks;	/* the stack of each kernel slot, once known */
 	size_t nslot_stacks;
 	uint32_t slots_built;	/* every slot below has its stack (or is skipped) */
+	uint32_t symbols_changes; /* the kernel's count of code changes at the last maps read */
 	struct model_row *rows;
 	struct report_stack *report_stacks;
 	size_t capacity;	/* of rows and report_stacks */
@@ -407,6 +408,21 @@ static struct stack *slot_stack(struct session *s, uint32_t slot)
 	return st;
 }
 
+/* Reads the target's mappings again for the symbolizer when its code changed
+ * since the last read (the kernel counts execs and code mapped or unmapped):
+ * a stack is symbolized once, and one built with the mappings of before a
+ * dlclose and dlopen would name the new library's code with the old one's
+ * symbols, or not at all, for good. */
+static void refresh_symbols(struct session *s, bool always)
+{
+	uint32_t changes = __atomic_load_n(&probes_unwind_index(s->probes)->changes, __ATOMIC_ACQUIRE);
+
+	if (!always && changes == s->symbols_changes)
+		return;
+	s->symbols_changes = changes; /* before the read: a change meanwhile is seen next time */
+	symbolizer_refresh(s->sym);
+}
+
 /* Symbolizes the stacks of the slots handed out since the last look, while
  * the target lives: once it has exited, its mappings can no longer be read
  * (a library mapped since the last interval would go unnamed) nor its
@@ -425,6 +441,7 @@ static void build_new_stacks(struct session *s)
 	generation = probes_generation(s->probes);
 	if (generation != s->generation)
 		follow_exec(s, generation);
+	refresh_symbols(s, false);
 	for (uint32_t slot = s->slots_built; slot < used; slot++) {
 		/* A slot whose key is still being written is tried again next
 		 * time; the slots after it go on meanwhile. */
@@ -479,7 +496,7 @@ static void update(struct session *s)
 	attach_exec_allocators(s, false);
 	/* Libraries come and go (dlopen/dlclose): note the mappings every
 	 * interval, so a stack is named by what was mapped when it was made. */
-	symbolizer_refresh(s->sym);
+	refresh_symbols(s, true);
 	if (s->unwind)
 		unwind_maps_refresh(s->unwind, false);
 	if (!s->python) {

@@ -29,6 +29,8 @@ struct object {
 	Elf *elf;		/* program headers: file offset -> vaddr */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
+	off_t size;		/* of the file when read: rewritten in place (a */
+	struct timespec mtime;	/* plugin copied over), it is read again */
 };
 
 struct mapping {
@@ -56,6 +58,8 @@ struct symbolizer {
 	void *objects;		/* tsearch tree of struct object, by name */
 	void *cache;		/* tsearch tree of struct cache_entry */
 	void *strings;		/* tsearch tree of interned strings */
+	struct object **retired; /* objects whose file changed: cached frames */
+	size_t nretired;	 /* still point to them */
 };
 
 static const char *intern(struct symbolizer *s, const char *str)
@@ -136,6 +140,17 @@ static void object_close(void *p)
 }
 
 /* The object mapped under `name` at [start, end), opened once per name. */
+/* The file an object was read from has the size and change time it had. */
+static bool object_current(const struct object *obj)
+{
+	struct stat st;
+
+	if (obj->fd < 0 || fstat(obj->fd, &st))
+		return true; /* nothing to compare: kept as it is */
+	return st.st_size == obj->size && st.st_mtim.tv_sec == obj->mtime.tv_sec &&
+	       st.st_mtim.tv_nsec == obj->mtime.tv_nsec;
+}
+
 static struct object *object_get(struct symbolizer *s, const char *name, uint64_t start,
 				 uint64_t end)
 {
@@ -143,8 +158,17 @@ static struct object *object_get(struct symbolizer *s, const char *name, uint64_
 	char open_path[PATH_MAX + 64], *path;
 
 	found = tfind(&probe, &s->objects, compare_objects);
-	if (found)
+	if (found && object_current(*found))
 		return *found;
+	if (found) { /* rewritten since: read again, the old one kept for old frames */
+		struct object *old = *found, **grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
+
+		if (!grown)
+			return old;
+		s->retired = grown;
+		s->retired[s->nretired++] = old;
+		tdelete(old, &s->objects, compare_objects);
+	}
 	obj = calloc(1, sizeof(*obj));
 	if (obj)
 		obj->fd = -1;
@@ -171,8 +195,15 @@ static struct object *object_get(struct symbolizer *s, const char *name, uint64_
 	/* Debug files are searched next to the path, even for a deleted file:
 	 * build-id and CRC checks keep a newer version's from being taken. */
 	snprintf(open_path, sizeof(open_path), "%s%s", s->root, obj->path);
-	if (obj->fd >= 0)
+	if (obj->fd >= 0) {
+		struct stat st;
+
+		if (fstat(obj->fd, &st) == 0) {
+			obj->size = st.st_size;
+			obj->mtime = st.st_mtim;
+		}
 		object_load(s, obj, open_path); /* else: named by object only */
+	}
 	if (!tsearch(obj, &s->objects, compare_objects))
 		goto fail;
 	return obj;
@@ -302,6 +333,9 @@ void symbolizer_free(struct symbolizer *s)
 		return;
 	tdestroy(s->cache, free);
 	tdestroy(s->objects, object_close);
+	for (size_t i = 0; i < s->nretired; i++)
+		object_close(s->retired[i]);
+	free(s->retired);
 	string_set_free(&s->strings);
 	free(s->maps);
 	if (s->proc_fd >= 0)
