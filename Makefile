@@ -118,7 +118,7 @@ fuzz: $(FUZZERS)
 test: leaktop $(BUILD)/unit_tests $(TARGETS) $(FUZZERS)
 	LEAKTOP=$(CURDIR)/leaktop UNIT_TESTS=$(CURDIR)/$(BUILD)/unit_tests TARGETS_DIR=$(CURDIR)/$(BUILD)/targets \
 		FUZZERS_DIR=$(CURDIR)/$(BUILD) \
-		$(PYTHON) -m pytest -p no:cacheprovider -q -rs tests
+		$(PYTHON) -m pytest -p no:cacheprovider -q -rfEs tests
 
 # Mutation check (scripts/mutants.py): every deliberately broken leaktop must
 # fail a test.  Slow (a build and a suite run per mutant): not part of `test`.

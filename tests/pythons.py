@@ -23,7 +23,12 @@ def _pyenv_root():
 
 PYENV_ROOT = _pyenv_root()
 PYENV_VERSIONS = ["3.10.13", "3.11.7", "3.12.1", "3.13.0"]
-SHARED_PYTHONS = ROOT.parent.parent / "shared" / "pythons"
+# ../shared beside the checkout (a worktree may sit one level deeper);
+# LEAKTOP_SHARED_PYTHONS names another place.
+SHARED_PYTHONS = next((p for p in [Path(os.environ.get("LEAKTOP_SHARED_PYTHONS", "/nonexistent")),
+                                   ROOT.parent / "shared" / "pythons",
+                                   ROOT.parent.parent / "shared" / "pythons"] if p.is_dir()),
+                      ROOT.parent / "shared" / "pythons")
 DEBIAN = Path("/usr/bin/python3.11")
 
 
