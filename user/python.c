@@ -738,6 +738,11 @@ static void read_code(struct python *py, struct code_info *c)
 	c->valid = c->function || c->file;
 }
 
+uint32_t python_code_identity(const struct python *py, uint64_t code)
+{
+	return read_identity(py, code);
+}
+
 static int compare_codes(const void *a, const void *b)
 {
 	uint64_t x = ((const struct code_info *)a)->addr, y = ((const struct code_info *)b)->addr;
