@@ -39,7 +39,7 @@ print(round(sum(p.get("run_time_ns", 0) for p in runs) / cnt) if cnt else "-")' 
 run() { # python depth tracer -> "median lists/s" "alloc_enter ns"
   local python=$1 depth=$2 tracer=$3 out target pid= ns=-
   out=$(mktemp)
-  "$python" bench/py_deep.py "$depth" > "$out" &
+  "$python" bench/py_deep.py "$depth" >> "$out" &  # appends: the file is emptied below
   target=$!
   [[ $tracer == leaktop ]] && { "$leaktop" -p "$target" -i 1 --quiet --prom-file "$out.prom" 2>/dev/null & pid=$!; }
   sleep 1

@@ -1,8 +1,9 @@
-/* Finding CPython in a target and reading its code objects and allocator
- * tables from /proc/PID/mem.  Nothing here relies on debug info: the
- * interpreter's exported symbols (_PyRuntime, Py_Version, PyCode_Type,
- * PyObject_Malloc, PyObject_GetArenaAllocator) and the version's struct
- * layout (python_layouts.c) are enough. */
+/* Finding CPython (3.10 to 3.13) in a target and reading its code objects
+ * and allocator tables from /proc/PID/mem.  Nothing here relies on debug
+ * info: the interpreter's exported symbols (_PyRuntime, Py_Version or
+ * Py_GetVersion, PyCode_Type, PyObject_Malloc & co, the functions returning
+ * the thread state) read with a disassembler, the _Py_DebugOffsets block of
+ * 3.13, and the version's struct layout (python_layouts.c) are enough. */
 #define _GNU_SOURCE
 #include <capstone/capstone.h>
 #include <errno.h>
