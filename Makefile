@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind mutants
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind bench-python mutants
 all: leaktop
 
 deps:
@@ -161,6 +161,10 @@ bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor $(BUILD)/bench/stacks
 # Cost of the kernel unwinder per allocation and per frame.
 bench-unwind: leaktop $(BUILD)/bench/deep $(BUILD)/bench/deep_nofp
 	./bench/unwind_cost.sh
+
+# The Python walk's cost per event and per frame, per interpreter present.
+bench-python: leaktop
+	./bench/python_cost.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

@@ -4,16 +4,19 @@
 # made and dropped per second by bench/py_deep.py at two Python stack depths,
 # untraced and under leaktop, and the mean run time of the alloc_enter program
 # (kernel BPF statistics, turned on while this runs and restored at exit).
-# Usage: sudo bench/python_cost.sh [PYTHON...]  (ROUNDS=3 SECONDS_PER_RUN=4 DEPTHS="4 48")
+# Usage: sudo bench/python_cost.sh [PYTHON...]  (ROUNDS=3 SECONDS_PER_RUN=4 DEPTHS="4 48";
+# LEAKTOP=path to measure another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_RUN:-4}
 depths=(${DEPTHS:-4 48})
+leaktop=${LEAKTOP:-./leaktop}
 pythons=("$@")
 if ((${#pythons[@]} == 0)); then
   root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
-  for p in "$root"/versions/3.1[0-9].*/bin/python3.1[0-9] /usr/bin/python3.11; do
+  for p in "$root"/versions/3.1[0-9].*/bin/python3.1[0-9] /usr/bin/python3.11 \
+           {..,../..}/shared/pythons/3.13-lto/bin/python3.13; do
     [[ -x $p ]] && pythons+=("$p")
   done
 fi
@@ -36,9 +39,9 @@ print(round(sum(p.get("run_time_ns", 0) for p in runs) / cnt) if cnt else "-")' 
 run() { # python depth tracer -> "median lists/s" "alloc_enter ns"
   local python=$1 depth=$2 tracer=$3 out target pid= ns=-
   out=$(mktemp)
-  "$python" bench/py_deep.py "$depth" > "$out" &
+  "$python" bench/py_deep.py "$depth" >> "$out" &  # appends: the file is emptied below
   target=$!
-  [[ $tracer == leaktop ]] && { ./leaktop -p "$target" -i 1 --quiet --prom-file "$out.prom" 2>/dev/null & pid=$!; }
+  [[ $tracer == leaktop ]] && { "$leaktop" -p "$target" -i 1 --quiet --prom-file "$out.prom" 2>/dev/null & pid=$!; }
   sleep 1
   # attached once the first textfile is out (slow on a loaded machine)
   for ((i = 0; i < 600; i++)); do [[ -z $pid || -e $out.prom ]] && break; sleep 0.1; done

@@ -142,11 +142,15 @@ static __always_inline __u64 py_thread_state(__u32 tid)
 	case PY_TSTATE_TLS:
 		return read_pointer(tp, python.tls_offset);
 	case PY_TSTATE_TLS_MODULE: {
-		/* x86-64: the DTV pointer is the TCB's second word; 16-byte
-		 * entries; an unallocated block (the thread never touched one
-		 * of a dlopen'ed module) is -1. */
-		__u64 block = read_pointer(read_pointer(tp, 8), (__u64)python.tls_module * 16);
+		/* x86-64 glibc: the DTV pointer is the TCB's second word; its
+		 * entries are 16 bytes, the word before the first its length
+		 * (a thread's DTV can predate the dlopen of the module); an
+		 * unallocated block (the thread never touched it) is -1. */
+		__u64 dtv = read_pointer(tp, 8), block;
 
+		if (!dtv || read_pointer(dtv, -16) < python.tls_module)
+			return 0;
+		block = read_pointer(dtv, (__u64)python.tls_module * 16);
 		if (!block || block == (__u64)-1)
 			return 0;
 		return read_pointer(block, python.tls_offset);

@@ -23,12 +23,10 @@ def _pyenv_root():
 
 PYENV_ROOT = _pyenv_root()
 PYENV_VERSIONS = ["3.10.13", "3.11.7", "3.12.1", "3.13.0"]
-# ../shared beside the checkout (a worktree may sit one level deeper);
-# LEAKTOP_SHARED_PYTHONS names another place.
-SHARED_PYTHONS = next((p for p in [Path(os.environ.get("LEAKTOP_SHARED_PYTHONS", "/nonexistent")),
-                                   ROOT.parent / "shared" / "pythons",
-                                   ROOT.parent.parent / "shared" / "pythons"] if p.is_dir()),
-                      ROOT.parent / "shared" / "pythons")
+# ../shared/pythons beside the checkout (or beside its worktree directory)
+SHARED_PYTHONS = Path(os.environ.get("SHARED_PYTHONS") or next(
+    (p for p in (ROOT.parent / "shared" / "pythons", ROOT.parent.parent / "shared" / "pythons")
+     if p.is_dir()), ROOT.parent / "shared" / "pythons"))
 DEBIAN = Path("/usr/bin/python3.11")
 
 

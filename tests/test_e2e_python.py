@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TARGET_SOURCES, alloc_line, leaktop
-from pythons import DEBIAN, pyenv_params, shared_python
+from conftest import TARGET_SOURCES, alloc_line, leaktop, target
+from pythons import DEBIAN, pyenv, pyenv_params, shared_python
 
 SCRIPT = str(TARGET_SOURCES / "py_alloc.py")
 SMALL = ["dicts", "lists", "strings"]
@@ -58,8 +58,8 @@ def report_after_work(procs, lt, tgt_lines):
     return lt.fresh_json(3, 30)
 
 
-def attach_to_script(procs, python, *leaktop_args):
-    tgt = procs([python, SCRIPT, "--wait"])
+def attach_to_script(procs, python, *leaktop_args, launcher=(), env=None):
+    tgt = procs([*launcher, python, SCRIPT, "--wait"], env=env)
     tgt.wait_line("waiting", 20)
     lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "-n", "500", *leaktop_args))
     lt.json_lines(1, 20)
@@ -330,3 +330,20 @@ def test_coroutine_chain_walks_right(procs, python):
                 assert lines[1] == alloc_line("py_async.py", "middle")
                 chains["tasks"] += stack["outstanding_bytes"]
     assert chains == {"awaited": 10 * (123457 + 33), "tasks": 5 * (65537 + 33)}, chains
+
+
+@pytest.mark.parametrize("version", ["3.12.1", "3.13.0"])
+def test_dlopened_libpython_frames_and_objects(procs, version):
+    """A program that dlopen()s libpython (embedding): 3.12+'s thread state is
+    then in TLS blocks allocated per thread, found through each thread's
+    DTV; frames, threads and objects as with the python command."""
+    python = pyenv(version)
+    if not python.exists():
+        pytest.skip(f"{python} (pyenv {version}) not installed")
+    lib = python.parent.parent / "lib" / f"lib{python.name}.so.1.0"
+    expected = tracemalloc_lines(python)
+    report, lt = attach_to_script(procs, lib, launcher=[target("py_embed")],
+                                  env=dict(os.environ, PYTHONHOME=str(python.parent.parent)))
+    assert "every object (pymalloc's functions are probed)" in lt.stderr()
+    check_against_tracemalloc(report, expected, SMALL + BIG)
+    check_frames_and_churn(report)

@@ -1,8 +1,9 @@
-/* Finding CPython in a target and reading its code objects and allocator
- * tables from /proc/PID/mem.  Nothing here relies on debug info: the
- * interpreter's exported symbols (_PyRuntime, Py_Version, PyCode_Type,
- * PyObject_Malloc, PyObject_GetArenaAllocator) and the version's struct
- * layout (python_layouts.c) are enough. */
+/* Finding CPython (3.10 to 3.13) in a target and reading its code objects
+ * and allocator tables from /proc/PID/mem.  Nothing here relies on debug
+ * info: the interpreter's exported symbols (_PyRuntime, Py_Version or
+ * Py_GetVersion, PyCode_Type, PyObject_Malloc & co, the functions returning
+ * the thread state) read with a disassembler, the _Py_DebugOffsets block of
+ * 3.13, and the version's struct layout (python_layouts.c) are enough. */
 #define _GNU_SOURCE
 #include <capstone/capstone.h>
 #include <errno.h>
@@ -311,36 +312,43 @@ static uint32_t version_from_string(const struct python *py)
 }
 
 /* The value of the thread-local py->tls for the thread whose thread
- * pointer is tp (x86-64: the DTV pointer is the TCB's second word; its
- * entries are 16 bytes; -1 for a block not allocated yet). */
+ * pointer is tp (as the kernel's walk reads it: bpf/python_stack.bpf.h). */
 static uint64_t thread_local_of(const struct python *py, uint64_t tp)
 {
 	uint64_t block;
 
+	uint64_t dtv;
+
 	if (py->tls.tstate_from == PY_TSTATE_TLS)
 		return read_u64(py, tp + (uint64_t)py->tls.tls_offset);
-	block = read_u64(py, read_u64(py, tp + 8) + (uint64_t)py->tls.tls_module * 16);
+	dtv = read_u64(py, tp + 8);
+	if (!dtv || read_u64(py, dtv - 16) < py->tls.tls_module)
+		return 0;
+	block = read_u64(py, dtv + (uint64_t)py->tls.tls_module * 16);
 	return block && block != UINT64_MAX ? read_u64(py, block + (uint64_t)py->tls.tls_offset) : 0;
 }
 
 /* Whether the thread-local found holds what _Py_tss_tstate would: for each
  * thread state of the main interpreter, itself while the thread holds the
  * GIL, else NULL.  thread_id is pthread_self(), the thread pointer.  Nothing
- * to contradict when no thread holds the GIL now. */
-static bool thread_local_plausible(const struct python *py)
+ * to contradict when no thread holds the GIL now.  -1: contradicted; 0: no
+ * interpreter yet (a program starting); 1: plausible. */
+static int thread_local_plausible(const struct python *py)
 {
 	const struct python_layout *l = py->layout;
 	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
 	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
 
+	if (!tstate)
+		return 0;
 	for (int i = 0; tstate && i < 10000; i++) {
 		uint64_t value = thread_local_of(py, read_u64(py, tstate + l->tstate_thread_id));
 
 		if (value && value != tstate)
-			return false;
+			return -1;
 		tstate = read_u64(py, tstate + l->tstate_next);
 	}
-	return interp != 0;
+	return 1;
 }
 
 /* Where 3.12+ keeps the thread state, _Py_tss_tstate: found in a function
@@ -349,9 +357,12 @@ static bool thread_local_plausible(const struct python *py)
  * and then `mov %fs:(%reg)`), or of a shared library's TLS block (`lea
  * tls_index, %rdi; call __tls_get_addr`, then a load at a displacement).
  * Other thread-locals read on the way (profiling counters) are not loads
- * into %rax; the result is then checked against the thread states. */
-static bool find_thread_local(struct python *py)
+ * into %rax; the result is then checked against the thread states.
+ * Returns thread_local_plausible's answer for the one found (-1: none). */
+static int find_thread_local(struct python *py)
 {
+	int plausible;
+
 	for (int s = SYM_TSTATE_GET; s <= SYM_TSTATE_GET3; s++) {
 		uint64_t got[X86_REG_ENDING] = { 0 }, tls_index = 0;
 		bool called = false, found = false;
@@ -407,11 +418,77 @@ static bool find_thread_local(struct python *py)
 		}
 		cs_free(insns, n);
 		cs_close(&cs);
-		if (found && thread_local_plausible(py))
-			return true;
+		if (found && (plausible = thread_local_plausible(py)) >= 0)
+			return plausible;
 		py->tls = (struct python_config){ .tstate_from = PY_TSTATE_RUNTIME };
 	}
-	return false;
+	return -1;
+}
+
+/* Whether the ELF file at path names a libpython among its needed libraries. */
+static bool needs_libpython(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+	bool found = false;
+
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr shdr;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC ||
+		    !(data = elf_getdata(scn, NULL)) || !shdr.sh_entsize)
+			continue;
+		for (size_t i = 0; i < shdr.sh_size / shdr.sh_entsize && !found; i++) {
+			const char *name;
+
+			if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
+				continue;
+			name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
+			found = name && strncmp(name, "libpython", 9) == 0;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
+/* A shared libpython that the program itself links (DT_NEEDED) is in static
+ * TLS: its block is at the same distance below the thread pointer in every
+ * thread, so that the kernel's walk can read the thread state in one step
+ * instead of three (the DTV, the block, the variable).  Measured from the
+ * thread states there are, all agreeing; one dlopen()ed keeps the DTV walk
+ * (its blocks can be allocated per thread, anywhere). */
+static void prefer_static_tls(struct python *py, pid_t pid)
+{
+	const struct python_layout *l = py->layout;
+	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
+	int64_t offset = 0;
+	char exe[64];
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	if (py->tls.tstate_from != PY_TSTATE_TLS_MODULE || !needs_libpython(exe))
+		return;
+	for (int i = 0; tstate && i < 10000; i++) {
+		uint64_t tp = read_u64(py, tstate + l->tstate_thread_id);
+		uint64_t block = read_u64(py, read_u64(py, tp + 8) + (uint64_t)py->tls.tls_module * 16);
+		int64_t here = (int64_t)(block - tp) + py->tls.tls_offset;
+
+		if (!tp || !block || block == UINT64_MAX || (offset && here != offset))
+			return;
+		offset = here;
+		tstate = read_u64(py, tstate + l->tstate_next);
+	}
+	if (offset) {
+		py->tls.tstate_from = PY_TSTATE_TLS;
+		py->tls.tls_offset = offset;
+		py->tls.tls_module = 0;
+	}
 }
 
 /* 3.13+: the _Py_DebugOffsets block at the start of _PyRuntime.  A
@@ -481,7 +558,15 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 	if (!use_debug_offsets(py, hex, path, msg, msglen))
 		goto not_python;
 	py->tls.tstate_from = PY_TSTATE_RUNTIME;
-	if (!py->frames_off && py->layout->bpf.tstate_from != PY_TSTATE_RUNTIME && !find_thread_local(py)) {
+	if (!py->frames_off && py->layout->bpf.tstate_from != PY_TSTATE_RUNTIME) {
+		int found = find_thread_local(py);
+
+		if (found > 0) {
+			prefer_static_tls(py, pid);
+			return py;
+		}
+		if (found == 0)
+			goto not_python; /* not started yet: looked for again later */
 		snprintf(msg, msglen, "%s is Python %s: its thread state was not found (no known code reads _Py_tss_tstate); native frames only",
 			 path, py->version);
 		goto not_python;
@@ -490,38 +575,6 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 not_python:
 	python_free(py);
 	return NULL;
-}
-
-/* Whether the ELF file at path names a libpython among its needed libraries. */
-static bool needs_libpython(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf *elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Elf_Scn *scn = NULL;
-	bool found = false;
-
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr shdr;
-		GElf_Dyn dyn;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC ||
-		    !(data = elf_getdata(scn, NULL)) || !shdr.sh_entsize)
-			continue;
-		for (size_t i = 0; i < shdr.sh_size / shdr.sh_entsize && !found; i++) {
-			const char *name;
-
-			if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
-				continue;
-			name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
-			found = name && strncmp(name, "libpython", 9) == 0;
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	if (fd >= 0)
-		close(fd);
-	return found;
 }
 
 bool python_expected(pid_t pid)
@@ -736,6 +789,11 @@ static void read_code(struct python *py, struct code_info *c)
 			c->linetable_len = size;
 	}
 	c->valid = c->function || c->file;
+}
+
+uint32_t python_code_identity(const struct python *py, uint64_t code)
+{
+	return read_identity(py, code);
 }
 
 static int compare_codes(const void *a, const void *b)

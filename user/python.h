@@ -70,4 +70,8 @@ int python_mem_fd(const struct python *py);
 bool python_frame(struct python *py, uint64_t code, int32_t offset, uint32_t identity,
 		  struct frame *out);
 
+/* The identity (py_code_identity) of the code object at an address now, 0
+ * when there is none (tests). */
+uint32_t python_code_identity(const struct python *py, uint64_t code);
+
 #endif

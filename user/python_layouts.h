@@ -26,7 +26,7 @@ struct python_layout {
 
 /* The kernel walk's configuration for the layout (python_config without the
  * per-process addresses): false when its fields do not fit the walk's reads
- * (PY_FRAME_WINDOW, PY_CODE_WINDOW). */
+ * (PY_WINDOW bytes each). */
 bool python_layout_config(const struct python_layout *l, struct python_config *out);
 
 /* CPython 3.13+ publishes its offsets at the start of _PyRuntime, a

@@ -132,8 +132,8 @@ TEST(python312_and_313_lines_match_co_lines)
 	CHECK_LINES(python311_line_at, 313);
 }
 
-/* The kernel reads a frame's three fields in one PY_FRAME_WINDOW read, and a
- * code object's identity in one PY_CODE_WINDOW read. */
+/* The kernel reads a frame's fields in one read, and a code object's
+ * identity in another (PY_WINDOW bytes at most each). */
 TEST(python_layouts_fields_fit_one_read)
 {
 	for (unsigned minor = 0; minor < 30; minor++) {
