@@ -134,6 +134,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	bpf_map__set_max_entries(p->skel->maps.stack_index, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_keys, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.free_slots, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
 	e = leaktop_bpf__load(p->skel);
@@ -270,6 +271,11 @@ int probes_stack_keys_fd(const struct probes *p)
 int probes_stack_stats_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.stack_stats);
+}
+
+int probes_free_slots_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.free_slots);
 }
 
 uint32_t probes_stack_slots_used(const struct probes *p)

@@ -35,11 +35,13 @@ int probes_count(const struct probes *p);	/* uprobes attached */
  * them again; resume returns 0 or a negative errno. */
 void probes_pause_allocs(struct probes *p);
 int probes_resume_allocs(struct probes *p);
-/* The per-stack maps (struct stack_slot_key) and the slots handed out so far
- * (more than the arrays hold once they are full). */
+/* The per-stack maps (struct stack_slot_key), the queue of slots given back,
+ * and the slots taken from those never used so far (more than the arrays
+ * hold once they are all taken). */
 int probes_stack_index_fd(const struct probes *p);
 int probes_stack_keys_fd(const struct probes *p);
 int probes_stack_stats_fd(const struct probes *p);
+int probes_free_slots_fd(const struct probes *p);
 uint32_t probes_stack_slots_used(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
