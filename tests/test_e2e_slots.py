@@ -61,3 +61,51 @@ def test_late_leak_is_seen_after_slots_are_used_up_many_times(procs):
     assert before <= stack["outstanding_bytes"] <= before + 11 * 8192, (stack, before)
     # Nothing lost over the last intervals: every new stack found a slot.
     assert reports[-1]["lost_events"] == reports[0]["lost_events"], [r["lost_events"] for r in reports]
+
+
+def path_of(folded_frames):
+    """The path number of a slot_race stack (folded: outermost frame first):
+    the call site taken at each level is a bit, the outermost one bit 0."""
+    sites = [f.split(" ")[0] for f in folded_frames if f.split(" ")[0] in ("zero", "one")]
+    return sum(1 << depth for depth, site in enumerate(sites) if site == "one") if len(sites) == 13 else None
+
+
+def test_slots_recycled_under_racing_threads_keep_exact_figures(procs, tmp_path):
+    # 4 threads on 2^13 paths (a sliding window of them, shared), freeing each
+    # other's blocks, through 2048 slots: every slot serves several stacks.
+    max_stacks = 2048
+    folded = tmp_path / "race.folded"
+    tgt = procs([target("slot_race"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.1", "-n", "3", "--max-stacks", max_stacks,
+                       "--folded", folded))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    kept = {}
+    while (line := tgt.read_line(120)) is not None and not line.startswith("done"):
+        _, path, _, bytes_ = line.split()
+        kept[int(path)] = int(bytes_)
+    assert line is not None, "the target did not finish"
+    assert int(line.split()[2]) >= 3 * max_stacks  # stacks made: several per slot
+    assert len(kept) > 100
+
+    lt.fresh_json(2, 30)  # the target holds still now
+    os.kill(lt.pid, signal.SIGUSR1)  # folded stacks at the next interval
+    report = lt.fresh_json(2, 30)
+    assert report["lost_events"] == 0  # every stack found a slot: the figures are whole
+    got, unknown = {}, []
+    for row in folded.read_text().splitlines():
+        frames, bytes_ = row.rsplit(" ", 1)
+        frames = frames.split(";")
+        if not any(f.startswith("descend ") for f in frames):
+            continue  # the threads' own (glibc's thread-local storage)
+        path = path_of(frames)
+        if path is None:
+            unknown.append(row)
+        else:
+            got[path] = got.get(path, 0) + int(bytes_)
+    assert not unknown
+    # Each path's block size is its own: equal bytes are equal block counts.
+    assert got == kept, sorted((p, kept.get(p), got.get(p)) for p in set(kept) | set(got)
+                               if kept.get(p) != got.get(p))[:20]

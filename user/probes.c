@@ -135,7 +135,10 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	bpf_map__set_max_entries(p->skel->maps.stack_keys, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.free_slots, cfg->max_stacks);
-	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
+	/* A trace outlives its slot by a reading or more (user/slots.c), and
+	 * calls in flight hold theirs before they have a slot: room for both
+	 * (entries are allocated as stored). */
+	bpf_map__set_max_entries(p->skel->maps.stack_traces, 2 * cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
 	e = leaktop_bpf__load(p->skel);
 	if (e) {

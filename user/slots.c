@@ -17,7 +17,12 @@
  * A slot of an exec'd program image is reset instead: its live allocations
  * were dropped with the image (drop_other_generations), so its figures are
  * zeroed; a release already past its generation check may still take its
- * bytes off, so the slot rests one reading, is zeroed again, then pushed. */
+ * bytes off, so the slot rests one reading, is zeroed again, then pushed.
+ *
+ * The kernel's native and Python stacks are deleted a reading after the last
+ * held slot naming them is given back.  Those no slot ever named (the call
+ * that stored one found no slot, or failed) are swept every SLOT_IDLE_S:
+ * deleted when still unnamed at the next sweep. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -60,6 +65,7 @@ struct slot_table {
 	uint32_t nslots;
 	uint32_t queued;	/* slots on free_slots */
 	uint32_t held;
+	uint32_t claims, last_claims; /* slots claimed this reading, the last one */
 	uint64_t given_back;
 	uint64_t reading;
 	/* Held slots whose keys name each native (by stack id) and Python
@@ -67,6 +73,9 @@ struct slot_table {
 	struct id_map trace_refs, py_refs;
 	struct unnamed *unnamed;
 	size_t nunnamed, unnamed_capacity;
+	/* Stacks unnamed at the last sweep, and when the next one is due. */
+	struct id_map swept_traces, swept_py;
+	uint64_t next_sweep;
 };
 
 struct slot_table *slot_table_new(const struct collection *c, struct stack_table *stacks,
@@ -97,6 +106,8 @@ void slot_table_free(struct slot_table *t)
 		return;
 	id_map_free(&t->trace_refs);
 	id_map_free(&t->py_refs);
+	id_map_free(&t->swept_traces);
+	id_map_free(&t->swept_py);
 	free(t->unnamed);
 	free(t->slots);
 	free(t->figures);
@@ -158,6 +169,42 @@ static void delete_unnamed(struct slot_table *t)
 	t->nunnamed -= done;
 }
 
+/* Deletes the stacks of a map (stack_traces: 32-bit keys, py_stacks:
+ * 64-bit) that no held slot names and that were unnamed at the last sweep
+ * too; remembers the others that are unnamed now. */
+static void sweep(int fd, const struct id_map *refs, struct id_map *swept)
+{
+	struct id_map unnamed = { 0 };
+	uint64_t key = 0, next = 0, *doomed = NULL;
+	size_t ndoomed = 0, capacity = 0;
+	void *prev = NULL;
+
+	/* Deleting while walking would restart the walk: collect first. */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		uint64_t id = next; /* a 32-bit key fills the low half (x86) */
+		uint64_t *grown;
+
+		key = next;
+		prev = &key;
+		if (id_map_get(refs, id))
+			continue;
+		if (!id_map_get(swept, id)) {
+			id_map_set(&unnamed, id, 1);
+			continue;
+		}
+		grown = grow_array(doomed, &capacity, ndoomed + 1, sizeof(*grown), 256);
+		if (!grown)
+			break;
+		doomed = grown;
+		doomed[ndoomed++] = id;
+	}
+	for (size_t i = 0; i < ndoomed; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+	id_map_free(swept);
+	*swept = unnamed;
+}
+
 /* A waiting slot whose key the kernel has written: held from now on. */
 static bool claim(struct slot_table *t, uint32_t slot)
 {
@@ -171,6 +218,7 @@ static bool claim(struct slot_table *t, uint32_t slot)
 	*s = (struct slot){ .gen = s->gen, .exec_gen = key.generation, .state = SLOT_HELD };
 	name_stacks(t, &key, 1);
 	t->held++;
+	t->claims++;
 	return true;
 }
 
@@ -291,12 +339,17 @@ static struct stack *slot_stack(struct slot_table *t, uint32_t slot)
 void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, double interval_s,
 		       slot_stack_fn fn, void *ctx)
 {
-	uint32_t idle_needed = (uint32_t)fmax(2, ceil(SLOT_IDLE_S / interval_s));
+	uint32_t idle_needed = (uint32_t)fmax(2, ceil(SLOT_IDLE_S / interval_s)), free_slots;
 
 	if (used > t->nslots)
 		used = t->nslots; /* full: later slots were never handed out */
-	if (t->nslots - used + t->queued < t->nslots / 4)
+	/* Scarce: fewer free than a quarter, or than new stacks take in four
+	 * readings at the last one's pace. */
+	free_slots = t->nslots - used + t->queued;
+	if (free_slots < t->nslots / 4 || free_slots < 4 * (uint64_t)t->last_claims)
 		idle_needed = 2;
+	t->last_claims = t->claims;
+	t->claims = 0;
 	t->reading++;
 	/* Each figure is one aligned 64-bit word, updated atomically. */
 	for (uint32_t slot = 0; slot < used; slot++) {
@@ -332,4 +385,9 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 	}
 	/* After the claims: a stack a new slot names is not deleted. */
 	delete_unnamed(t);
+	if (t->reading >= t->next_sweep) {
+		sweep(t->maps.traces_fd, &t->trace_refs, &t->swept_traces);
+		sweep(t->maps.py_stacks_fd, &t->py_refs, &t->swept_py);
+		t->next_sweep = t->reading + (uint64_t)ceil(SLOT_IDLE_S / interval_s);
+	}
 }

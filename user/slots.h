@@ -18,8 +18,8 @@ struct slot_maps {
 };
 
 /* A slot whose stack has held nothing for this long is given back; sooner
- * (after two readings at zero) when fewer than a quarter of the slots are
- * free. */
+ * (after two readings at zero) when free slots are scarce: fewer than a
+ * quarter of them, or than new stacks would take in four readings. */
 #define SLOT_IDLE_S 5.0
 
 struct slot_table;
