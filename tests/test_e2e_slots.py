@@ -37,6 +37,8 @@ def test_late_leak_is_seen_after_slots_are_used_up_many_times(procs):
                leaked[-1][0] - leaked[0][0] >= WINDOW_S + 2):
         line = tgt.read_line(max(0.01, deadline - time.monotonic()))
         assert line is not None, "the target stopped reporting"
+        if not line.startswith("leaked "):
+            continue  # paths made before the leak
         _, bytes_, at, paths = line.split()
         leaked.append((float(at), int(bytes_), int(paths)))
 
@@ -109,3 +111,36 @@ def test_slots_recycled_under_racing_threads_keep_exact_figures(procs, tmp_path)
     # Each path's block size is its own: equal bytes are equal block counts.
     assert got == kept, sorted((p, kept.get(p), got.get(p)) for p in set(kept) | set(got)
                                if kept.get(p) != got.get(p))[:20]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_memory_follows_the_stacks_alive_not_all_those_ever_seen(procs):
+    # 2^20 call paths, 8000 new ones a second, each holding a block for half a
+    # second: every stack is seen, held, then let go.  With room for all of
+    # them (--max-stacks 262144), leaktop must still let go of their frames
+    # and history: its memory stays flat while the stacks seen triple.
+    live = 4000
+    tgt = procs([target("turnover"), "--wait", "--leak-after", "100000", "--paths-per-s", "8000",
+                 "--bits", "20", "--live", live])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "--window", "2", "-n", "1",
+                       "--max-stacks", 262144))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+
+    def rss_once_made(paths):
+        while (line := tgt.read_line(120)) is not None:
+            if int(line.split()[1]) >= paths:
+                return rss_kib(lt.pid)
+        raise AssertionError("the target stopped reporting")
+
+    middle = rss_once_made(80000)  # past the first slots given back
+    late = rss_once_made(240000)
+    assert late - middle < 4096, (middle, late)  # KiB
+    report = lt.fresh_json(1, 30)
+    assert report["outstanding_allocs"] >= 0.9 * live  # the stacks alive are tracked

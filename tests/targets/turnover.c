@@ -1,24 +1,29 @@
-/* Call paths that keep changing, as in a long-lived service: path n of 2^16
- * goes down BITS levels of recursion, each through one of two call sites
- * picked by a bit of n, so every path is a stack of its own.  PATHS_PER_S new
- * paths a second each allocate a block, kept while LIVE newer ones are made
+/* Call paths that keep changing, as in a long-lived service: path n of
+ * 2^bits (--bits, 16 by default) goes down `bits` levels of recursion, each
+ * through one of two call sites picked by a bit of n, so every path is a
+ * stack of its own.  --paths-per-s new paths a second (1600 by default) each
+ * allocate a block, kept while --live newer ones are made (300)
  * (a few hundred stacks hold memory at any time; the stack slots of leaktop
  * are used up many times over).  After --leak-after SECONDS a thread leaks
- * LEAK_SIZE bytes every 100 ms on a stack of its own, and prints
- * "leaked BYTES AT PATHS" every second: the bytes leaked so far, the time
- * (CLOCK_REALTIME, as leaktop's JSON) and the paths made so far.
+ * LEAK_SIZE bytes every 100 ms on a stack of its own.  Every second it prints
+ * "made PATHS" until the leak starts, then "leaked BYTES AT PATHS": the bytes
+ * leaked so far, the time (CLOCK_REALTIME, as leaktop's JSON) and the paths
+ * made so far.
  *
- * Usage: turnover [--wait] [--leak-after SECONDS] [--paths-per-s N] */
+ * Usage: turnover [--wait] [--leak-after SECONDS] [--paths-per-s N] [--bits N]
+ *                 [--live N] */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include "target.h"
 
-#define BITS 16
-#define LIVE 300
+#define MAX_BITS 24
+#define MAX_LIVE 100000
 #define BLOCK 64
 #define LEAK_SIZE 8192
 #define LEAK_PERIOD_NS (100 * 1000 * 1000)
+
+static int bits = 16;
 
 static void *descend(unsigned n, int depth);
 
@@ -42,7 +47,7 @@ __attribute__((noinline)) static void *one(unsigned n, int depth)
 
 __attribute__((noinline)) static void *descend(unsigned n, int depth)
 {
-	if (depth == BITS)
+	if (depth == bits)
 		return malloc(BLOCK); /* ALLOC:turnover */
 	return (n >> depth) & 1 ? one(n, depth) : zero(n, depth);
 }
@@ -75,8 +80,12 @@ static void *leaker(void *arg)
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	add_ns(&next, (long)(leak_after_s * 1e9));
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	for (double waited = 0; waited < leak_after_s; waited += 1) {
+		add_ns(&next, (long)((leak_after_s - waited < 1 ? leak_after_s - waited : 1) * 1e9));
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		printf("made %lu\n", paths_made);
+		fflush(stdout);
+	}
 	for (;;) {
 		leak_late();
 		leaked += LEAK_SIZE;
@@ -102,20 +111,26 @@ static double arg_value(int argc, char **argv, const char *flag, double dflt)
 
 int main(int argc, char **argv)
 {
-	static void *live[LIVE];
+	static void *live[MAX_LIVE];
+	unsigned nlive = (unsigned)arg_value(argc, argv, "--live", 300);
 	double paths_per_s = arg_value(argc, argv, "--paths-per-s", 1600);
 	long period_ns = (long)(1e9 / paths_per_s);
 	struct timespec next;
 	pthread_t thread;
 
 	leak_after_s = arg_value(argc, argv, "--leak-after", 10);
+	bits = (int)arg_value(argc, argv, "--bits", 16);
+	if (bits < 1 || bits > MAX_BITS)
+		bits = 16;
+	if (nlive < 1 || nlive > MAX_LIVE)
+		nlive = 300;
 	wait_for_go(argc, argv);
 	pthread_create(&thread, NULL, leaker, NULL);
 	say_ready();
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (unsigned n = 0;; n++) {
-		free(live[n % LIVE]);
-		live[n % LIVE] = descend(n % (1u << BITS), 0);
+		free(live[n % nlive]);
+		live[n % nlive] = descend(n % (1u << bits), 0);
 		paths_made = n + 1;
 		/* Ten paths per wake-up: the rate holds on a loaded machine. */
 		if (n % 10 == 9) {
