@@ -641,6 +641,11 @@ static int start(struct session *s)
 	for (int i = 0; i < allocators.count; i++)
 		fprintf(stderr, " %s", allocators.objects[i].path);
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
+	char largest[160];
+	uint64_t map_bytes = probes_map_memory(s->probes, largest, sizeof(largest));
+
+	fprintf(stderr, "leaktop: kernel maps hold %.1f MiB (%s; --max-allocs and --max-stacks size them)\n",
+		(double)map_bytes / (1 << 20), largest);
 	for (int i = 0; i < allocators.count; i++)
 		if (allocators.objects[i].new_left_out[0])
 			fprintf(stderr, "leaktop: %s: not traced: %s (it leaves through code whose returns leaktop cannot find; "

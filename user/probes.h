@@ -30,6 +30,10 @@ void probes_detach(struct probes *p);
 
 int probes_count(const struct probes *p);	/* uprobes attached */
 
+/* Kernel memory the maps hold now (locked: the host's, not the target's),
+ * in bytes; the largest three, named, go to `largest`. */
+uint64_t probes_map_memory(const struct probes *p, char *largest, size_t len);
+
 /* --duty-cycle: stops recording and detaches the allocation probes (those
  * on free and the realloc family stay, to release blocks), and attaches
  * them again; resume returns 0 or a negative errno. */
