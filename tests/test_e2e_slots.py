@@ -144,3 +144,21 @@ def test_memory_follows_the_stacks_alive_not_all_those_ever_seen(procs):
     assert late - middle < 4096, (middle, late)  # KiB
     report = lt.fresh_json(1, 30)
     assert report["outstanding_allocs"] >= 0.9 * live  # the stacks alive are tracked
+
+
+def test_slots_of_an_exec_d_image_come_back(procs):
+    # 600 stacks held, an exec, 600 new stacks held: with 1000 slots the new
+    # image's fit only in the old image's slots.
+    tgt = procs([target("exec_stacks"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.2", "-n", "1000", "--max-stacks", 1000))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("ready", 15)
+    line = tgt.read_line(30)
+    assert line and line.startswith("kept "), line
+    report = lt.fresh_json(2, 30)
+    held = sum(s["outstanding_bytes"] for s in report["stacks"]
+               if any(f["function"] == "descend" for f in s["frames"]))
+    assert held == int(line.split()[1])
+    assert report["lost_events"] == 0
