@@ -336,6 +336,21 @@ static struct stack *slot_stack(struct slot_table *t, uint32_t slot)
 	return s->stack;
 }
 
+void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen)
+{
+	if (used > t->nslots)
+		used = t->nslots;
+	for (uint32_t slot = 0; slot < used; slot++) {
+		struct slot *s = &t->slots[slot];
+
+		if (s->state == SLOT_WAITING && !claim(t, slot))
+			continue;
+		/* One whose kernel stacks were missing waits for the readings. */
+		if (s->state == SLOT_HELD && !s->stack && !s->tries && s->exec_gen == exec_gen)
+			slot_stack(t, slot);
+	}
+}
+
 void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, double interval_s,
 		       slot_stack_fn fn, void *ctx)
 {

@@ -42,6 +42,13 @@ typedef void (*slot_stack_fn)(void *ctx, struct stack *st, int64_t bytes, int64_
 void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, double interval_s,
 		       slot_stack_fn fn, void *ctx);
 
+/* Claims the slots the kernel handed out since the last look and builds
+ * their stacks (those of the program image exec_gen), whether they hold
+ * anything or not: for a caller that names stacks while the target lives,
+ * between readings (its mappings and Python code objects can no longer be
+ * read once it has exited).  Memory reads only, but for the symbolizing. */
+void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen);
+
 /* Slots that have a stack now, and slots given back so far. */
 uint32_t slot_table_held(const struct slot_table *t);
 uint64_t slot_table_given_back(const struct slot_table *t);
