@@ -62,17 +62,21 @@ struct {
 	__type(value, struct alloc_info);
 } allocs SEC(".maps");
 
-/* Stack key -> its slot (see struct stack_slot_key). */
+/* Stack key -> its slot (see struct slot_ref).  Not preallocated: an entry
+ * userspace deletes is not reused before the programs that may be reading
+ * it are done (RCU), so a lookup never reads another stack's slot. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct stack_key);
-	__type(value, __u32);
+	__type(value, struct slot_ref);
 } stack_index SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct stack_slot_key);
 } stack_keys SEC(".maps");
@@ -85,13 +89,24 @@ struct {
 	__type(value, struct stack_stats);
 } stack_stats SEC(".maps");
 
-/* Slots handed out so far (a few past the arrays' size once they are full). */
+/* Slots given back by userspace, for new stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__type(value, __u32);
+} free_slots SEC(".maps");
+
+/* Slots taken from the never-used ones so far (a few past the arrays' size
+ * once they are all taken). */
 __u32 stack_slots_used = 0;
 
-/* Native stacks by id (bpf/unwind.bpf.h), each stored once. */
+/* Native stacks by id (bpf/unwind.bpf.h), each stored once; userspace
+ * deletes those no slot's key names any more.  Not preallocated: a trace is
+ * 1 KiB, and most of the map is empty most of the time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct stack_trace);
 } stack_traces SEC(".maps");
@@ -182,15 +197,24 @@ static __always_inline bool take_alloc(__u64 ptr, struct alloc_info *info)
 	return true;
 }
 
-/* Takes what a record added to its stack off again. */
+/* Takes what a record added to its stack off again: the count first, in
+ * the word that also says whether the slot still belongs to the record's
+ * stack (a slot is given to another stack only at a count of zero, so while
+ * this record is counted it does, unless userspace reset the slots of an
+ * exec'd program image; then nothing is taken off). */
 static __always_inline void unaccount(const struct alloc_info *info)
 {
 	struct stack_stats *s = bpf_map_lookup_elem(&stack_stats, &info->slot);
+	__u64 old;
 
-	if (s) {
-		__sync_fetch_and_add(&s->bytes, -(__s64)info->size);
-		__sync_fetch_and_add(&s->allocs, -(__s64)info->count);
+	if (!s)
+		return;
+	old = __sync_fetch_and_add(&s->allocs_gen, -info->count);
+	if (slot_gen(old) != info->slot_gen) {
+		__sync_fetch_and_add(&s->allocs_gen, info->count);
+		return;
 	}
+	__sync_fetch_and_add(&s->bytes, -(__s64)info->size);
 }
 
 /* Forget a live allocation, if we saw it being made. */
@@ -207,46 +231,114 @@ static __always_inline __u64 new_tag(void)
 	return bpf_get_prandom_u32() | 1ULL << 32; /* never 0 */
 }
 
-/* The slot of key, handed out on its first allocation; false when the slots
- * are all taken. */
-static __always_inline bool stack_slot(const struct stack_key *key, __u32 *slot)
+/* A new slot's native stack was stored at the call's entry, but userspace
+ * may have deleted it since (it deletes the stacks no slot's key names, and
+ * this key had no slot yet): store it again from the thread's unwind
+ * scratch, which holds it until the thread's next walk. */
+static __always_inline void keep_trace(const struct stack_key *key)
+{
+	__u32 id = (__u32)key->stack_id;
+	struct cfi_scratch *sc;
+	__u64 hash;
+
+	if (key->stack_id < 0 || bpf_map_lookup_elem(&stack_traces, &id))
+		return;
+	sc = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), 0, 0);
+	if (!sc)
+		return;
+	hash = sc->trace.hash;
+	if (((__u32)(hash ^ (hash >> 32)) & 0x7fffffff) == id) /* as unwind_user_stack() */
+		bpf_map_update_elem(&stack_traces, &id, &sc->trace, BPF_NOEXIST);
+}
+
+/* A slot for a key that has none: a free one, else one never used; false
+ * when there is none.  Only when a new stack shows up. */
+static __noinline bool new_slot(const struct stack_key *key, struct slot_ref *ref)
 {
 	struct stack_slot_key *k;
-	__u32 *found = bpf_map_lookup_elem(&stack_index, key);
+	struct stack_stats *s;
+	struct slot_ref *found;
+	__u32 slot;
 
-	if (found) {
-		*slot = *found;
-		return true;
+	if (bpf_map_pop_elem(&free_slots, &slot)) {
+		/* Full: stop counting up (the counter would wrap after 2^32
+		 * tries and hand out taken slots again).  Racing threads may
+		 * pass this check together and overshoot by a few; the lookup
+		 * below stops them. */
+		if (stack_slots_used >= stack_slots_max)
+			return false;
+		slot = __sync_fetch_and_add(&stack_slots_used, 1);
 	}
-	/* Full: stop counting up (the counter would wrap after 2^32 tries and
-	 * hand out taken slots again).  Racing threads may pass this check
-	 * together and overshoot by a few; the lookup below stops them. */
-	if (stack_slots_used >= stack_slots_max)
-		return false;
-	*slot = __sync_fetch_and_add(&stack_slots_used, 1);
-	k = bpf_map_lookup_elem(&stack_keys, slot);
-	if (!k)
+	k = bpf_map_lookup_elem(&stack_keys, &slot);
+	s = bpf_map_lookup_elem(&stack_stats, &slot);
+	if (!k || !s)
 		return false; /* all taken */
+	ref->slot = slot;
+	ref->gen = slot_gen(s->allocs_gen); /* userspace bumped it before the push */
+	k->written = 0;
+	barrier(); /* x86 keeps stores in order: readers see 0 before the key */
 	k->key = *key;
-	barrier(); /* x86 keeps stores in order: the key is out before ready */
-	k->ready = 1;
-	if (bpf_map_update_elem(&stack_index, key, slot, BPF_NOEXIST) == 0)
+	barrier();
+	k->written = ref->gen + 1;
+	keep_trace(key);
+	if (bpf_map_update_elem(&stack_index, key, ref, BPF_NOEXIST) == 0)
 		return true;
-	/* Another thread made this stack's slot meanwhile (ours stays empty),
-	 * or the index is full. */
+	/* Another thread made this stack's slot meanwhile, or the index is
+	 * full.  Ours keeps its key and stays empty: userspace gives it back
+	 * like any idle slot. */
 	found = bpf_map_lookup_elem(&stack_index, key);
 	if (found)
-		*slot = *found;
+		*ref = *found;
 	return found;
 }
 
+/* The slot of key (a lookup, for every stack but new ones). */
+static __always_inline bool stack_slot(const struct stack_key *key, struct slot_ref *ref)
+{
+	struct slot_ref *found = bpf_map_lookup_elem(&stack_index, key);
+
+	if (found) {
+		*ref = *found;
+		return true;
+	}
+	return new_slot(key, ref);
+}
+
+/* Adds an allocation to its stack's slot and says which in *info; false
+ * when it has no slot.  The count goes first, in the word that holds the
+ * slot's generation: when the slot was given to another stack since the
+ * index was read (userspace gives back slots that held nothing for a while,
+ * and this may be the first allocation in a long time), the add is taken
+ * back and the key's new slot is looked up. */
+static __always_inline bool account(const struct stack_key *key, struct alloc_info *info)
+{
+	struct stack_stats *s;
+	struct slot_ref ref;
+	__u64 old;
+
+	for (int i = 0; i < 2; i++) {
+		if (!stack_slot(key, &ref) || !(s = bpf_map_lookup_elem(&stack_stats, &ref.slot)))
+			return false;
+		old = __sync_fetch_and_add(&s->allocs_gen, info->count);
+		if (slot_gen(old) == (__u16)ref.gen) {
+			__sync_fetch_and_add(&s->bytes, (__s64)info->size);
+			info->slot = ref.slot;
+			info->slot_gen = (__u16)ref.gen;
+			return true;
+		}
+		__sync_fetch_and_add(&s->allocs_gen, -info->count);
+	}
+	return false;
+}
+
+/* Counts a new block on its stack and keeps its record, to take it off
+ * again when the block is freed. */
 static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key)
 {
 	struct alloc_info info = { .size = size, .count = count, .generation = key->generation,
 				   .tag = new_tag() };
-	struct stack_stats *s;
 
-	if (!stack_slot(key, &info.slot) || !(s = bpf_map_lookup_elem(&stack_stats, &info.slot))) {
+	if (!account(key, &info)) {
 		count_lost(LOST_STACKS_FULL);
 		return;
 	}
@@ -256,11 +348,9 @@ static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct st
 		release(ptr);
 		if (bpf_map_update_elem(&allocs, &ptr, &info, BPF_NOEXIST)) {
 			count_lost(LOST_ALLOCS_FULL);
-			return;
+			unaccount(&info);
 		}
 	}
-	__sync_fetch_and_add(&s->bytes, (__s64)size);
-	__sync_fetch_and_add(&s->allocs, (__s64)count);
 }
 
 /* A realloc-family call is over: its old block is gone (freed, or moved to

@@ -75,12 +75,29 @@ struct stack_key {
 
 /* Outstanding (allocated, not yet freed) figures of one stack.  Allocation
  * counts are kept in 1/COUNT_UNIT: a sampled allocation stands for a
- * fractional number of them. */
+ * fractional number of them.  The count shares its word with the slot's
+ * generation, bumped each time the slot is given to another stack: one
+ * atomic add both counts and tells whether the slot is still the stack's
+ * (see SLOT_GEN_SHIFT). */
 #define COUNT_UNIT 1024
 struct stack_stats {
 	__s64 bytes;
-	__s64 allocs;		/* in 1/COUNT_UNIT allocations */
+	__u64 allocs_gen;	/* generation << SLOT_GEN_SHIFT + allocs (in 1/COUNT_UNIT) */
 };
+
+/* allocs_gen holds the allocation count, signed, in its low 48 bits (a
+ * release racing with a record can take it below zero for a moment) and the
+ * slot generation in the high 16. */
+#define SLOT_GEN_SHIFT 48
+static inline __s64 slot_allocs(__u64 allocs_gen)
+{
+	return (__s64)(allocs_gen << (64 - SLOT_GEN_SHIFT)) >> (64 - SLOT_GEN_SHIFT);
+}
+
+static inline __u16 slot_gen(__u64 allocs_gen)
+{
+	return (__u16)((allocs_gen + (1ULL << (SLOT_GEN_SHIFT - 1))) >> SLOT_GEN_SHIFT);
+}
 
 /* One live allocation and what it added to its stack (exact mode: its size
  * and COUNT_UNIT; sampled: the estimates it stands for), taken off again when
@@ -90,17 +107,28 @@ struct alloc_info {
 	__u64 count;		/* in 1/COUNT_UNIT allocations */
 	__u32 slot;		/* its stack's slot in stack_stats */
 	__u16 generation;	/* its stack's stack_key.generation */
-	__u16 pad;
+	__u16 slot_gen;		/* the slot's generation when it was recorded */
 	__u64 tag;		/* random, never 0 while the record is in the map; the
 				 * thread that swaps it to 0 takes the record out */
 };
 
-/* Each stack has a slot, handed out once (stack_slots_used counts them): its
- * figures are stack_stats[slot], an array userspace reads through mmap each
- * interval (no system call, no lock), its key is stack_keys[slot]. */
+/* Each stack has a slot while it holds memory: its figures are
+ * stack_stats[slot], an array userspace reads through mmap each interval (no
+ * system call, no lock), its key is stack_keys[slot] (mapped too), and
+ * stack_index finds the slot from the key.  Slots come from free_slots, else
+ * from those never used (stack_slots_used counts them).  Userspace gives a
+ * slot back once its stack has held nothing for a while: it deletes the
+ * index entry, bumps the slot's generation (only while the count is zero)
+ * and pushes the slot on free_slots. */
+struct slot_ref {
+	__u32 slot;
+	__u32 gen;		/* the slot's generation for this stack */
+};
+
 struct stack_slot_key {
 	struct stack_key key;
-	__u32 ready;		/* written last: the key is complete */
+	__u32 written;		/* 1 + the slot generation the key was written
+				 * for, stored last; 0 while being written */
 	__u32 pad;
 };
 

@@ -443,7 +443,9 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		return id;
 	if (!found)
 		found = bpf_map_lookup_elem(&stack_traces, &id); /* another CPU stored it */
-	return found && found->hash == sc->trace.hash ? id : -1;
+	/* (long)id: with `id : -1` the -1 would become the __u32 0xffffffff,
+	 * a positive long, and the failure would go uncounted. */
+	return found && found->hash == sc->trace.hash ? (long)id : -1;
 }
 
 #endif

@@ -32,19 +32,29 @@ static int read_counters(int fd, uint64_t *counters, __u32 n)
 	return 0;
 }
 
+static void *map_array(int fd, size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int collection_open(struct collection *c, int keys_fd, int stats_fd, uint32_t nslots)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	void *stats;
 
 	memset(c, 0, sizeof(*c));
 	c->stats_len = ((size_t)nslots * sizeof(struct stack_stats) + page - 1) / page * page;
-	stats = mmap(NULL, c->stats_len, PROT_READ, MAP_SHARED, stats_fd, 0);
-	if (stats == MAP_FAILED)
-		return -errno;
-	c->stats = stats;
+	c->keys_len = ((size_t)nslots * sizeof(struct stack_slot_key) + page - 1) / page * page;
+	c->stats = map_array(stats_fd, c->stats_len, PROT_READ | PROT_WRITE);
+	c->keys = map_array(keys_fd, c->keys_len, PROT_READ);
+	if (!c->stats || !c->keys) {
+		int err = -errno;
+
+		collection_close(c);
+		return err;
+	}
 	c->nslots = nslots;
-	c->keys_fd = keys_fd;
 	return 0;
 }
 
@@ -52,38 +62,28 @@ void collection_close(struct collection *c)
 {
 	if (c->stats)
 		munmap((void *)c->stats, c->stats_len);
+	if (c->keys)
+		munmap((void *)c->keys, c->keys_len);
 	memset(c, 0, sizeof(*c));
 }
 
-/* Counts are kept in 1/COUNT_UNIT (sampled estimates): round.  The figures
- * are read straight from the kernel's array: each is one aligned 64-bit
- * word, updated atomically. */
-int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack_slot_fn fn, void *ctx)
+int collect_counters(struct collection *c, int lost_fd, int hits_fd)
 {
-	if (used > c->nslots)
-		used = c->nslots; /* full: later slots were never handed out */
-	for (uint32_t slot = 0; slot < used; slot++) {
-		int64_t bytes = c->stats[slot].bytes, allocs = c->stats[slot].allocs;
-
-		if (bytes == 0 && allocs == 0)
-			continue; /* balanced, or a slot another thread's made redundant */
-		fn(ctx, slot, bytes, (allocs + COUNT_UNIT / 2) / COUNT_UNIT);
-	}
 	return read_counters(lost_fd, c->lost, LOST_COUNT) ?: read_counters(hits_fd, &c->hits, 1);
 }
 
-bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack_key *key)
+bool collection_slot_key(const struct collection *c, uint32_t slot, uint16_t gen, struct stack_key *key)
 {
-	struct stack_slot_key k;
+	const volatile struct stack_slot_key *k = &c->keys[slot];
 
-	if (bpf_map_lookup_elem(c->keys_fd, &slot, &k) || !k.ready)
+	/* The kernel zeroes `written`, writes the key, then sets `written`
+	 * (x86 keeps stores in order): a key read between two equal readings
+	 * of `written` is whole. */
+	if (__atomic_load_n(&k->written, __ATOMIC_ACQUIRE) != (uint32_t)gen + 1)
 		return false;
-	/* The copy may have read the key before the kernel finished it and
-	 * `ready` after: now that ready is seen, a second copy is whole. */
-	if (bpf_map_lookup_elem(c->keys_fd, &slot, &k))
-		return false;
-	*key = k.key;
-	return true;
+	*key = *(const struct stack_key *)&k->key;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&k->written, __ATOMIC_ACQUIRE) == (uint32_t)gen + 1;
 }
 
 /* Generation g is older than gen (16-bit counters that wrap). */

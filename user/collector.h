@@ -7,30 +7,28 @@
 #include <stdint.h>
 #include "leaktop_types.h"
 
-/* The counters of one reading, and the mapping of the per-stack figures. */
+/* The counters of one reading, and the mappings of the per-stack maps. */
 struct collection {
 	uint64_t lost[LOST_COUNT];
 	uint64_t hits;		/* probe hits since attaching */
-	/* private */
-	const volatile struct stack_stats *stats; /* stack_stats, mmapped */
-	size_t stats_len;
+	/* The per-stack figures (written too: giving a slot back bumps its
+	 * generation) and keys, mmapped. */
+	volatile struct stack_stats *stats;
+	const volatile struct stack_slot_key *keys;
+	size_t stats_len, keys_len;
 	uint32_t nslots;
-	int keys_fd;
 };
 
-/* Maps stack_stats (nslots entries) for reading; 0 or a negative errno. */
+/* Maps stack_stats and stack_keys (nslots entries each); 0 or a negative errno. */
 int collection_open(struct collection *c, int keys_fd, int stats_fd, uint32_t nslots);
 void collection_close(struct collection *c);
 
-/* Called for each stack slot that holds something. */
-typedef void (*stack_slot_fn)(void *ctx, uint32_t slot, int64_t bytes, int64_t allocs);
+/* Reads the loss and hit counters into *c; 0 or a negative errno. */
+int collect_counters(struct collection *c, int lost_fd, int hits_fd);
 
-/* Hands the figures of slots [0, used) to fn (those at zero are skipped),
- * then reads the counters into *c. */
-int collect(struct collection *c, uint32_t used, int lost_fd, int hits_fd, stack_slot_fn fn, void *ctx);
-
-/* The stack key of a slot; false while the kernel is still writing it. */
-bool collection_slot_key(const struct collection *c, uint32_t slot, struct stack_key *key);
+/* The key written in a slot for slot generation gen; false while the
+ * kernel is writing it, or when it was written for another generation. */
+bool collection_slot_key(const struct collection *c, uint32_t slot, uint16_t gen, struct stack_key *key);
 
 /* The kernel maps an exec makes stale. */
 struct generation_maps {

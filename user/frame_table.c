@@ -1,22 +1,32 @@
 /* Interned frames: fixed-size chunks of frames (they never move, so the
  * pointers frame_table_get hands out stay valid), found by content through
- * an open-addressing set of ids. */
+ * an open-addressing set of ids.  Freed ids are handed out again. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "frame_table.h"
+#include "grow.h"
 #include "hash.h"
 #include "string_set.h"
 
 #define CHUNK_FRAMES 4096
 
+/* A frame and the stacks' references to it (0: the id is free). */
+struct entry {
+	struct frame frame;
+	uint32_t refs;
+};
+
 struct frame_table {
-	struct frame **chunks;		/* frame id = chunk * CHUNK_FRAMES + index */
+	struct entry **chunks;		/* frame id = chunk * CHUNK_FRAMES + index */
 	size_t nchunks;
 	uint32_t *slots;		/* id + 1, 0 when empty; at most half full;
 					 * nslots a power of two */
-	size_t nslots, count;
+	size_t nslots, count;		/* count: frames held */
+	uint32_t next_id;		/* ids below were handed out */
+	uint32_t *free_ids;		/* freed ids, to hand out again */
+	size_t nfree, free_capacity;
 	void *strings;			/* the frames' strings, each once (string_set.h) */
 };
 
@@ -33,6 +43,7 @@ void frame_table_free(struct frame_table *t)
 		free(t->chunks[i]);
 	free(t->chunks);
 	free(t->slots);
+	free(t->free_ids);
 	string_set_free(&t->strings);
 	free(t);
 }
@@ -68,9 +79,14 @@ static bool same_frame(const struct frame *a, const struct frame *b)
 	       same_text(a->object, b->object);
 }
 
-const struct frame *frame_table_get(const struct frame_table *t, uint32_t id)
+static struct entry *entry(const struct frame_table *t, uint32_t id)
 {
 	return &t->chunks[id / CHUNK_FRAMES][id % CHUNK_FRAMES];
+}
+
+const struct frame *frame_table_get(const struct frame_table *t, uint32_t id)
+{
+	return &entry(t, id)->frame;
 }
 
 static uint32_t *slot_of(const struct frame_table *t, uint32_t *slots, size_t nslots,
@@ -100,44 +116,114 @@ static bool grow(struct frame_table *t)
 	return true;
 }
 
-/* The table's own copy of str (NULL stays NULL); false when out of memory. */
-static bool intern_string(struct frame_table *t, const char **str)
+static void put_strings(struct frame_table *t, struct frame *f)
 {
-	const char *copy = string_set_intern(&t->strings, *str);
-
-	if (*str && !copy)
-		return false;
-	*str = copy;
-	return true;
+	string_set_put(&t->strings, f->function);
+	string_set_put(&t->strings, f->file);
+	string_set_put(&t->strings, f->object);
 }
 
-uint32_t frame_table_intern(struct frame_table *t, const struct frame *f)
+/* An unused id, its chunk allocated; FRAME_ID_NONE when out of memory. */
+static uint32_t take_id(struct frame_table *t)
 {
-	uint32_t *slot, id = (uint32_t)t->count;
-	struct frame *copy;
+	uint32_t id;
 
-	if (t->count >= FRAME_ID_NONE - 1 || (2 * (t->count + 1) > t->nslots && !grow(t)))
+	if (t->nfree)
+		return t->free_ids[--t->nfree];
+	id = t->next_id;
+	if (id >= FRAME_ID_NONE - 1)
 		return FRAME_ID_NONE;
-	slot = slot_of(t, t->slots, t->nslots, f);
-	if (*slot)
-		return *slot - 1;
 	if (id / CHUNK_FRAMES == t->nchunks) { /* a new chunk */
-		struct frame **chunks = realloc(t->chunks, (t->nchunks + 1) * sizeof(*chunks));
+		struct entry **chunks = realloc(t->chunks, (t->nchunks + 1) * sizeof(*chunks));
 
 		if (!chunks)
 			return FRAME_ID_NONE;
 		t->chunks = chunks;
-		t->chunks[t->nchunks] = malloc(CHUNK_FRAMES * sizeof(struct frame));
+		t->chunks[t->nchunks] = malloc(CHUNK_FRAMES * sizeof(struct entry));
 		if (!t->chunks[t->nchunks])
 			return FRAME_ID_NONE;
 		t->nchunks++;
 	}
-	copy = &t->chunks[id / CHUNK_FRAMES][id % CHUNK_FRAMES];
-	*copy = *f;
-	if (!intern_string(t, &copy->function) || !intern_string(t, &copy->file) ||
-	    !intern_string(t, &copy->object))
+	t->next_id++;
+	return id;
+}
+
+static void give_back_id(struct frame_table *t, uint32_t id)
+{
+	uint32_t *grown = grow_array(t->free_ids, &t->free_capacity, t->nfree + 1, sizeof(*grown), 256);
+
+	if (!grown)
+		return; /* out of memory: the id is not used again */
+	t->free_ids = grown;
+	t->free_ids[t->nfree++] = id;
+}
+
+uint32_t frame_table_intern(struct frame_table *t, const struct frame *f)
+{
+	uint32_t *slot, id;
+	struct entry *e;
+
+	if (2 * (t->count + 1) > t->nslots && !grow(t))
 		return FRAME_ID_NONE;
+	slot = slot_of(t, t->slots, t->nslots, f);
+	if (*slot) {
+		entry(t, *slot - 1)->refs++;
+		return *slot - 1;
+	}
+	id = take_id(t);
+	if (id == FRAME_ID_NONE)
+		return FRAME_ID_NONE;
+	e = entry(t, id);
+	e->frame = *f;
+	e->frame.function = string_set_intern(&t->strings, f->function);
+	e->frame.file = string_set_intern(&t->strings, f->file);
+	e->frame.object = string_set_intern(&t->strings, f->object);
+	if ((f->function && !e->frame.function) || (f->file && !e->frame.file) ||
+	    (f->object && !e->frame.object)) /* out of memory */
+		goto fail;
+	e->refs = 1;
 	*slot = id + 1;
 	t->count++;
 	return id;
+fail:
+	put_strings(t, &e->frame);
+	give_back_id(t, id);
+	return FRAME_ID_NONE;
+}
+
+/* Empties slot i of the index, moving later ones of its probe run back so
+ * that every frame stays reachable from its home slot. */
+static void unindex(struct frame_table *t, size_t i)
+{
+	size_t mask = t->nslots - 1, j = i;
+
+	t->slots[i] = 0;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!t->slots[j])
+			return;
+		home = frame_hash(frame_table_get(t, t->slots[j] - 1)) & mask;
+		/* It may fill the hole unless its home lies after the hole
+		 * (cyclically) and at or before j. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = t->slots[j];
+			t->slots[j] = 0;
+			i = j;
+		}
+	}
+}
+
+void frame_table_put(struct frame_table *t, uint32_t id)
+{
+	struct entry *e = entry(t, id);
+
+	if (!e->refs || --e->refs)
+		return;
+	unindex(t, (size_t)(slot_of(t, t->slots, t->nslots, &e->frame) - t->slots));
+	put_strings(t, &e->frame);
+	memset(&e->frame, 0, sizeof(e->frame));
+	t->count--;
+	give_back_id(t, id);
 }

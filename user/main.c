@@ -32,6 +32,7 @@
 #include "python_redirect.h"
 #include "duty_cycle.h"
 #include "report.h"
+#include "slots.h"
 #include "stacks.h"
 #include "target.h"
 #include "tui.h"
@@ -113,9 +114,7 @@ struct session {
 	struct stack_table *stacks;
 	struct model *model;
 	struct collection collection;
-	struct stack **slot_stacks;	/* the stack of each kernel slot, once known */
-	size_t nslot_stacks;
-	uint32_t slots_built;	/* every slot below has its stack (or is skipped) */
+	struct slot_table *slots;	/* the stack of each kernel slot */
 	uint32_t symbols_changes; /* the kernel's count of code changes at the last maps read */
 	struct model_row *rows;
 	struct report_stack *report_stacks;
@@ -297,11 +296,7 @@ static void follow_exec(struct session *s, uint32_t generation)
 							  probes_stack_traces_fd(s->probes),
 							  probes_py_stacks_fd(s->probes) },
 			       (uint16_t)generation);
-	/* The slots of the old image keep their last figures: look at every
-	 * slot's key again (slot_stack then skips them for good). */
-	if (s->slot_stacks)
-		memset(s->slot_stacks, 0, s->nslot_stacks * sizeof(*s->slot_stacks));
-	s->slots_built = 0;
+	/* (The slots of the old image are given back at the next reading.) */
 	symbolizer_forget_mappings(s->sym);
 	symbolizer_refresh(s->sym);
 	if (s->unwind)
@@ -376,38 +371,6 @@ static void attach_exec_allocators(struct session *s, bool tick)
 	}
 }
 
-/* Marks a slot of an older program image (its stacks are never shown). */
-static struct stack other_generation;
-
-/* The stack of a kernel slot, symbolized on first sight; NULL to skip it
- * (from another program image, or its key not written yet). */
-static struct stack *slot_stack(struct session *s, uint32_t slot)
-{
-	struct stack_key key;
-	struct stack *st;
-
-	struct stack **grown = grow_array(s->slot_stacks, &s->nslot_stacks, (size_t)slot + 1,
-					  sizeof(*grown), 1024);
-
-	if (!grown)
-		return NULL;
-	s->slot_stacks = grown;
-	st = s->slot_stacks[slot];
-	if (st)
-		return st == &other_generation ? NULL : st;
-	if (!collection_slot_key(&s->collection, slot, &key))
-		return NULL;
-	if (key.generation != (uint16_t)s->generation) {
-		/* An older image (a newer one is followed at the next update). */
-		if ((uint16_t)(key.generation - (uint16_t)s->generation) > 0x8000)
-			s->slot_stacks[slot] = &other_generation;
-		return NULL;
-	}
-	st = stack_table_build(s->stacks, &key);
-	s->slot_stacks[slot] = st;
-	return st;
-}
-
 /* Reads the target's mappings again for the symbolizer when its code changed
  * since the last read (the kernel counts execs and code mapped or unmapped):
  * a stack is symbolized once, and one built with the mappings of before a
@@ -426,42 +389,37 @@ static void refresh_symbols(struct session *s, bool always)
 /* Symbolizes the stacks of the slots handed out since the last look, while
  * the target lives: once it has exited, its mappings can no longer be read
  * (a library mapped since the last interval would go unnamed) nor its
- * Python code objects.  Runs between intervals, at most every 50 ms, and
- * does nothing when no stack is new. */
+ * Python code objects.  Runs between intervals, at most every 50 ms. */
 static void build_new_stacks(struct session *s)
 {
-	uint32_t used = probes_stack_slots_used(s->probes), generation;
-	bool contiguous = true;
+	uint32_t generation;
 
-	if (used > s->opts.max_stacks)
-		used = s->opts.max_stacks; /* full: later slots were never handed out */
-	if (s->slots_built >= used || s->target.exited)
+	if (s->target.exited)
 		return;
 	/* Its new program's stacks are named with its new mappings. */
 	generation = probes_generation(s->probes);
 	if (generation != s->generation)
 		follow_exec(s, generation);
 	refresh_symbols(s, false);
-	for (uint32_t slot = s->slots_built; slot < used; slot++) {
-		/* A slot whose key is still being written is tried again next
-		 * time; the slots after it go on meanwhile. */
-		if (slot >= s->nslot_stacks || !s->slot_stacks[slot])
-			slot_stack(s, slot);
-		contiguous = contiguous && slot < s->nslot_stacks && s->slot_stacks[slot];
-		if (contiguous)
-			s->slots_built = slot + 1;
-	}
+	slot_table_name_new(s->slots, probes_stack_slots_used(s->probes), (uint16_t)s->generation);
 }
 
-/* One stack slot's figures into the snapshot being built. */
-static void add_to_model(void *ctx, uint32_t slot, int64_t bytes, int64_t allocs)
+/* One stack's figures into the snapshot being built.  The model holds the
+ * stack of each of its entries until it drops the entry. */
+static void add_to_model(void *ctx, struct stack *st, int64_t bytes, int64_t allocs)
 {
 	struct session *s = ctx;
-	struct stack *st = slot_stack(s, slot);
 
-	if (st)
-		model_add_hinted(s->model, &st->model_hint, st->id, llround((double)bytes * s->scale),
-				 llround((double)allocs * s->scale), st);
+	if (model_add_hinted(s->model, &st->model_hint, st->id, llround((double)bytes * s->scale),
+			     llround((double)allocs * s->scale), st) == MODEL_NEW_ENTRY)
+		stack_table_hold(s->stacks, st);
+}
+
+static void model_dropped(void *ctx, const void *stack)
+{
+	struct session *s = ctx;
+
+	stack_table_put(s->stacks, (struct stack *)stack);
 }
 
 /* Says once that a map filled up, and which option makes it bigger: the
@@ -511,8 +469,9 @@ static void update(struct session *s)
 
 	s->scale = 1 / duty_cycle_measured(&s->duty, t);
 	model_begin(s->model, t);
-	int err = collect(&s->collection, probes_stack_slots_used(s->probes), probes_lost_fd(s->probes),
-			  probes_hits_fd(s->probes), add_to_model, s);
+	slot_table_update(s->slots, probes_stack_slots_used(s->probes), (uint16_t)s->generation,
+			  s->opts.interval_s, add_to_model, s);
+	int err = collect_counters(&s->collection, probes_lost_fd(s->probes), probes_hits_fd(s->probes));
 
 	if (err)
 		fprintf(stderr, "leaktop: cannot read the BPF maps: %s\n", strerror(-err));
@@ -792,6 +751,11 @@ static int start(struct session *s)
 		fprintf(stderr, " %s%s", allocators.objects[i].path,
 			allocators.objects[i].replaced ? " (replaced on disk: the file it maps is probed)" : "");
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
+	char largest[160];
+	uint64_t map_bytes = probes_map_memory(s->probes, largest, sizeof(largest));
+
+	fprintf(stderr, "leaktop: kernel maps hold %.1f MiB (%s; --max-allocs and --max-stacks size them)\n",
+		(double)map_bytes / (1 << 20), largest);
 	for (int i = 0; i < allocators.count; i++)
 		if (allocators.objects[i].new_left_out[0])
 			fprintf(stderr, "leaktop: %s: not traced: %s (it leaves through code whose returns leaktop cannot find; "
@@ -806,11 +770,15 @@ static int start(struct session *s)
 	s->sym = symbolizer_new(s->target.pid, s->target.root);
 	s->stacks = s->sym ? stack_table_new(s->sym, probes_stack_traces_fd(s->probes)) : NULL;
 	s->model = model_new(o->window_s);
-	if (!s->stacks || !s->model) {
+	struct slot_maps slot_maps = { probes_stack_index_fd(s->probes), probes_free_slots_fd(s->probes),
+				       probes_stack_traces_fd(s->probes), probes_py_stacks_fd(s->probes) };
+	s->slots = s->stacks ? slot_table_new(&s->collection, s->stacks, &slot_maps) : NULL;
+	if (!s->stacks || !s->model || !s->slots) {
 		fprintf(stderr, "leaktop: out of memory\n");
 		python_free(py);
 		return 1;
 	}
+	model_set_dropped(s->model, model_dropped, s);
 	if (py)
 		use_python(s, py, view);
 	else if (s->target.spawned)
@@ -990,6 +958,9 @@ static void finish(struct session *s)
 	collection_close(&s->collection);
 	probes_detach(s->probes);
 	target_close(&s->target);
+	slot_table_free(s->slots);
+	if (s->model)
+		model_set_dropped(s->model, NULL, NULL); /* the stacks go all at once */
 	stack_table_free(s->stacks);
 	python_free(s->python);
 	symbolizer_free(s->sym);
@@ -997,7 +968,6 @@ static void finish(struct session *s)
 	free(s->rows);
 	free(s->report_stacks);
 	free(s->report_frames);
-	free(s->slot_stacks);
 	allocator_scan_free(&s->exec.scan);
 }
 

@@ -52,7 +52,8 @@ struct model {
 	double window;
 	double now, previous;	/* times of the latest and the one before */
 	uint64_t snapshot;	/* number of the current snapshot, from 1 */
-	struct entry *entries;	/* in order of arrival; never removed but by reset */
+	struct entry *entries;	/* in order of arrival but for dropped ones, whose
+				 * place the last entry takes */
 	size_t count, capacity;
 	uint32_t *slots;	/* hash index: entry position + 1, 0 when empty */
 	size_t nslots;		/* a power of two, at least twice count */
@@ -61,6 +62,8 @@ struct model {
 	struct history total;	/* also the snapshot times of the window */
 	double *scratch_t, *scratch_v;	/* a series for slope(): the window can hold */
 	size_t scratch_cap;		/* millions of samples, too many for the stack */
+	void (*dropped)(void *ctx, const void *stack);
+	void *dropped_ctx;
 };
 
 /* Room for a series of n points in m->scratch_t/v. */
@@ -263,13 +266,29 @@ struct model *model_new(double window_s)
 	return m;
 }
 
+void model_set_dropped(struct model *m, void (*dropped)(void *ctx, const void *stack), void *ctx)
+{
+	m->dropped = dropped;
+	m->dropped_ctx = ctx;
+}
+
+size_t model_entries(const struct model *m)
+{
+	return m->count;
+}
+
 void model_reset(struct model *m)
 {
 	double window = m->window;
+	void (*dropped)(void *, const void *) = m->dropped;
+	void *dropped_ctx = m->dropped_ctx;
 
-	for (size_t i = 0; i < m->count; i++)
+	for (size_t i = 0; i < m->count; i++) {
 		if (m->entries[i].npoints > 1)
 			free(m->entries[i].points.many);
+		if (dropped)
+			dropped(dropped_ctx, m->entries[i].stack);
+	}
 	free(m->entries);
 	free(m->slots);
 	free(m->total.samples);
@@ -277,6 +296,8 @@ void model_reset(struct model *m)
 	free(m->scratch_v);
 	memset(m, 0, sizeof(*m));
 	m->window = window;
+	m->dropped = dropped;
+	m->dropped_ctx = dropped_ctx;
 }
 
 void model_free(struct model *m)
@@ -332,6 +353,40 @@ static int index_grow(struct model *m)
 }
 
 /* A new, empty entry for id at the end of the array. */
+/* Empties slot i of the index, moving later entries of its probe run back
+ * into the hole when their home slot allows it. */
+static void unindex(struct model *m, size_t i)
+{
+	size_t mask = m->nslots - 1, j = i;
+
+	m->slots[i] = 0;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!m->slots[j])
+			return;
+		if (((j - (size_t)m->entries[m->slots[j] - 1].id) & mask) >= ((j - i) & mask)) {
+			m->slots[i] = m->slots[j];
+			m->slots[j] = 0;
+			i = j;
+		}
+	}
+}
+
+/* Drops entry e (at zero, with one point): the last entry takes its place. */
+static void drop(struct model *m, struct entry *e)
+{
+	size_t pos = (size_t)(e - m->entries), last = m->count - 1;
+
+	if (m->dropped)
+		m->dropped(m->dropped_ctx, e->stack);
+	unindex(m, probe(m, e->id));
+	if (pos != last) {
+		*e = m->entries[last];
+		m->slots[probe(m, e->id)] = (uint32_t)(pos + 1);
+	}
+	m->count--;
+}
+
 static struct entry *insert(struct model *m, uint64_t id)
 {
 	struct entry *e;
@@ -365,23 +420,25 @@ int model_add_hinted(struct model *m, uint32_t *hint, uint64_t id, int64_t bytes
 {
 	struct entry *e = *hint < m->count && m->entries[*hint].id == id ? &m->entries[*hint] : find(m, id);
 
+	bool created = !e;
+
 	if (!e) {
 		e = insert(m, id);
 		if (!e)
 			return -ENOMEM;
+		e->stack = stack;
 		/* It was at zero in the previous snapshot. */
-		if (m->snapshot > 1 && points_append(e, m->previous, 0))
-			return -ENOMEM;
+		if (m->snapshot > 1)
+			points_append(e, m->previous, 0); /* no room: it starts now */
 	}
 	*hint = (uint32_t)(e - m->entries);
 	if (!e->added) {
 		e->added = true;
 		e->bytes = e->allocs = 0;
-		e->stack = stack;
 	}
 	e->bytes += bytes;
 	e->allocs += allocs;
-	return 0;
+	return created ? MODEL_NEW_ENTRY : 0;
 }
 
 /* Close e's snapshot: record its value, forget what is older than the window
@@ -405,12 +462,18 @@ void model_end(struct model *m)
 	double start = m->total.count ? m->total.samples[0].t : m->now;
 
 	m->total_bytes = m->total_allocs = 0;
-	for (size_t i = 0; i < m->count; i++) {
+	for (size_t i = 0; i < m->count;) {
 		struct entry *e = &m->entries[i];
+		bool added = e->added;
 
 		entry_end(m, e, start);
+		if (!added && e->npoints <= 1 && (!e->npoints || points(e)[0].bytes == 0)) {
+			drop(m, e); /* the last entry, not yet ended, is here now */
+			continue;
+		}
 		m->total_bytes += e->bytes;
 		m->total_allocs += e->allocs;
+		i++;
 	}
 	if (pushed)
 		m->total.samples[m->total.count - 1].bytes = (double)m->total_bytes;

@@ -28,10 +28,20 @@ struct model *model_new(double window_s);
 void model_free(struct model *m);
 
 /* One snapshot: begin, add each stack (several adds of one id are summed),
- * end.  Stacks not added in a snapshot are at zero in it. */
+ * end.  Stacks not added in a snapshot are at zero in it.  An id's entry
+ * keeps the `stack` of its first add (MODEL_NEW_ENTRY says when that was)
+ * until it is dropped: at model_end, once it has been at zero through the
+ * whole window (no bytes, no growth: nothing to show), or at model_reset. */
 void model_begin(struct model *m, double time_s);
 int model_add(struct model *m, uint64_t id, int64_t bytes, int64_t allocs, const void *stack);
 void model_end(struct model *m);
+#define MODEL_NEW_ENTRY 1
+
+/* Called with the stack of each entry dropped (the caller may free it). */
+void model_set_dropped(struct model *m, void (*dropped)(void *ctx, const void *stack), void *ctx);
+
+/* Entries held (those of the latest snapshot, and those still in the window). */
+size_t model_entries(const struct model *m);
 
 /* model_add, for a caller that keeps where each id's entry was (in *hint,
  * starting at MODEL_NO_HINT): one cache miss less per stack and snapshot. */
@@ -39,7 +49,8 @@ void model_end(struct model *m);
 int model_add_hinted(struct model *m, uint32_t *hint, uint64_t id, int64_t bytes, int64_t allocs,
 		     const void *stack);
 
-/* Forget all history (growth restarts from the next snapshot). */
+/* Forget all history (growth restarts from the next snapshot); every entry
+ * is dropped. */
 void model_reset(struct model *m);
 
 /* The rows of the latest snapshot that hold bytes or grew, best first; returns

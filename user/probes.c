@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,9 +346,17 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	bpf_map__set_max_entries(p->skel->maps.stack_index, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_keys, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);
-	bpf_map__set_max_entries(p->skel->maps.stack_traces, cfg->max_stacks);
+	bpf_map__set_max_entries(p->skel->maps.free_slots, cfg->max_stacks);
+	/* A trace outlives its slot by a reading or more (user/slots.c), and
+	 * calls in flight hold theirs before they have a slot: room for both
+	 * (entries are allocated as stored). */
+	bpf_map__set_max_entries(p->skel->maps.stack_traces, 2 * cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
 	use_uprobe_multi(p);
+	/* 1 KiB a Python stack: memory only for those stored (none in a
+	 * program without Python), not for the whole map at load. */
+	bpf_map__set_map_flags(p->skel->maps.py_stacks,
+			       bpf_map__map_flags(p->skel->maps.py_stacks) | BPF_F_NO_PREALLOC);
 	e = leaktop_bpf__load(p->skel);
 	if (e) {
 		fail(err, errlen, "cannot load the BPF programs: %s (needs a kernel with BTF and BPF, and CAP_BPF+CAP_PERFMON)",
@@ -497,6 +506,56 @@ int probes_count(const struct probes *p)
 	return p->nsites;
 }
 
+/* The kernel's account of the memory a map holds (fdinfo's memlock). */
+static uint64_t map_memory(int fd)
+{
+	char path[64], line[128];
+	uint64_t bytes = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %" SCNu64, &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
+}
+
+uint64_t probes_map_memory(const struct probes *p, char *largest, size_t len)
+{
+	uint64_t total = 0, top[3] = { 0 };
+	const char *names[3] = { NULL };
+	struct bpf_map *map;
+	size_t used = 0;
+
+	bpf_object__for_each_map(map, p->skel->obj) {
+		uint64_t bytes = map_memory(bpf_map__fd(map));
+		const char *name = bpf_map__name(map);
+
+		total += bytes;
+		for (int i = 0; i < 3; i++) {
+			if (bytes <= top[i])
+				continue;
+			for (int j = 2; j > i; j--) {
+				top[j] = top[j - 1];
+				names[j] = names[j - 1];
+			}
+			top[i] = bytes;
+			names[i] = name;
+			break;
+		}
+	}
+	if (len)
+		largest[0] = '\0';
+	for (int i = 0; i < 3 && names[i] && used < len; i++)
+		used += (size_t)snprintf(largest + used, len - used, "%s%s %.1f MiB", i ? ", " : "", names[i],
+					 (double)top[i] / (1 << 20));
+	return total;
+}
+
 void probes_pause_allocs(struct probes *p)
 {
 	/* Nothing new is recorded from now on; the realloc family stays
@@ -558,6 +617,11 @@ int probes_stack_keys_fd(const struct probes *p)
 int probes_stack_stats_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.stack_stats);
+}
+
+int probes_free_slots_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.free_slots);
 }
 
 uint32_t probes_stack_slots_used(const struct probes *p)

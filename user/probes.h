@@ -36,16 +36,22 @@ int probes_add_object(struct probes *p, const struct allocator_object *obj, char
 
 int probes_count(const struct probes *p);	/* uprobes attached */
 
+/* Kernel memory the maps hold now (locked: the host's, not the target's),
+ * in bytes; the largest three, named, go to `largest`. */
+uint64_t probes_map_memory(const struct probes *p, char *largest, size_t len);
+
 /* --duty-cycle: stops recording and detaches the allocation probes (those
  * on free and the realloc family stay, to release blocks), and attaches
  * them again; resume returns 0 or a negative errno. */
 void probes_pause_allocs(struct probes *p);
 int probes_resume_allocs(struct probes *p);
-/* The per-stack maps (struct stack_slot_key) and the slots handed out so far
- * (more than the arrays hold once they are full). */
+/* The per-stack maps (struct stack_slot_key), the queue of slots given back,
+ * and the slots taken from those never used so far (more than the arrays
+ * hold once they are all taken). */
 int probes_stack_index_fd(const struct probes *p);
 int probes_stack_keys_fd(const struct probes *p);
 int probes_stack_stats_fd(const struct probes *p);
+int probes_free_slots_fd(const struct probes *p);
 uint32_t probes_stack_slots_used(const struct probes *p);
 int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);

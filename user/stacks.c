@@ -8,6 +8,7 @@
 #include "frame_table.h"
 #include "grow.h"
 #include "hash.h"
+#include "id_map.h"
 #include "model.h"
 #include "python.h"
 #include "stacks.h"
@@ -18,8 +19,7 @@ struct stack_table {
 	int traces_fd;
 	struct python *python;	/* the target's interpreter, when it has one */
 	int py_stacks_fd;
-	struct stack **stacks;	/* every stack built, to free them */
-	size_t count, capacity;
+	struct id_map by_id;	/* id -> struct stack * */
 };
 
 struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
@@ -44,13 +44,19 @@ void stack_table_set_python(struct stack_table *t, struct python *py, int py_sta
 	t->py_stacks_fd = py_stacks_fd;
 }
 
+static void free_stack(void *ctx, uint64_t id, uint64_t stack)
+{
+	(void)ctx;
+	(void)id;
+	free((struct stack *)(uintptr_t)stack);
+}
+
 void stack_table_free(struct stack_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->count; i++)
-		free(t->stacks[i]); /* its frames are the frame table's */
-	free(t->stacks);
+	id_map_each(&t->by_id, free_stack, NULL); /* its frames are the frame table's */
+	id_map_free(&t->by_id);
 	frame_table_free(t->frames);
 	free(t);
 }
@@ -93,14 +99,17 @@ struct frames_scratch {
 
 /* Appends the Python frames of the stack, innermost first (one whose code
  * object is gone is unknown); a stack cut at MAX_PY_FRAMES ends with a frame
- * named "[truncated]". */
-static void add_python_frames(struct stack_table *t, const struct stack_key *key, struct frames_scratch *out)
+ * named "[truncated]".  *missing: the Python stack is no longer stored. */
+static void add_python_frames(struct stack_table *t, const struct stack_key *key, struct frames_scratch *out,
+			      bool *missing)
 {
 	static struct py_stack py; /* too big for the stack; one builder at a time */
 	struct frame f;
 
-	if (bpf_map_lookup_elem(t->py_stacks_fd, &key->py_stack, &py))
+	if (bpf_map_lookup_elem(t->py_stacks_fd, &key->py_stack, &py)) {
+		*missing = true;
 		return;
+	}
 	for (__u32 i = 0; i < py.depth && i < MAX_PY_FRAMES; i++) {
 		python_frame(t->python, py.frames[i].code, py.frames[i].offset, py.frames[i].identity, &f);
 		out->frames[out->n++] = f;
@@ -119,7 +128,7 @@ static void add_python_frames(struct stack_table *t, const struct stack_key *key
  * pointers), cut at the first address that is not a plausible return address.  With Python frames, the
  * native ones stop at the first frame of the interpreter and the Python
  * stack follows. */
-static int build(struct stack_table *t, const struct stack_key *key, uint32_t *frames)
+static int build(struct stack_table *t, const struct stack_key *key, uint32_t *frames, bool *missing)
 {
 	static struct frames_scratch out; /* one builder at a time */
 	uint64_t ips[MAX_STACK_DEPTH];
@@ -127,6 +136,7 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 	bool python = key->py_stack && t->python;
 	struct frame f;
 
+	*missing = key->stack_id >= 0 && n == 0;
 	out.n = 0;
 	memset(&f, 0, sizeof(f));
 	if (n > 0)
@@ -154,7 +164,7 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 		out.frames[out.n++] = f;
 	}
 	if (python)
-		add_python_frames(t, key, &out);
+		add_python_frames(t, key, &out, missing);
 
 	for (int i = 0; i < out.n; i++) {
 		frames[nframes] = frame_table_intern(t->frames, &out.frames[i]);
@@ -165,31 +175,68 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 	return nframes;
 }
 
-struct stack *stack_table_build(struct stack_table *t, const struct stack_key *key)
+struct stack *stack_table_build(struct stack_table *t, const struct stack_key *key, bool *missing)
 {
 	static uint32_t frames[MAX_FRAMES];
 	static const struct frame *resolved[MAX_FRAMES];
 	struct stack *s;
+	uint64_t id;
 	int n;
 
-	struct stack **grown = grow_array(t->stacks, &t->capacity, t->count + 1, sizeof(*grown), 1024);
-
-	if (!grown)
-		return NULL;
-	t->stacks = grown;
-	n = build(t, key, frames);
-	s = malloc(sizeof(*s) + (size_t)n * sizeof(s->frames[0]));
-	if (!s)
-		return NULL;
-	s->key = *key;
-	s->model_hint = MODEL_NO_HINT;
-	s->nframes = n;
-	memcpy(s->frames, frames, (size_t)n * sizeof(s->frames[0]));
+	n = build(t, key, frames, missing);
 	for (int i = 0; i < n; i++)
 		resolved[i] = frame_table_get(t->frames, frames[i]);
-	s->id = stack_id_hash(resolved, n);
-	t->stacks[t->count++] = s;
+	id = stack_id_hash(resolved, n);
+	s = (struct stack *)(uintptr_t)id_map_get(&t->by_id, id);
+	if (!s) {
+		s = malloc(sizeof(*s) + (size_t)n * sizeof(s->frames[0]));
+		if (s && id_map_set(&t->by_id, id, (uintptr_t)s)) {
+			free(s);
+			s = NULL;
+		}
+		if (s) {
+			s->key = *key;
+			s->id = id;
+			s->model_hint = MODEL_NO_HINT;
+			s->refs = 1;
+			s->nframes = n;
+			memcpy(s->frames, frames, (size_t)n * sizeof(s->frames[0]));
+			return s;
+		}
+	} else {
+		s->refs++;
+	}
+	/* The table's stack of this id holds its own references to the
+	 * frames (or there is no stack: out of memory). */
+	for (int i = 0; i < n; i++)
+		frame_table_put(t->frames, frames[i]);
 	return s;
+}
+
+void stack_table_hold(struct stack_table *t, struct stack *s)
+{
+	(void)t;
+	s->refs++;
+}
+
+void stack_table_put(struct stack_table *t, struct stack *s)
+{
+	if (--s->refs)
+		return;
+	id_map_set(&t->by_id, s->id, 0);
+	for (int i = 0; i < s->nframes; i++)
+		frame_table_put(t->frames, s->frames[i]);
+	free(s);
+}
+
+size_t stack_table_count(const struct stack_table *t)
+{
+	return t->by_id.count;
+}
+
+size_t stack_table_frames(const struct stack_table *t)
+{
+	return frame_table_count(t->frames);
 }
 
 const struct frame *stack_table_frame(const struct stack_table *t, const struct stack *s, int i)

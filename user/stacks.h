@@ -1,15 +1,20 @@
-/* Symbolized stacks, one per kernel stack slot (its key), made once and kept. */
+/* Symbolized stacks, one per distinct id (the kernel's slots of several keys
+ * may name the same frames), counted: held by the slots that name them and
+ * by the model's entry, freed with their last holder. */
 #ifndef LEAKTOP_STACKS_H
 #define LEAKTOP_STACKS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "leaktop_types.h"
 #include "symbolizer.h"
 
 struct stack {
-	struct stack_key key;
+	struct stack_key key;	/* the key it was first built from */
 	uint64_t id;		/* hash of the symbolized frames: stable across runs */
 	uint32_t model_hint;	/* where the model keeps its id (model_add_hinted) */
+	uint32_t refs;
 	int nframes;
 	uint32_t frames[];	/* innermost first: frames[0] is the allocator; ids
 				 * of frames shared in the table (frame_table.h) */
@@ -24,10 +29,19 @@ struct python;
 /* Python frames of stacks built from now on come from py (NULL: none). */
 void stack_table_set_python(struct stack_table *t, struct python *py, int py_stacks_fd);
 
-/* The symbolized stack of key, owned by the table (each kernel stack slot is
- * built once: the caller keeps the stack of each slot).  NULL only when out
- * of memory. */
-struct stack *stack_table_build(struct stack_table *t, const struct stack_key *key);
+/* The symbolized stack of key, with a reference for the caller: the table's
+ * stack of the same id when it has one.  *missing tells that a stack the key
+ * names (native or Python) was not in the kernel's maps: the frames are
+ * those the caller's address gives.  NULL only when out of memory. */
+struct stack *stack_table_build(struct stack_table *t, const struct stack_key *key, bool *missing);
+
+/* Another reference to s; putting back the last one frees it. */
+void stack_table_hold(struct stack_table *t, struct stack *s);
+void stack_table_put(struct stack_table *t, struct stack *s);
+
+/* Stacks held, and distinct frames in them. */
+size_t stack_table_count(const struct stack_table *t);
+size_t stack_table_frames(const struct stack_table *t);
 
 /* Frame i of a stack of t. */
 const struct frame *stack_table_frame(const struct stack_table *t, const struct stack *s, int i);

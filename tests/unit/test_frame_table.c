@@ -1,4 +1,6 @@
 /* Interned frames: one copy per distinct frame, strings owned by the table. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "frame_table.h"
@@ -86,4 +88,46 @@ TEST(interned_frames_stay_put_as_the_table_grows)
 	free(seen);
 	free(ids);
 	frame_table_free(t);
+}
+
+TEST(frames_are_freed_with_their_last_reference_and_the_rest_stay_found)
+{
+	struct frame_table *t = frame_table_new();
+	enum { N = 5000 };
+	uint32_t *ids = calloc(N, sizeof(*ids));
+	char name[32], file[32];
+	bool all_found = true;
+
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < N; i++) {
+			struct frame f = { name, file, i, "/bin/x", 0, FRAME_NATIVE };
+
+			snprintf(name, sizeof(name), "fn%d", i);
+			snprintf(file, sizeof(file), "f%d.c", i % 7);
+			ids[i] = frame_table_intern(t, &f); /* two references each */
+		}
+	CHECK_INT(frame_table_count(t), N);
+	/* Every third frame loses both references, the others one. */
+	for (int i = 0; i < N; i++) {
+		frame_table_put(t, ids[i]);
+		if (i % 3 == 0)
+			frame_table_put(t, ids[i]);
+	}
+	CHECK_INT(frame_table_count(t), N - (N + 2) / 3);
+	for (int i = 0; i < N; i++) {
+		struct frame f = { name, file, i, "/bin/x", 0, FRAME_NATIVE };
+		uint32_t id;
+
+		snprintf(name, sizeof(name), "fn%d", i);
+		snprintf(file, sizeof(file), "f%d.c", i % 7);
+		id = frame_table_intern(t, &f);
+		/* The survivors keep their ids; the others come back under freed ones. */
+		all_found &= i % 3 ? id == ids[i] : id < N;
+		all_found &= strcmp(frame_table_get(t, id)->function, name) == 0;
+		all_found &= strcmp(frame_table_get(t, id)->file, file) == 0;
+	}
+	CHECK(all_found);
+	CHECK_INT(frame_table_count(t), N);
+	free(ids);
+	frame_table_free(t); /* LeakSanitizer: no string left behind */
 }

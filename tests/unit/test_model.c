@@ -1,6 +1,7 @@
 /* The model: windowed growth, ranking, merging of ids. */
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
@@ -323,7 +324,9 @@ TEST(window_trim_keeps_the_value_at_its_start)
 }
 
 /* The model as it was before change points: every entry kept a sample (t,
- * bytes) per snapshot of the window.  Compared with it, no figure may differ. */
+ * bytes) per snapshot of the window.  Compared with it, no figure may differ.
+ * (An entry at zero through its whole window, not added, is dropped: when
+ * its id comes back it is new again.) */
 enum { REF_IDS = 48, REF_SAMPLES = 64 };
 
 struct ref_entry {
@@ -387,11 +390,19 @@ static void ref_end(struct ref_model *r)
 
 		if (!e->exists)
 			continue;
+		bool seen = e->seen, zero = true;
+
 		if (!e->seen)
 			e->bytes = e->allocs = 0;
 		e->seen = false;
 		ref_push(r, e, r->now, (double)e->bytes);
 		total += e->bytes;
+		for (size_t j = 0; j < e->n; j++)
+			zero &= e->v[j] == 0;
+		if (!seen && zero) {
+			e->exists = false;
+			e->n = 0;
+		}
 	}
 	ref_push(r, &r->total, r->now, (double)total);
 }
@@ -472,6 +483,51 @@ TEST(figures_match_the_model_that_kept_every_sample)
 	}
 	CHECK_INT(mismatches, 0);
 	free(r);
+	model_free(m);
+}
+
+static void count_dropped(void *ctx, const void *stack)
+{
+	((int *)ctx)[(intptr_t)stack]++;
+}
+
+TEST(entries_at_zero_through_the_window_are_dropped_with_their_stack)
+{
+	struct model *m = model_new(2);
+	int dropped[4] = { 0 };
+	double got[4];
+
+	model_set_dropped(m, count_dropped, dropped);
+	model_begin(m, 1);
+	CHECK_INT(model_add(m, 10, 100, 1, (void *)1), MODEL_NEW_ENTRY);
+	CHECK_INT(model_add(m, 20, 100, 1, (void *)2), MODEL_NEW_ENTRY);
+	CHECK_INT(model_add(m, 20, 5, 1, (void *)3), 0); /* the entry keeps stack 2 */
+	model_end(m);
+	/* 10 goes to zero at t = 2; 20 stays. */
+	for (int t = 2; t <= 3; t++) {
+		model_begin(m, t);
+		CHECK_INT(model_add(m, 20, 105, 1, (void *)3), 0);
+		model_end(m);
+		CHECK_INT(dropped[1], 0); /* its fall is still in the window */
+		CHECK_INT(model_entries(m), 2);
+	}
+	model_begin(m, 4);
+	model_add(m, 20, 105, 1, (void *)3);
+	model_end(m);
+	CHECK_INT(dropped[1], 1); /* zero at t = 2, 3, 4: the whole window */
+	CHECK_INT(model_entries(m), 1);
+	CHECK_INT(model_recent(m, 10, got, 4), 0);
+	CHECK_INT(model_recent(m, 20, got, 4), 3);
+	/* Back: a new entry, zero at the snapshot before. */
+	model_begin(m, 5);
+	CHECK_INT(model_add(m, 10, 50, 1, (void *)1), MODEL_NEW_ENTRY);
+	model_add(m, 20, 105, 1, (void *)3);
+	model_end(m);
+	CHECK(fabs(growth_of(m, 10) - 50) < 1e-9);
+	model_reset(m);
+	CHECK_INT(dropped[1], 2);
+	CHECK_INT(dropped[2], 1);
+	CHECK_INT(dropped[3], 0);
 	model_free(m);
 }
 
