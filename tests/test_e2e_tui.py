@@ -293,3 +293,35 @@ def test_target_exit_restores_terminal(tmp_path, procs):
         assert "keep_then_exit (exits.c:" in screen  # the final report
     finally:
         t.close()
+
+
+def test_plus_minus_change_the_interval(tui):
+    t = tui()
+    t.wait_screen(r"interval 0\.5s")
+    t.keys("+")
+    t.wait_screen(r"interval 0\.25s")
+    t.keys("-")
+    t.keys("-")
+    t.wait_screen(r"interval 1s")
+    # Reports now come once a second: elapsed moves by whole seconds.
+    first = re.search(r"elapsed (\d+):(\d+):(\d+)", t.screen()).groups()
+    t.wait_until(lambda s: re.search(r"elapsed (\d+):(\d+):(\d+)", s).groups() != first, "a new report")
+
+
+def test_r_resets_the_growth_history(tui):
+    t = tui()
+    t.wait_until(lambda s: table_rows(s) and parse_rate(re.search(r"[\d.]+ \w+/s", table_rows(s)[0]).group(0)) > 0,
+                 "the leak growing on row 1")
+    t.keys("r")
+    # Right after a reset the history holds one reading: no growth yet.
+    t.wait_until(lambda s: any("leak_slowly" in row and re.match(r"\s+\d+\s+0 B/s", row)
+                               for row in table_rows(s)), "the leak's growth back to 0 after r")
+
+
+def test_sigterm_restores_terminal(tui):
+    t = tui()
+    assert t.tmux("display", "-p", "-t", "0", "#{alternate_on}").strip() == "1"
+    os.kill(t.leaktop_pid(), signal.SIGTERM)
+    assert t.wait_exit() == 0
+    assert t.tmux("display", "-p", "-t", "0", "#{alternate_on}").strip() == "0"
+    assert "leak_slowly (leak_rate.c:" in t.screen()  # the final report
