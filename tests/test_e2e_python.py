@@ -67,6 +67,12 @@ def attach_to_script(procs, python, *leaktop_args, launcher=(), env=None):
     return report_after_work(procs, lt, tgt), lt
 
 
+# Per line, leaktop and tracemalloc (in another run of the same script) agree
+# within 0.06% (dict sizes vary with the hash seed); 0.5% leaves room for that
+# and nothing else: an object counted twice, or missed, is far beyond it.
+TRACEMALLOC_TOLERANCE = 0.005
+
+
 def check_against_tracemalloc(report, expected, markers):
     seen = per_line(report)
     for marker in markers:
@@ -75,7 +81,7 @@ def check_against_tracemalloc(report, expected, markers):
         near = [[(f["kind"], f["function"], f["line"]) for f in s["frames"][:4]]
                 for s in report["stacks"]
                 if abs(s["outstanding_bytes"] - expected[line]) <= 0.10 * expected[line]]
-        assert abs(seen[line] - expected[line]) <= 0.10 * expected[line], \
+        assert abs(seen[line] - expected[line]) <= TRACEMALLOC_TOLERANCE * expected[line], \
             f"{marker} (line {line}): leaktop {seen[line]}, tracemalloc {expected[line]}; " \
             f"stacks of about that size: {near}; lost {report['lost_events']}"
 
