@@ -4,14 +4,19 @@
                                one JSON object, tracemalloc's outstanding bytes
                                per line of this file; then exits
     py_alloc.py --wait         prints "waiting", waits for SIGUSR1, does the
-                               work, prints "ready"; on the next SIGUSR1 drops
-                               everything, works again, prints "again"
+                               work, prints "arenas allocated A reclaimed R"
+                               (pymalloc's own count over the work) and "ready";
+                               on the next SIGUSR1 drops everything, works
+                               again, prints "again"
     py_alloc.py --delay S      sleeps S seconds (leaktop attaches), does the
                                work, prints "ready" and sleeps
 The work is deterministic, so the two runs allocate the same."""
 import json
+import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -67,6 +72,24 @@ def work():
         t.join()
 
 
+def arena_counts():
+    """pymalloc's arenas allocated and reclaimed so far (sys._debugmallocstats
+    writes them to the C stderr)."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode()
+    count = {key: int(re.search(rf"# arenas {key}\s+=\s+(\d+)", text).group(1))
+             for key in ("allocated total", "reclaimed")}
+    return count["allocated total"], count["reclaimed"]
+
+
 def main():
     if sys.argv[1] == "--tracemalloc":
         import tracemalloc
@@ -86,7 +109,11 @@ def main():
         signal.sigwait([signal.SIGUSR1])
     else:
         time.sleep(float(sys.argv[2]))
+    before = arena_counts() if sys.argv[1] == "--wait" else None
     work()
+    if before:
+        after = arena_counts()
+        print(f"arenas allocated {after[0] - before[0]} reclaimed {after[1] - before[1]}", flush=True)
     print("ready", flush=True)
     if sys.argv[1] == "--wait":
         # Blocks made under one allocator are freed after it changed.
