@@ -74,6 +74,14 @@ class Proc:
         raise AssertionError(f"{self.argv[0]}: no line {wanted!r} within {timeout}s; "
                              f"stderr: {self.stderr()}")
 
+    def wait_stderr(self, text, timeout):
+        """Waits until a stderr line holds `text` (e.g. leaktop's "tracing PID")."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in list(self.stderr_lines)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.argv[0]}: no {text!r} on stderr in {timeout}s: {self.stderr()}")
+            time.sleep(0.05)
+
     def json_lines(self, count, timeout):
         """The next `count` JSON objects printed on stdout."""
         objects = []
@@ -258,3 +266,15 @@ def mapped_path(pid, name):
             if path and os.path.basename(path[0].strip()) == name:
                 return path[0].strip().removesuffix(" (deleted)")
     raise AssertionError(f"PID {pid} maps no {name}")
+
+
+def no_links_left(before, timeout=10):
+    """Whether leaktop's links are gone (back to `before`): the kernel releases
+    a link once its last descriptor closes, which can lag the exit a little,
+    and a tracer exiting beside the suite holds some for a moment."""
+    deadline = time.monotonic() + timeout
+    while not leaktop_links() <= before:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -1,6 +1,5 @@
 """Prometheus textfile (checked by promtool, served by a real node_exporter) and
 folded stacks."""
-import json
 import os
 import signal
 import socket
@@ -11,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import alloc_line, find_stack, leaktop, spawn_after_ready, target
+from conftest import alloc_line, leaktop, target
 from test_e2e_exact import EXPECTED as EXACT
 
 
@@ -194,7 +193,8 @@ def test_folded_on_sigusr1(procs, tmp_path):
     tgt = procs([target("leak_rate")])
     time.sleep(0.2)
     lt = procs(leaktop("-p", tgt.pid, "-i", "0.3", "--quiet", "--folded", folded))
-    time.sleep(1.5)
+    lt.wait_stderr("tracing PID", 30)
+    time.sleep(0.5)  # five of the target's 100 ms leaks
     assert not folded.exists()
     os.kill(lt.pid, signal.SIGUSR1)
     wait_for(folded.exists, 5, "folded file after SIGUSR1")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import find_stack, leaktop, leaktop_links, spawn_after_ready, target
+from conftest import find_stack, leaktop, leaktop_links, no_links_left, spawn_after_ready, target
 
 
 def test_target_exit_ends_leaktop_spawn(procs):
@@ -28,7 +28,7 @@ def test_target_exit_ends_leaktop_attach(procs):
     assert lt.wait(5) == 0
     assert f"PID {tgt.pid} (exits) exited" in lt.stderr()
     assert find_stack(reports[-1], "keep_then_exit")["outstanding_bytes"] == 4096
-    assert leaktop_links() <= before
+    assert no_links_left(before)
 
 
 def check_signal_stops(procs, sig):
@@ -36,14 +36,15 @@ def check_signal_stops(procs, sig):
     tgt = procs([target("leak_rate")])
     time.sleep(0.2)
     lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "10"))
-    time.sleep(1.5)  # attached, mid-interval
+    lt.wait_stderr("tracing PID", 30)  # attached, mid-interval
+    time.sleep(0.5)  # five of the target's 100 ms leaks
     os.kill(lt.pid, sig)
     reports = lt.all_json(15)
     assert lt.wait(5) == 0
     assert len(reports) == 1  # the final report, not lost
     assert find_stack(reports[0], "leak_slowly")["outstanding_bytes"] > 0
     assert tgt.popen.poll() is None  # the target is unaffected
-    assert leaktop_links() <= before
+    assert no_links_left(before)
 
 
 def test_sigint_prints_final_report(procs):

@@ -28,7 +28,18 @@ int main(int argc, char **argv)
 	wait_for_go(argc, argv);
 	before_exec();
 	say_ready();
-	usleep(1500000);
+	/* With --wait, the exec waits for the test's next SIGUSR1 (it has read
+	 * the report of before), not for a time that load can make too short. */
+	if (has_flag(argc, argv, "--wait")) {
+		sigset_t set;
+		int sig;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigwait(&set, &sig);
+	} else {
+		usleep(1500000);
+	}
 	execl("/proc/self/exe", argv[0], "--after", (char *)NULL);
 	return 1;
 }
