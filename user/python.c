@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "python.h"
 #include "python_layouts.h"
+#include "target.h"
 
 /* Exported symbols we look up in the interpreter object. */
 enum python_symbol {
@@ -425,8 +426,9 @@ static int find_thread_local(struct python *py)
 	return -1;
 }
 
-/* Whether the ELF file at path names a libpython among its needed libraries. */
-static bool needs_libpython(const char *path)
+/* Whether the ELF file at path names a libpython among its needed libraries
+ * (its name in needed[], when given). */
+static bool needed_libpython(const char *path, char *needed, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf *elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -448,6 +450,8 @@ static bool needs_libpython(const char *path)
 				continue;
 			name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
 			found = name && strncmp(name, "libpython", 9) == 0;
+			if (found && needed)
+				snprintf(needed, len, "%s", name);
 		}
 	}
 	if (elf)
@@ -455,6 +459,11 @@ static bool needs_libpython(const char *path)
 	if (fd >= 0)
 		close(fd);
 	return found;
+}
+
+static bool needs_libpython(const char *path)
+{
+	return needed_libpython(path, NULL, 0);
 }
 
 /* A shared libpython that the program itself links (DT_NEEDED) is in static
@@ -575,6 +584,64 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 not_python:
 	python_free(py);
 	return NULL;
+}
+
+/* 1 when the ELF program at path is a free-threaded CPython (3.13t+): the
+ * _Py_DebugOffsets head in _PyRuntime's initial contents says so for a
+ * static build, the ABI flag of the libpython it links ("libpython3.13t")
+ * for a shared one; 0 when not, -1 when it is no CPython we can tell. */
+static int free_threaded_elf(const char *path)
+{
+	uint64_t symbols[SYM_COUNT], head[3] = { 0 };
+	char needed[64] = "";
+	const char *abi;
+	GElf_Phdr ph;
+	int fd;
+
+	if (!read_symbols(path, symbols))
+		return -1;
+	if (symbols[SYM_RUNTIME]) {
+		if (!segment_of(path, symbols[SYM_RUNTIME], false, &ph) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -1;
+		if (pread(fd, head, sizeof(head), (off_t)(symbols[SYM_RUNTIME] - ph.p_vaddr + ph.p_offset)) != sizeof(head))
+			head[0] = 0;
+		close(fd);
+		return memcmp(head, PY_DEBUG_COOKIE, 8) == 0 ? head[2] != 0 : 0;
+	}
+	if (!needed_libpython(path, needed, sizeof(needed)))
+		return -1;
+	/* libpython3.13t.so.1.0: the ABI flags follow the version */
+	abi = needed + strlen("libpython");
+	abi += strspn(abi, "0123456789.");
+	return *abi == 't';
+}
+
+bool python_program_free_threaded(const char *path)
+{
+	char line[PATH_MAX], interp[PATH_MAX];
+	FILE *f = fopen(path, "re");
+	char *p, *word;
+
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f) || strncmp(line, "#!", 2) != 0) {
+		fclose(f);
+		return free_threaded_elf(path) == 1;
+	}
+	fclose(f);
+	/* A script: its interpreter, directly or through env (one level). */
+	p = line + 2;
+	word = strtok(p, " \t\n");
+	if (!word)
+		return false;
+	if (strcmp(basename(word), "env") == 0) {
+		while ((word = strtok(NULL, " \t\n")) && word[0] == '-')
+			;
+		if (!word || !target_find_in_path(word, interp, sizeof(interp)))
+			return false;
+		word = interp;
+	}
+	return free_threaded_elf(word) == 1;
 }
 
 bool python_expected(pid_t pid)
