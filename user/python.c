@@ -210,15 +210,20 @@ struct function_scan {
 	int nimmediates;
 };
 
-/* len bytes of the interpreter's file at ELF virtual address vaddr. */
+/* len bytes of the interpreter's file at ELF virtual address vaddr; those
+ * past the end of its segment (a function at the very end) read as 0. */
 static bool read_file_at(const struct python *py, uint64_t vaddr, void *buf, size_t len)
 {
 	GElf_Phdr ph;
+	size_t left;
 	bool ok;
 	int fd;
 
+	memset(buf, 0, len);
 	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
 		return false;
+	left = ph.p_vaddr + ph.p_filesz - vaddr;
+	len = len < left ? len : left;
 	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
 	ok = fd >= 0 && pread(fd, buf, len, (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) == (ssize_t)len;
 	if (fd >= 0)
@@ -316,9 +321,7 @@ static uint32_t version_from_string(const struct python *py)
  * pointer is tp (as the kernel's walk reads it: bpf/python_stack.bpf.h). */
 static uint64_t thread_local_of(const struct python *py, uint64_t tp)
 {
-	uint64_t block;
-
-	uint64_t dtv;
+	uint64_t dtv, block;
 
 	if (py->tls.tstate_from == PY_TSTATE_TLS)
 		return read_u64(py, tp + (uint64_t)py->tls.tls_offset);
