@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include "python.h"
 #include "python_layouts.h"
-#include "target.h"
 
 /* Exported symbols we look up in the interpreter object. */
 enum python_symbol {
@@ -619,7 +618,8 @@ static int free_threaded_elf(const char *path)
 	return *abi == 't';
 }
 
-bool python_program_free_threaded(const char *path)
+bool python_program_free_threaded(const char *path,
+				   bool (*find_in_path)(const char *name, char *out, size_t len))
 {
 	char line[PATH_MAX], interp[PATH_MAX];
 	FILE *f = fopen(path, "re");
@@ -640,7 +640,7 @@ bool python_program_free_threaded(const char *path)
 	if (strcmp(basename(word), "env") == 0) {
 		while ((word = strtok(NULL, " \t\n")) && word[0] == '-')
 			;
-		if (!word || !target_find_in_path(word, interp, sizeof(interp)))
+		if (!word || !find_in_path(word, interp, sizeof(interp)))
 			return false;
 		word = interp;
 	}
