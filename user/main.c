@@ -902,7 +902,8 @@ int main(int argc, char **argv)
 	if (!s.opts.pid) {
 		char exe[PATH_MAX];
 
-		if (target_find_in_path(s.opts.command[0], exe, sizeof(exe)) && python_program_free_threaded(exe, target_find_in_path))
+		if (target_find_in_path(s.opts.command[0], exe, sizeof(exe)) &&
+		    python_program_free_threaded(exe, target_find_in_path))
 			fprintf(stderr, "leaktop: %s is a free-threaded Python: it allocates objects with mimalloc, which leaktop sees only attached (-p PID); started here, only what reaches malloc is seen\n",
 				s.opts.command[0]);
 		else
