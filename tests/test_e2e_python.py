@@ -365,3 +365,21 @@ def test_dlopened_libpython_frames_and_objects(procs, version):
     assert "every object (pymalloc's functions are probed)" in lt.stderr()
     check_against_tracemalloc(report, expected, SMALL + BIG)
     check_frames_and_churn(report)
+
+
+@pytest.mark.parametrize("python", [shared_python("3.13t", "python3.13t")])
+def test_free_threaded_program_started_by_leaktop_runs(procs, python, tmp_path):
+    """A free-threaded Python refuses PYTHONMALLOC=malloc ("unknown
+    allocator"): started by leaktop, directly or as a script's #! env
+    interpreter, it must run as it would alone, and leaktop says what it sees."""
+    script = tmp_path / "script.py"
+    script.write_text(f"#!/usr/bin/env {python.name}\n" + Path(SCRIPT).read_text())
+    script.chmod(0o755)
+    env = dict(os.environ, PATH=f"{python.parent}:{os.environ['PATH']}")
+    for command in ([python, SCRIPT], [script]):
+        lt = procs(leaktop("--json", "-i", "1", "--", *command, "--delay", "0.5"), env=env)
+        report = report_after_work(procs, lt, lt)
+        assert "is a free-threaded Python" in lt.stderr(), lt.stderr()
+        assert "Fatal Python error" not in lt.stderr()
+        assert not [f for s in report["stacks"] for f in s["frames"] if f["kind"] == "python"]
+        lt.kill()

@@ -190,7 +190,7 @@ static void use_python(struct session *s, struct python *py, enum python_heap_vi
 		fprintf(stderr, "leaktop: Python %s in %s is %s; heap seen: %s\n", python_version(py),
 			python_object_path(py), python_frames_off(py),
 			view == PY_HEAP_PYMALLOC ? "every object (the functions of its allocator table, mimalloc's, are probed)"
-						 : heap_view_notes[view]);
+						 : "only what reaches malloc (its objects come from mimalloc: attach with -p PID to see them)");
 	else
 		fprintf(stderr, "leaktop: Python %s in %s: Python frames on%s; heap seen: %s\n",
 			python_version(py), python_object_path(py),
@@ -992,9 +992,18 @@ int main(int argc, char **argv)
 	s.target.pidfd = s.target.release_fd = s.target.exec_error_fd = -1;
 
 	/* A Python program started by leaktop uses malloc for every object, so
-	 * that the probes see small objects too (pymalloc may be inlined). */
-	if (!s.opts.pid)
-		setenv("PYTHONMALLOC", "malloc", 0);
+	 * that the probes see small objects too (pymalloc may be inlined).  A
+	 * free-threaded one (mimalloc only) would refuse to start. */
+	if (!s.opts.pid) {
+		char exe[PATH_MAX];
+
+		if (target_find_in_path(s.opts.command[0], exe, sizeof(exe)) &&
+		    python_program_free_threaded(exe, target_find_in_path))
+			fprintf(stderr, "leaktop: %s is a free-threaded Python: it allocates objects with mimalloc, which leaktop sees only attached (-p PID); started here, only what reaches malloc is seen\n",
+				s.opts.command[0]);
+		else
+			setenv("PYTHONMALLOC", "malloc", 0);
+	}
 	code = start(&s);
 	if (code == 0) {
 		read_cmdline(&s);

@@ -209,15 +209,20 @@ struct function_scan {
 	int nimmediates;
 };
 
-/* len bytes of the interpreter's file at ELF virtual address vaddr. */
+/* len bytes of the interpreter's file at ELF virtual address vaddr; those
+ * past the end of its segment (a function at the very end) read as 0. */
 static bool read_file_at(const struct python *py, uint64_t vaddr, void *buf, size_t len)
 {
 	GElf_Phdr ph;
+	size_t left;
 	bool ok;
 	int fd;
 
+	memset(buf, 0, len);
 	if (!vaddr || !segment_of(py->open_path, vaddr, false, &ph))
 		return false;
+	left = ph.p_vaddr + ph.p_filesz - vaddr;
+	len = len < left ? len : left;
 	fd = open(py->open_path, O_RDONLY | O_CLOEXEC);
 	ok = fd >= 0 && pread(fd, buf, len, (off_t)(vaddr - ph.p_vaddr + ph.p_offset)) == (ssize_t)len;
 	if (fd >= 0)
@@ -315,9 +320,7 @@ static uint32_t version_from_string(const struct python *py)
  * pointer is tp (as the kernel's walk reads it: bpf/python_stack.bpf.h). */
 static uint64_t thread_local_of(const struct python *py, uint64_t tp)
 {
-	uint64_t block;
-
-	uint64_t dtv;
+	uint64_t dtv, block;
 
 	if (py->tls.tstate_from == PY_TSTATE_TLS)
 		return read_u64(py, tp + (uint64_t)py->tls.tls_offset);
@@ -425,8 +428,9 @@ static int find_thread_local(struct python *py)
 	return -1;
 }
 
-/* Whether the ELF file at path names a libpython among its needed libraries. */
-static bool needs_libpython(const char *path)
+/* Whether the ELF file at path names a libpython among its needed libraries
+ * (its name in needed[], when given). */
+static bool needed_libpython(const char *path, char *needed, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf *elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -448,6 +452,8 @@ static bool needs_libpython(const char *path)
 				continue;
 			name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
 			found = name && strncmp(name, "libpython", 9) == 0;
+			if (found && needed)
+				snprintf(needed, len, "%s", name);
 		}
 	}
 	if (elf)
@@ -455,6 +461,11 @@ static bool needs_libpython(const char *path)
 	if (fd >= 0)
 		close(fd);
 	return found;
+}
+
+static bool needs_libpython(const char *path)
+{
+	return needed_libpython(path, NULL, 0);
 }
 
 /* A shared libpython that the program itself links (DT_NEEDED) is in static
@@ -575,6 +586,65 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 not_python:
 	python_free(py);
 	return NULL;
+}
+
+/* 1 when the ELF program at path is a free-threaded CPython (3.13t+): the
+ * _Py_DebugOffsets head in _PyRuntime's initial contents says so for a
+ * static build, the ABI flag of the libpython it links ("libpython3.13t")
+ * for a shared one; 0 when not, -1 when it is no CPython we can tell. */
+static int free_threaded_elf(const char *path)
+{
+	uint64_t symbols[SYM_COUNT], head[3] = { 0 };
+	char needed[64] = "";
+	const char *abi;
+	GElf_Phdr ph;
+	int fd;
+
+	if (!read_symbols(path, symbols))
+		return -1;
+	if (symbols[SYM_RUNTIME]) {
+		if (!segment_of(path, symbols[SYM_RUNTIME], false, &ph) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -1;
+		if (pread(fd, head, sizeof(head), (off_t)(symbols[SYM_RUNTIME] - ph.p_vaddr + ph.p_offset)) != sizeof(head))
+			head[0] = 0;
+		close(fd);
+		return memcmp(head, PY_DEBUG_COOKIE, 8) == 0 ? head[2] != 0 : 0;
+	}
+	if (!needed_libpython(path, needed, sizeof(needed)))
+		return -1;
+	/* libpython3.13t.so.1.0: the ABI flags follow the version */
+	abi = needed + strlen("libpython");
+	abi += strspn(abi, "0123456789.");
+	return *abi == 't';
+}
+
+bool python_program_free_threaded(const char *path,
+				   bool (*find_in_path)(const char *name, char *out, size_t len))
+{
+	char line[PATH_MAX], interp[PATH_MAX];
+	FILE *f = fopen(path, "re");
+	char *p, *word;
+
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f) || strncmp(line, "#!", 2) != 0) {
+		fclose(f);
+		return free_threaded_elf(path) == 1;
+	}
+	fclose(f);
+	/* A script: its interpreter, directly or through env (one level). */
+	p = line + 2;
+	word = strtok(p, " \t\n");
+	if (!word)
+		return false;
+	if (strcmp(basename(word), "env") == 0) {
+		while ((word = strtok(NULL, " \t\n")) && word[0] == '-')
+			;
+		if (!word || !find_in_path(word, interp, sizeof(interp)))
+			return false;
+		word = interp;
+	}
+	return free_threaded_elf(word) == 1;
 }
 
 bool python_expected(pid_t pid)

@@ -26,6 +26,12 @@ enum python_heap_view {
 struct python *python_find(pid_t pid, const char *root, char *msg, size_t msglen);
 void python_free(struct python *py);
 
+/* Whether the program at path (an ELF file, or a script whose #! line names
+ * one, directly or through env and find_in_path) is a free-threaded CPython,
+ * which refuses PYTHONMALLOC=malloc. */
+bool python_program_free_threaded(const char *path,
+				   bool (*find_in_path)(const char *name, char *out, size_t len));
+
 /* Whether pid's program is an interpreter (named python*) or links
  * libpython, so that python_find will succeed once the loader is done. */
 bool python_expected(pid_t pid);

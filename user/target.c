@@ -119,7 +119,7 @@ int target_open(struct target *t, pid_t pid, char *err, size_t errlen)
 }
 
 /* execvp's search, done before fork so the child only has to call execve. */
-static bool find_in_path(const char *name, char *out, size_t len)
+bool target_find_in_path(const char *name, char *out, size_t len)
 {
 	const char *path = getenv("PATH");
 	char *dirs, *dir, *save = NULL;
@@ -150,7 +150,7 @@ int target_spawn(struct target *t, char **argv, char *err, size_t errlen)
 	pid_t pid;
 
 	init(t, 0);
-	if (!find_in_path(argv[0], t->exe, sizeof(t->exe)))
+	if (!target_find_in_path(argv[0], t->exe, sizeof(t->exe)))
 		return fail(err, errlen, "cannot run '%s': no such executable (check the name and PATH)", argv[0]);
 	if (pipe2(release, O_CLOEXEC) || pipe2(exec_error, O_CLOEXEC))
 		return fail(err, errlen, "cannot create a pipe: %s", strerror(errno));
@@ -176,7 +176,7 @@ int target_spawn(struct target *t, char **argv, char *err, size_t errlen)
 	close(release[0]);
 	close(exec_error[1]);
 	init(t, pid);
-	find_in_path(argv[0], t->exe, sizeof(t->exe));
+	target_find_in_path(argv[0], t->exe, sizeof(t->exe));
 	t->spawned = true;
 	t->release_fd = release[1];
 	t->exec_error_fd = exec_error[0];

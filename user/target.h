@@ -26,6 +26,9 @@ struct target {
  * or -1 with a one-line message in err. */
 int target_open(struct target *t, pid_t pid, char *err, size_t errlen);
 
+/* The file execvp would run for `name` (PATH search); false when none. */
+bool target_find_in_path(const char *name, char *out, size_t len);
+
 /* Spawn mode: fork a child that waits before exec'ing argv[0] (looked up in
  * PATH), so probes can be attached to it first. */
 int target_spawn(struct target *t, char **argv, char *err, size_t errlen);
