@@ -386,6 +386,11 @@ static void refresh_symbols(struct session *s, bool always)
 	symbolizer_refresh(s->sym);
 }
 
+static void refresh_symbols_if_changed(void *ctx)
+{
+	refresh_symbols(ctx, false);
+}
+
 /* Symbolizes the stacks of the slots handed out since the last look, while
  * the target lives: once it has exited, its mappings can no longer be read
  * (a library mapped since the last interval would go unnamed) nor its
@@ -400,8 +405,10 @@ static void build_new_stacks(struct session *s)
 	generation = probes_generation(s->probes);
 	if (generation != s->generation)
 		follow_exec(s, generation);
-	refresh_symbols(s, false);
-	slot_table_name_new(s->slots, probes_stack_slots_used(s->probes), (uint16_t)s->generation);
+	/* Only when there is something to name: a W^X JIT changes the code
+	 * count at every flip. */
+	slot_table_name_new(s->slots, probes_stack_slots_used(s->probes), (uint16_t)s->generation,
+			    refresh_symbols_if_changed, s);
 }
 
 /* One stack's figures into the snapshot being built.  The model holds the

@@ -336,7 +336,8 @@ static struct stack *slot_stack(struct slot_table *t, uint32_t slot)
 	return s->stack;
 }
 
-void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen)
+void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen,
+			 void (*before)(void *ctx), void *ctx)
 {
 	if (used > t->nslots)
 		used = t->nslots;
@@ -346,8 +347,12 @@ void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen)
 		if (s->state == SLOT_WAITING && !claim(t, slot))
 			continue;
 		/* One whose kernel stacks were missing waits for the readings. */
-		if (s->state == SLOT_HELD && !s->stack && !s->tries && s->exec_gen == exec_gen)
+		if (s->state == SLOT_HELD && !s->stack && !s->tries && s->exec_gen == exec_gen) {
+			if (before)
+				before(ctx);
+			before = NULL;
 			slot_stack(t, slot);
+		}
 	}
 }
 

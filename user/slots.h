@@ -46,8 +46,10 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
  * their stacks (those of the program image exec_gen), whether they hold
  * anything or not: for a caller that names stacks while the target lives,
  * between readings (its mappings and Python code objects can no longer be
- * read once it has exited).  Memory reads only, but for the symbolizing. */
-void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen);
+ * read once it has exited).  Memory reads only, but for the symbolizing.
+ * before(ctx), when given, is called once before the first stack is named. */
+void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen,
+			 void (*before)(void *ctx), void *ctx);
 
 /* Slots that have a stack now, and slots given back so far. */
 uint32_t slot_table_held(const struct slot_table *t);

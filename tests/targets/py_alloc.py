@@ -85,9 +85,10 @@ def arena_counts():
             os.close(saved)
         out.seek(0)
         text = out.read().decode()
-    count = {key: int(re.search(rf"# arenas {key}\s+=\s+(\d+)", text).group(1))
-             for key in ("allocated total", "reclaimed")}
-    return count["allocated total"], count["reclaimed"]
+    found = [re.search(rf"# arenas {key}\s+=\s+(\d+)", text) for key in ("allocated total", "reclaimed")]
+    if not all(found):
+        return None  # no pymalloc (a free-threaded build's mimalloc, PYTHONMALLOC=malloc)
+    return int(found[0].group(1)), int(found[1].group(1))
 
 
 def main():
@@ -111,8 +112,8 @@ def main():
         time.sleep(float(sys.argv[2]))
     before = arena_counts() if sys.argv[1] == "--wait" else None
     work()
-    if before:
-        after = arena_counts()
+    after = arena_counts() if before else None
+    if after:
         print(f"arenas allocated {after[0] - before[0]} reclaimed {after[1] - before[1]}", flush=True)
     print("ready", flush=True)
     if sys.argv[1] == "--wait":
