@@ -325,3 +325,19 @@ def test_sigterm_restores_terminal(tui):
     assert t.wait_exit() == 0
     assert t.tmux("display", "-p", "-t", "0", "#{alternate_on}").strip() == "0"
     assert "leak_slowly (leak_rate.c:" in t.screen()  # the final report
+
+
+def test_arrow_keys_move_the_bar(tui):
+    """Down then Enter opens row 2's stack; Up and Enter row 1's again."""
+    t = tui()
+    rows = t.wait_until(lambda s: len(table_rows(s)) >= 2, "two rows")
+    second = re.search(r"\s(\w+) \(leak_rate\.c:", table_rows(rows)[1])
+    assert second, table_rows(rows)[1]
+    t.keys("Down")
+    t.keys("Enter")
+    assert shows_function(detail_stack(t), second.group(1))
+    t.keys("Escape")
+    t.wait_screen(r"GROWTH/s")
+    t.keys("Up")
+    t.keys("Enter")
+    assert shows_function(detail_stack(t), "leak_slowly")
