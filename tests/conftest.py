@@ -174,14 +174,27 @@ def caller_name(stack):
 
 
 def find_stack(report, function, allocator=None):
-    """The stack whose immediate caller (frames[1]) is `function` (a prefix for C++)."""
+    """The stack whose immediate caller (frames[1]) is `function` (a prefix for C++),
+    with the figures of its cut-short variants added: a walk that saw the
+    unwinder's index change keeps only the frames it is sure of, and such a
+    stack (a prefix of the whole one) holds part of the same call site's bytes."""
+    found = []
     for stack in report["stacks"]:
         name = caller_name(stack)
         if name and (name == function or name.startswith(function + "(")):
             if allocator is None or stack["frames"][0]["function"] == allocator:
-                return stack
-    names = [(s["frames"][0]["function"], caller_name(s)) for s in report["stacks"]]
-    raise AssertionError(f"no stack with caller {function}; stacks: {names}")
+                found.append(stack)
+    if not found:
+        names = [(s["frames"][0]["function"], caller_name(s)) for s in report["stacks"]]
+        raise AssertionError(f"no stack with caller {function}; stacks: {names}")
+    whole = max(found, key=lambda s: (len(s["frames"]), s["outstanding_bytes"]))
+    names = [(f["function"], f["line"]) for f in whole["frames"]]
+    merged = dict(whole)
+    for stack in found:
+        if stack is not whole and [(f["function"], f["line"]) for f in stack["frames"]] == names[:len(stack["frames"])]:
+            merged["outstanding_bytes"] += stack["outstanding_bytes"]
+            merged["outstanding_allocs"] += stack["outstanding_allocs"]
+    return merged
 
 
 def leaktop(*args):
