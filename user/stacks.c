@@ -149,9 +149,13 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 
 		if (i == 1 && ips[i] == key->caller)
 			continue;
-		if (!symbolizer_resolve(t->sym, ip, true, &f)) {
-			/* The caller read at [sp] is a true frame even in code no
-			 * file covers (a JIT's, an ffi closure): shown by address. */
+		/* The caller read at [sp] is a true frame: if it resolves to
+		 * nothing, the mappings may be from before the code came (a
+		 * stack named within 50 ms of an exec or dlopen): read again. */
+		if (!symbolizer_resolve(t->sym, ip, true, &f) &&
+		    !(i == 0 && symbolizer_refresh(t->sym) && symbolizer_resolve(t->sym, ip, true, &f))) {
+			/* Code no file covers (a JIT's, an ffi closure): shown by
+			 * address. */
 			if (i == 0) {
 				memset(&f, 0, sizeof(f));
 				f.offset = ip;
