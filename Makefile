@@ -147,7 +147,7 @@ $(BUILD)/bench/floor.bpf.o: bench/floor.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUIL
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
-FLOOR_SRCS := user/allocators.c user/placement.c user/elf_code.c user/return_sites.c user/unwind_tables.c
+FLOOR_SRCS := user/allocator_scan.c user/allocators.c user/placement.c user/elf_code.c user/return_sites.c user/unwind_tables.c
 $(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h $(FLOOR_SRCS) $(wildcard user/*.h)
 	$(CC) $(CFLAGS) -I$(BUILD)/bench $< $(FLOOR_SRCS) -o $@ -lbpf -ldw -lelf -lz -lcapstone
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "allocators.h"
+#include "allocator_scan.h"
 #include "placement.h"
 #include "floor.skel.h"
 

@@ -514,19 +514,18 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	call.sp = sp;
 	call.depth = 1;
 	call.epoch = duty_epoch;
-	/* operator new's caller tells its later entries and rets from those of
-	 * a call an exception ended (see nested()), sampled or not. */
-	if (is_operator_new(call.key.fn))
-		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	if (call.old_ptr && !call.failed)
 		call.old_taken = take_alloc(call.old_ptr, &call.old);
 	call.sampled = !call.failed && !allocs_paused && take_sample(t, call.size);
+	/* The caller: for the stack key, and for operator new, sampled or not,
+	 * to tell its later entries and rets from those of a call an exception
+	 * ended (see nested()). */
+	if (call.sampled || is_operator_new(call.key.fn))
+		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	if (!call.sampled) {
 		t->call = call; /* its return may still free realloc's old block */
 		return 0;
 	}
-	if (!is_operator_new(call.key.fn))
-		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
 	call.key.py_stack = python_stack(tid);
 	if (call.key.py_stack && call.key.caller >= python.text_start &&
 	    call.key.caller < python.text_end) {

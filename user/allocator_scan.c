@@ -101,3 +101,12 @@ void allocator_scan_free(struct allocator_scan *scan)
 	free(scan->files);
 	memset(scan, 0, sizeof(*scan));
 }
+
+int allocators_from_maps(pid_t pid, const char *root, struct allocator_list *list)
+{
+	struct allocator_scan scan = { 0 };
+	int mapped = allocator_scan_maps(&scan, pid, root, list);
+
+	allocator_scan_free(&scan);
+	return mapped < 0 ? mapped : 0;
+}

@@ -22,12 +22,17 @@ struct allocator_scan {
 };
 
 /* Puts into list the allocator objects pid maps that no earlier scan
- * examined (paths under root, as allocators_from_maps gives them).  Returns
+ * examined (paths under root).  Returns
  * how many executable mappings of allocator files it has now, examined
  * before or not (0: no allocator mapped), or a negative errno. */
 int allocator_scan_maps(struct allocator_scan *scan, pid_t pid, const char *root,
 			struct allocator_list *list);
 
 void allocator_scan_free(struct allocator_scan *scan);
+
+/* The allocators mapped in a running process (a first scan: each file
+ * once, a file deleted or renamed over read through /proc/PID/map_files);
+ * 0 or a negative errno. */
+int allocators_from_maps(pid_t pid, const char *root, struct allocator_list *list);
 
 #endif

@@ -167,13 +167,15 @@ int allocator_object_load(const char *path, const char *open_path, struct alloca
 	return has_fn(obj, ALLOC_FREE) && (has_fn(obj, FN_MALLOC) || has_fn(obj, FN_OPERATOR_NEW));
 }
 
-static int add_object_at(struct allocator_list *list, const char *path, const char *open_path)
+static int add_object(struct allocator_list *list, const char *path, const char *root)
 {
 	struct allocator_object obj, *grown;
+	char open_path[PATH_MAX];
 
 	for (int i = 0; i < list->count; i++)
 		if (strcmp(list->objects[i].path, path) == 0)
 			return 0;
+	snprintf(open_path, sizeof(open_path), "%s%s", root ? root : "", path);
 	if (allocator_object_load(path, open_path, &obj) != 1)
 		return 0;
 	grown = realloc(list->objects, (list->count + 1) * sizeof(*grown));
@@ -182,60 +184,6 @@ static int add_object_at(struct allocator_list *list, const char *path, const ch
 	list->objects = grown;
 	list->objects[list->count++] = obj;
 	return 0;
-}
-
-static int add_object(struct allocator_list *list, const char *path, const char *root)
-{
-	char open_path[PATH_MAX];
-
-	snprintf(open_path, sizeof(open_path), "%s%s", root ? root : "", path);
-	return add_object_at(list, path, open_path);
-}
-
-/* A mapped file since deleted or renamed over (a package upgrade while the
- * target runs): what it maps is found through /proc/PID/map_files, which
- * stays bound to that file; its path names something else now, or nothing. */
-static int add_deleted_object(struct allocator_list *list, pid_t pid, const char *mapping, char *path)
-{
-	char open_path[64];
-	unsigned long start, end;
-	int before = list->count, err;
-
-	if (sscanf(mapping, "%lx-%lx", &start, &end) != 2)
-		return 0;
-	snprintf(open_path, sizeof(open_path), "/proc/%d/map_files/%lx-%lx", pid, start, end);
-	*strstr(path, " (deleted)") = '\0';
-	err = add_object_at(list, path, open_path);
-	if (list->count > before)
-		list->objects[before].replaced = true;
-	return err;
-}
-
-int allocators_from_maps(pid_t pid, const char *root, struct allocator_list *list)
-{
-	char maps[64], line[PATH_MAX + 128], perms[8];
-	int path_at, err = 0;
-	FILE *f;
-
-	memset(list, 0, sizeof(*list));
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
-	f = fopen(maps, "re");
-	if (!f)
-		return -errno;
-	while (!err && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		path_at = 0;
-		if (sscanf(line, "%*x-%*x %7s %*x %*x:%*x %*u %n", perms, &path_at) < 1 || !path_at)
-			continue;
-		if (perms[2] != 'x' || line[path_at] != '/')
-			continue;
-		if (strstr(line + path_at, " (deleted)"))
-			err = add_deleted_object(list, pid, line, line + path_at);
-		else
-			err = add_object(list, line + path_at, root);
-	}
-	fclose(f);
-	return err;
 }
 
 /* The PT_INTERP of an executable (its dynamic loader); false when static. */

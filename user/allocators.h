@@ -51,8 +51,6 @@ int allocator_object_load(const char *path, const char *open_path, struct alloca
 /* Adds a probe unless its offset is probed already (aliases share code). */
 void allocator_object_add_probe(struct allocator_object *obj, int fn, uint64_t offset);
 
-/* The allocators mapped in a running process (/proc/PID/maps, paths under root). */
-int allocators_from_maps(pid_t pid, const char *root, struct allocator_list *list);
 
 /* The allocators a program will use once exec'd: the executable itself (static
  * or with its own malloc) and the libraries the dynamic loader will map for it
