@@ -203,3 +203,8 @@ def test_batch_is_the_default_off_a_terminal_and_addresses_resolve(procs, tmp_pa
                                      capture_output=True, text=True, check=True).stdout.split("\n")[:2]
     assert function == "keep_blocks"
     assert where.split(":")[-1].split()[0] == str(alloc_line("exact.c", "keep_blocks"))
+    # The offset is the return address itself: right after the 5-byte call to malloc.
+    offset = int(rows[-1], 16)
+    code = subprocess.run(["objdump", "-d", f"--start-address={offset - 5:#x}", f"--stop-address={offset:#x}",
+                           target("exact")], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"\scall\s+[0-9a-f]+ <malloc@plt>", code), code
