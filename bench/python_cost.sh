@@ -21,20 +21,7 @@ if ((${#pythons[@]} == 0)); then
   done
 fi
 
-stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'sysctl -qw kernel.bpf_stats_enabled="$stats_before"' EXIT
-sysctl -qw kernel.bpf_stats_enabled=1
-
-enter_ns() { # mean ns per run of the alloc_enter program of leaktop $1
-  local ids
-  ids=$(for f in /proc/"$1"/fdinfo/*; do awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null; done | sort -u)
-  bpftool prog show -j | python3 -c '
-import json, sys
-ids = {int(i) for i in sys.argv[1].split()}
-runs = [p for p in json.load(sys.stdin) if p["id"] in ids and p.get("name") == "alloc_enter"]
-cnt = sum(p.get("run_cnt", 0) for p in runs)
-print(round(sum(p.get("run_time_ns", 0) for p in runs) / cnt) if cnt else "-")' "$ids"
-}
+. bench/bpf_stats.sh  # from the top directory (cd above)
 
 run() { # python depth tracer -> "median lists/s" "alloc_enter ns"
   local python=$1 depth=$2 tracer=$3 out target pid= ns=-

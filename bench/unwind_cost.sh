@@ -15,21 +15,7 @@ depths=(${DEPTHS:-4 48})
 tracers=(untraced leaktop)
 [[ -n ${OLD_LEAKTOP:-} ]] && tracers+=(old)
 
-stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'sysctl -qw kernel.bpf_stats_enabled="$stats_before"' EXIT
-sysctl -qw kernel.bpf_stats_enabled=1
-
-# Mean ns per run of the alloc_enter program loaded by process $1.
-enter_ns() {
-  local ids
-  ids=$(for f in /proc/"$1"/fdinfo/*; do awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null; done | sort -u)
-  bpftool prog show -j | python3 -c '
-import json, sys
-ids = {int(i) for i in sys.argv[1].split()}
-runs = [p for p in json.load(sys.stdin) if p["id"] in ids and p.get("name") == "alloc_enter"]
-cnt = sum(p.get("run_cnt", 0) for p in runs)
-print(round(sum(p.get("run_time_ns", 0) for p in runs) / cnt) if cnt else "-")' "$ids"
-}
+. bench/bpf_stats.sh  # from the top directory (cd above)
 
 run() { # program depth tracer -> "median ops/s of one run" "alloc_enter ns"
   local prog=$1 depth=$2 tracer=$3 out target pid= ns=-
