@@ -40,15 +40,25 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) bpf/leaktop.h bpf/unwind.h $(BU
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-leaktop: $(BUILD)/user/main.o $(USER_OBJS)
+# The HTML report's style sheet and script, compiled in as byte arrays.
+HTML_ASSETS := user/html/report.css user/html/report.js
+$(BUILD)/html_assets.c: $(HTML_ASSETS)
+	@mkdir -p $(@D)
+	{ xxd -i -n html_report_css user/html/report.css && xxd -i -n html_report_js user/html/report.js; } > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/html_assets.o: $(BUILD)/html_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+leaktop: $(BUILD)/user/main.o $(USER_OBJS) $(BUILD)/html_assets.o
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # Unit tests of pure userspace logic, built with AddressSanitizer.
-$(BUILD)/unit_tests: $(UNIT_SRCS) $(USER_SRCS) $(wildcard user/*.h tests/unit/*.h) $(BUILD)/leaktop.skel.h
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(USER_SRCS) $(wildcard user/*.h tests/unit/*.h) $(BUILD)/leaktop.skel.h \
+		$(BUILD)/html_assets.c
 	@mkdir -p $(@D)
 	# Test fixtures list struct fields positionally; the ones left out are meant 0.
 	$(CC) $(CFLAGS) -Wno-missing-field-initializers -O1 -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -Itests/unit $(UNIT_SRCS) $(USER_SRCS) -o $@ $(LDLIBS)
+		-fno-omit-frame-pointer -Itests/unit $(UNIT_SRCS) $(USER_SRCS) $(BUILD)/html_assets.c -o $@ $(LDLIBS)
 
 # Target programs with known allocation patterns for the end-to-end tests.
 $(BUILD)/targets/%: tests/targets/%.c | $(BUILD)/.deps-ok

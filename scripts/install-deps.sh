@@ -19,6 +19,8 @@ packages=(
   # make deb (dpkg-shlibdeps, dpkg-gencontrol, strip); the man page's tests
   # (man, groff, col); the version (git describe)
   dpkg-dev binutils man-db groff-base bsdextrautils git
+  xxd  # the HTML report's script and style sheet, compiled in
+  chromium  # tests: a real browser loads the --html report (headless, offline)
 )
 
 missing=()

@@ -21,10 +21,12 @@
 #include "allocators.h"
 #include "collector.h"
 #include "grow.h"
+#include "heap_history.h"
 #include "model.h"
 #include "atomic_file.h"
 #include "options.h"
 #include "output_folded.h"
+#include "output_html.h"
 #include "output_prom.h"
 #include "placement.h"
 #include "probes.h"
@@ -60,7 +62,7 @@ static void install_signal_handlers(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks now */
+	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks and HTML report now */
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows up as EPIPE: stop then */
 }
 
@@ -123,6 +125,7 @@ struct session {
 	size_t report_frames_capacity;
 	double start;
 	bool prom_failing;	/* the last textfile write failed */
+	struct heap_history history;	/* total outstanding bytes per interval (--html) */
 	struct tui *tui;	/* the live view, when on a terminal */
 	int nprobes;
 	char cmdline[256];
@@ -568,8 +571,26 @@ static void write_folded(struct session *s)
 		fprintf(stderr, "leaktop: %s\n", err);
 }
 
+/* The HTML report, from a report of every stack (the table shows as many
+ * as the JSON line). */
+static void write_html(struct session *s)
+{
+	char version[64], err[512] = "out of memory";
+	struct html_input in = { NULL, (size_t)(s->opts.top ? s->opts.top : DEFAULT_TOP_BATCH),
+				 &s->history, s->model, version };
+	struct report r;
+
+	if (!s->opts.html_file)
+		return;
+	snprintf(version, sizeof(version), "%.*s", (int)strcspn(options_version, "\n"), options_version);
+	in.report = &r;
+	if (!build_report(s, SORT_GROWTH, model_entries(s->model) + 1, &r) ||
+	    html_write(s->opts.html_file, &in, err, sizeof(err)))
+		fprintf(stderr, "leaktop: %s\n", err);
+}
+
 /* The files written every interval: the Prometheus textfile, and the folded
- * stacks when SIGUSR1 asked for them. */
+ * stacks and HTML report when SIGUSR1 asked for them. */
 static void write_exports(struct session *s)
 {
 	struct options *o = &s->opts;
@@ -589,6 +610,7 @@ static void write_exports(struct session *s)
 	if (dump_requested) {
 		dump_requested = 0;
 		write_folded(s);
+		write_html(s);
 	}
 }
 
@@ -637,6 +659,7 @@ static void draw_tui(struct session *s)
 static bool report_interval(struct session *s)
 {
 	update(s);
+	heap_history_add(&s->history, now(CLOCK_MONOTONIC) - s->start, model_total_bytes(s->model));
 	write_exports(s);
 	if (s->tui) {
 		draw_tui(s);
@@ -678,7 +701,8 @@ static int start(struct session *s)
 	int e;
 
 	if ((o->prom_file && output_path_check("--prom-file", o->prom_file, err, sizeof(err))) ||
-	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err)))) {
+	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err))) ||
+	    (o->html_file && output_path_check("--html", o->html_file, err, sizeof(err)))) {
 		fprintf(stderr, "leaktop: %s\n", err);
 		return 2;
 	}
@@ -1024,6 +1048,7 @@ int main(int argc, char **argv)
 			print_report(&s);
 		}
 		write_folded(&s);
+		write_html(&s);
 	}
 	finish(&s);
 	return code;

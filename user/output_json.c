@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include "output_json.h"
 #include "report.h"
 
 static json_object *string_or_null(const char *s)
@@ -10,7 +11,7 @@ static json_object *string_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-static json_object *frame_json(const struct frame *f)
+json_object *report_frame_json(const struct frame *f)
 {
 	json_object *o = json_object_new_object();
 
@@ -22,9 +23,8 @@ static json_object *frame_json(const struct frame *f)
 	return o;
 }
 
-static json_object *stack_json(const struct report_stack *s)
+void report_stack_json_figures(json_object *o, const struct report_stack *s)
 {
-	json_object *o = json_object_new_object(), *frames = json_object_new_array();
 	char id[17];
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)s->id);
@@ -32,17 +32,21 @@ static json_object *stack_json(const struct report_stack *s)
 	json_object_object_add(o, "outstanding_bytes", json_object_new_int64(s->bytes));
 	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(s->allocs));
 	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(s->growth));
+}
+
+static json_object *stack_json(const struct report_stack *s)
+{
+	json_object *o = json_object_new_object(), *frames = json_object_new_array();
+
+	report_stack_json_figures(o, s);
 	for (int i = 0; i < s->nframes; i++)
-		json_object_array_add(frames, frame_json(s->frames[i]));
+		json_object_array_add(frames, report_frame_json(s->frames[i]));
 	json_object_object_add(o, "frames", frames);
 	return o;
 }
 
-char *report_json(const struct report *r)
+void report_json_header(json_object *o, const struct report *r)
 {
-	json_object *o = json_object_new_object(), *stacks = json_object_new_array();
-	char *line;
-
 	json_object_object_add(o, "time", json_object_new_double(r->time));
 	json_object_object_add(o, "pid", json_object_new_int(r->pid));
 	json_object_object_add(o, "comm", string_or_null(r->comm));
@@ -55,6 +59,14 @@ char *report_json(const struct report *r)
 	if (r->duty_cycle > 0 && r->duty_cycle < 1) /* figures are estimates scaled by 1/duty_cycle */
 		json_object_object_add(o, "duty_cycle", json_object_new_double(r->duty_cycle));
 	json_object_object_add(o, "sample_bytes", json_object_new_uint64(r->sample_bytes));
+}
+
+char *report_json(const struct report *r)
+{
+	json_object *o = json_object_new_object(), *stacks = json_object_new_array();
+	char *line;
+
+	report_json_header(o, r);
 	for (size_t i = 0; i < r->count; i++)
 		json_object_array_add(stacks, stack_json(&r->stacks[i]));
 	json_object_object_add(o, "stacks", stacks);
