@@ -2,6 +2,7 @@
 chromium, network off).  What it draws must be the figures of the JSON line of
 the same moment (-c N, or a stop signal: the last line and the file at exit are
 one snapshot) and the targets' own counts."""
+import json
 import os
 import re
 import signal
@@ -58,6 +59,29 @@ def check_icicle(page, report):
     return drawn
 
 
+def check_chart_and_table(page, reports):
+    """The chart has one point per interval, each the total of that interval's
+    line; the table is the last line's stacks, in its order, with its figures,
+    and each trend is that stack's bytes in the latest lines, oldest first."""
+    last = reports[-1]
+    assert [b for _, b in page.points] == [r["outstanding_bytes"] for r in reports]
+    elapsed = [t for t, _ in page.points]
+    assert elapsed == sorted(elapsed)
+    assert page.data["history"]["intervals_per_point"] == 1
+    assert page.cards["outstanding"] == last["outstanding_bytes"]
+    assert page.cards["allocations outstanding"] == last["outstanding_allocs"]
+    assert [(r["data-id"], int(r["data-bytes"]), int(r["data-allocs"]), float(r["data-growth"]))
+            for r in page.rows] == \
+        [(s["id"], s["outstanding_bytes"], s["outstanding_allocs"], s["growth_bytes_per_s"])
+         for s in last["stacks"]]
+    for row in page.rows:
+        trend = row["trend"]
+        assert 1 <= len(trend) <= len(reports)
+        history = [next((s["outstanding_bytes"] for s in r["stacks"] if s["id"] == row["data-id"]), 0)
+                   for r in reports[-len(trend):]]
+        assert trend == history, row["data-id"]
+
+
 def named(key, function):
     return key[1] == function or key[1].startswith(function + " (")
 
@@ -78,27 +102,7 @@ def test_html_matches_the_json_of_the_same_moment(procs, tmp_path):
     last = reports[-1]
     page = load(html, tmp_path)
 
-    # The chart: one point per interval, each the total of that interval's line.
-    assert [b for _, b in page.points] == [r["outstanding_bytes"] for r in reports]
-    elapsed = [t for t, _ in page.points]
-    assert elapsed == sorted(elapsed)
-    assert page.data["history"]["intervals_per_point"] == 1
-    assert page.cards["outstanding"] == last["outstanding_bytes"]
-    assert page.cards["allocations outstanding"] == last["outstanding_allocs"]
-
-    # The table: the stacks of the line, in its order, with its figures...
-    assert [(r["data-id"], int(r["data-bytes"]), int(r["data-allocs"]), float(r["data-growth"]))
-            for r in page.rows] == \
-        [(s["id"], s["outstanding_bytes"], s["outstanding_allocs"], s["growth_bytes_per_s"])
-         for s in last["stacks"]]
-    # ...and each trend is that stack's bytes in the latest lines, oldest first.
-    for row in page.rows:
-        trend = row["trend"]
-        assert 1 <= len(trend) <= len(reports)
-        history = [next((s["outstanding_bytes"] for s in r["stacks"] if s["id"] == row["data-id"]), 0)
-                   for r in reports[-len(trend):]]
-        assert trend == history, row["data-id"]
-
+    check_chart_and_table(page, reports)
     # The icicle: the frames of the line's stacks, merged from the outermost.
     json_frames = {frame_key(f) for s in last["stacks"] for f in s["frames"]}
     assert {frame_key(f) for f in page.data["frames"]} == json_frames
@@ -138,7 +142,8 @@ def test_html_python_frames_coloured_apart_and_markup_in_names_inert(procs, tmp_
     os.kill(lt.pid, signal.SIGTERM)  # a last line, then the file: one snapshot
     last = lt.all_json(60)[-1]
     assert lt.wait(5) == 0
-    assert "</script><img" not in html.read_text().split('id="leaktop-data">', 1)[1].split("</script>")[0]
+    # The data element ends where the data does, not in a file name.
+    json.loads(html.read_text().split('id="leaktop-data">', 1)[1].split("</script>")[0])
     page = load(html, tmp_path)
     assert page.rows and "<img" not in "".join(f["text"] or "" for f in page.frames)
     drawn = check_icicle(page, last)
@@ -167,16 +172,25 @@ def test_html_on_sigusr1(procs, tmp_path):
     html = tmp_path / "report.html"
     tgt = procs([target("leak_rate")])
     time.sleep(0.2)
-    lt = procs(leaktop("-p", tgt.pid, "-i", "0.3", "--quiet", "--html", html))
-    lt.wait_stderr("tracing PID", 30)
-    time.sleep(0.5)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.3", "-n", "1000", "--html", html))
+    reports = lt.json_lines(5, 30)
     assert not html.exists()
     os.kill(lt.pid, signal.SIGUSR1)
     deadline = time.monotonic() + 10
     while not html.exists():
         assert time.monotonic() < deadline, "no HTML report after SIGUSR1"
-        time.sleep(0.05)
-    page = load(html, tmp_path)
-    assert any(f["label"].startswith("leak_slowly (leak_rate.c:") for f in page.data["frames"])
-    assert page.data["history"]["intervals"] >= 1
+        reports += lt.json_lines(1, 10)
+    reports += lt.json_lines(2, 10)
     assert lt.popen.poll() is None  # still running
+    page = load(html, tmp_path)
+    # Written at the interval after the signal, with that interval's line
+    # (their elapsed times are taken microseconds apart).
+    moment = min(range(len(reports)), key=lambda i: abs(reports[i]["elapsed_s"] - page.data["elapsed_s"]))
+    assert abs(reports[moment]["elapsed_s"] - page.data["elapsed_s"]) < 0.1
+    check_chart_and_table(page, reports[:moment + 1])
+    check_icicle(page, reports[moment])
+    # The leak's trend climbs 10240 B per 100 ms.
+    leak = [r for r in page.rows if page.data["frames"][page.data["stacks"][page.rows.index(r)]["frames"][1]]
+            ["label"].startswith("leak_slowly (leak_rate.c:")]
+    assert len(leak) == 1 and len(leak[0]["trend"]) >= 5
+    assert leak[0]["trend"] == sorted(leak[0]["trend"]) and leak[0]["trend"][0] < leak[0]["trend"][-1]
