@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 TARGET_SRCS := $(filter-out tests/targets/lib%,$(wildcard tests/targets/*.c tests/targets/*.cc))
 TARGETS   := $(patsubst tests/targets/%,$(BUILD)/targets/%,$(basename $(TARGET_SRCS)))
 
-.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind bench-python mutants
+.PHONY: all deps clean test unit e2e demo vmlinux fuzz soak bench bench-unwind bench-python bench-html mutants
 all: leaktop
 
 deps:
@@ -175,6 +175,10 @@ bench-unwind: leaktop $(BUILD)/bench/deep $(BUILD)/bench/deep_nofp
 # The Python walk's cost per event and per frame, per interpreter present.
 bench-python: leaktop
 	./bench/python_cost.sh
+
+# How fast a browser opens a --html report of 10,000 stacks.
+bench-html: leaktop $(BUILD)/bench/stacks $(BUILD)/targets/exact
+	./bench/html_load.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
