@@ -36,7 +36,7 @@
   function rate(v) { return bytes(Math.abs(v) < 0.5 ? 0 : v) + '/s'; }
   function count(v) { return String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ','); }
   function seconds(v) {
-    if (v < 120) return (v < 10 ? v.toFixed(1) : v.toFixed(0)) + ' s';
+    if (v < 120) return (v % 1 === 0 || v >= 10 ? v.toFixed(0) : v.toFixed(1)) + ' s';
     if (v < 7200) return (v / 60).toFixed(1) + ' min';
     return (v / 3600).toFixed(1) + ' h';
   }
