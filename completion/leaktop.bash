@@ -20,9 +20,9 @@ _leaktop_pids()
 	for dir in /proc/[0-9]*; do
 		pid=${dir#/proc/}
 		# Kernel threads have no command line, and no heap to watch.
-		read -r -d '' cmdline < "$dir/cmdline" 2>/dev/null
+		read -r -d '' cmdline 2>/dev/null < "$dir/cmdline"
 		[[ -n $cmdline ]] || continue
-		read -r comm < "$dir/comm" 2>/dev/null || continue
+		read -r comm 2>/dev/null < "$dir/comm" || continue
 		[[ $pid == "$cur"* || $comm == "$cur"* ]] || continue
 		COMPREPLY+=("$before$pid ($comm)")
 	done
