@@ -25,6 +25,7 @@
 #include "atomic_file.h"
 #include "options.h"
 #include "output_folded.h"
+#include "output_pprof.h"
 #include "output_prom.h"
 #include "placement.h"
 #include "probes.h"
@@ -60,7 +61,7 @@ static void install_signal_handlers(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks now */
+	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks and profile now */
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows up as EPIPE: stop then */
 }
 
@@ -568,8 +569,21 @@ static void write_folded(struct session *s)
 		fprintf(stderr, "leaktop: %s\n", err);
 }
 
+/* The pprof heap profile of every stack the model holds. */
+static void write_pprof(struct session *s)
+{
+	struct report r;
+	char err[512] = "out of memory";
+
+	if (!s->opts.pprof_file)
+		return;
+	if (!build_report(s, SORT_BYTES, model_count(s->model) + 1, &r) ||
+	    pprof_write(s->opts.pprof_file, &r, err, sizeof(err)))
+		fprintf(stderr, "leaktop: %s\n", err);
+}
+
 /* The files written every interval: the Prometheus textfile, and the folded
- * stacks when SIGUSR1 asked for them. */
+ * stacks and pprof profile when SIGUSR1 asked for them. */
 static void write_exports(struct session *s)
 {
 	struct options *o = &s->opts;
@@ -589,6 +603,7 @@ static void write_exports(struct session *s)
 	if (dump_requested) {
 		dump_requested = 0;
 		write_folded(s);
+		write_pprof(s);
 	}
 }
 
@@ -678,7 +693,8 @@ static int start(struct session *s)
 	int e;
 
 	if ((o->prom_file && output_path_check("--prom-file", o->prom_file, err, sizeof(err))) ||
-	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err)))) {
+	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err))) ||
+	    (o->pprof_file && output_path_check("--pprof", o->pprof_file, err, sizeof(err)))) {
 		fprintf(stderr, "leaktop: %s\n", err);
 		return 2;
 	}
@@ -1024,6 +1040,7 @@ int main(int argc, char **argv)
 			print_report(&s);
 		}
 		write_folded(&s);
+		write_pprof(&s);
 	}
 	finish(&s);
 	return code;

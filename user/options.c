@@ -28,7 +28,9 @@ const char options_usage[] =
 	"      --prom-file PATH     also write a Prometheus textfile every interval\n"
 	"      --prom-top N         stacks with their own series there (default 20)\n"
 	"      --folded PATH        also write folded stacks at exit and on SIGUSR1\n"
-	"  -q, --quiet              no report on stdout (with --prom-file/--folded)\n"
+	"      --pprof PATH         also write a pprof heap profile (inuse_space,\n"
+	"                           inuse_objects, growth) at exit and on SIGUSR1\n"
+	"  -q, --quiet              no report on stdout (with --prom-file/--folded/--pprof)\n"
 	"      --max-allocs N       live allocations tracked (default 262144; attached:\n"
 	"                           one per 256 B of the target's RSS, up to 1048576)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
@@ -63,7 +65,7 @@ const char options_usage[] =
 
 const char options_version[] = "leaktop " LEAKTOP_VERSION "\n";
 
-enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED,
+enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED, OPT_PPROF,
        OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE, OPT_VERSION };
 
 static const struct option long_options[] = {
@@ -80,6 +82,7 @@ static const struct option long_options[] = {
 	{ "prom-file", required_argument, NULL, OPT_PROM_FILE },
 	{ "prom-top", required_argument, NULL, OPT_PROM_TOP },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "pymalloc-redirect", no_argument, NULL, OPT_PYMALLOC_REDIRECT },
 	{ "duty-cycle", required_argument, NULL, OPT_DUTY_CYCLE },
@@ -193,6 +196,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 				return fail(err, errlen, "--folded needs a file name");
 			o->folded_file = optarg;
 			break;
+		case OPT_PPROF:
+			if (!*optarg)
+				return fail(err, errlen, "--pprof needs a file name");
+			o->pprof_file = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -229,8 +237,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "--pymalloc-redirect is for -p PID; a command started by leaktop runs with PYTHONMALLOC=malloc");
 	if (o->quiet && o->json)
 		return fail(err, errlen, "--quiet and --json conflict: --quiet prints no report");
-	if (o->quiet && !o->prom_file && !o->folded_file)
-		return fail(err, errlen, "--quiet leaves no output: add --prom-file PATH or --folded PATH");
+	if (o->quiet && !o->prom_file && !o->folded_file && !o->pprof_file)
+		return fail(err, errlen, "--quiet leaves no output: add --prom-file PATH, --folded PATH or --pprof PATH");
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct options {
 	const char *prom_file;	/* --prom-file: Prometheus textfile, every interval */
 	int prom_top;		/* --prom-top: stacks with their own series */
 	const char *folded_file; /* --folded: folded stacks at exit and on SIGUSR1 */
+	const char *pprof_file;	/* --pprof: pprof heap profile at exit and on SIGUSR1 */
 	bool quiet;		/* --quiet: no report on stdout (files only) */
 	bool pymalloc_redirect;	/* --pymalloc-redirect: new Python objects via malloc */
 	double duty_cycle;	/* --duty-cycle: share of time allocation probes are on, (0, 1] */
