@@ -569,7 +569,8 @@ static void write_folded(struct session *s)
 		fprintf(stderr, "leaktop: %s\n", err);
 }
 
-/* The pprof heap profile of every stack the model holds. */
+/* The pprof heap profile of every stack the model reports: those holding
+ * memory, and those whose growth is not 0 (a shrinking one). */
 static void write_pprof(struct session *s)
 {
 	struct report r;
@@ -577,7 +578,7 @@ static void write_pprof(struct session *s)
 
 	if (!s->opts.pprof_file)
 		return;
-	if (!build_report(s, SORT_BYTES, model_count(s->model) + 1, &r) ||
+	if (!build_report(s, SORT_BYTES, model_entries(s->model) + 1, &r) ||
 	    pprof_write(s->opts.pprof_file, &r, err, sizeof(err)))
 		fprintf(stderr, "leaktop: %s\n", err);
 }

@@ -171,7 +171,9 @@ static uint64_t function_id(struct builder *b, const struct frame *f)
 
 	if (!f->function)
 		return 0;
-	probe.name = probe.system_name = string_index(b, f->function);
+	/* No system_name: the mangled name is not known (and pprof would take
+	 * it as a name to simplify, "<module>" to nothing). */
+	probe.name = string_index(b, f->function);
 	probe.filename = string_index(b, f->file);
 	probe.id = b->functions.n + 1;
 	fn = intern(b, &b->functions, compare_functions, &probe, sizeof(probe), &added);
