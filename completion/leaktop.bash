@@ -1,11 +1,11 @@
 # bash completion for leaktop(8): its options; after -p the running processes,
-# shown as "PID (command)"; file names after --prom-file and --folded; after
+# shown as "PID (command)"; file names after --prom-file, --folded and --pprof; after
 # -- the command to start and its arguments.  Installed as
 # share/bash-completion/completions/leaktop (make install).
 
 # The options of `leaktop --help` (tests/test_completion.py keeps them equal).
 _leaktop_options='-p --pid -i --interval -c --count -n --top -b --batch --json --window
-	--prom-file --prom-top --folded -q --quiet --max-allocs --max-stacks --duty-cycle
+	--prom-file --prom-top --folded --pprof -q --quiet --max-allocs --max-stacks --duty-cycle
 	-s --sample-bytes --pymalloc-redirect -h --help --version'
 
 # COMPREPLY: the processes whose PID or command name starts with $1.  With
@@ -61,7 +61,7 @@ _leaktop()
 		_leaktop_pids "$cur"
 		return 0
 		;;
-	--prom-file | --folded)
+	--prom-file | --folded | --pprof)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
