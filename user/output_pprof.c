@@ -405,7 +405,8 @@ int pprof_encode(const struct report *r, unsigned char **out, size_t *len, char 
 	profile.n_mapping = b.mappings.n;
 	profile.n_location = b.locations.n;
 	profile.n_function = b.functions.n;
-	profile.time_nanos = llround(r->time * 1e9);
+	/* Whole seconds apart: nanoseconds since 1970 are beyond a double's precision. */
+	profile.time_nanos = (int64_t)floor(r->time) * 1000000000 + llround((r->time - floor(r->time)) * 1e9);
 	profile.duration_nanos = llround(r->elapsed_s * 1e9);
 	profile.period_type = &period_type;
 	profile.period = r->sample_bytes ? (int64_t)r->sample_bytes : 1; /* exact: every byte */
