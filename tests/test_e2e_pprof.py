@@ -196,6 +196,7 @@ def test_pprof_on_sigusr1_is_the_snapshot_of_its_interval(procs, tmp_path):
         assert time.monotonic() < deadline, f"no profile after SIGUSR1: {lt.stderr()}"
         time.sleep(0.05)
     reports = lt.json_lines(3, 15)
+    assert not list(tmp_path.glob(".leaktop-*"))  # written through a temporary file, renamed
     taken = int(re.search(r"^time_nanos: (\d+)$", decode(profile), re.M).group(1)) / 1e9
     report = min(reports, key=lambda r: abs(r["time"] - taken))
     assert abs(report["time"] - taken) < 0.25, (taken, [r["time"] for r in reports])
