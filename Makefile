@@ -8,7 +8,7 @@ PYTHON   ?= /usr/bin/python3
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Iuser -Ibpf -I$(BUILD)
-LDLIBS   += -lbpf -ldw -lelf -lz -ljson-c -lncursesw -lstdc++ -lcapstone -lm
+LDLIBS   += -lbpf -ldw -lelf -lz -ljson-c -lncursesw -lstdc++ -lcapstone -lm -lprotobuf-c
 BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
 
 # Userspace sources; main() lives in user/main.c so unit tests can link the rest.
@@ -49,16 +49,26 @@ $(BUILD)/html_assets.c: $(HTML_ASSETS)
 $(BUILD)/html_assets.o: $(BUILD)/html_assets.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-leaktop: $(BUILD)/user/main.o $(USER_OBJS) $(BUILD)/html_assets.o
+leaktop: $(BUILD)/user/main.o $(USER_OBJS) $(BUILD)/html_assets.o $(BUILD)/profile.pb-c.o
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# pprof's own schema (Debian's golang-github-google-pprof-dev), compiled by
+# protobuf-c for the --pprof view: never a copy of it in this tree.
+PPROF_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+$(BUILD)/profile.pb-c.c $(BUILD)/profile.pb-c.h &: $(BUILD)/.deps-ok
+	protoc-c -I$(dir $(PPROF_PROTO)) --c_out=$(BUILD) $(PPROF_PROTO)
+$(BUILD)/profile.pb-c.o: $(BUILD)/profile.pb-c.c $(BUILD)/profile.pb-c.h
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/user/output_pprof.o: $(BUILD)/profile.pb-c.h
 
 # Unit tests of pure userspace logic, built with AddressSanitizer.
 $(BUILD)/unit_tests: $(UNIT_SRCS) $(USER_SRCS) $(wildcard user/*.h tests/unit/*.h) $(BUILD)/leaktop.skel.h \
-		$(BUILD)/html_assets.c
+		$(BUILD)/html_assets.c $(BUILD)/profile.pb-c.c
 	@mkdir -p $(@D)
 	# Test fixtures list struct fields positionally; the ones left out are meant 0.
 	$(CC) $(CFLAGS) -Wno-missing-field-initializers -O1 -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -Itests/unit $(UNIT_SRCS) $(USER_SRCS) $(BUILD)/html_assets.c -o $@ $(LDLIBS)
+		-fno-omit-frame-pointer -Itests/unit $(UNIT_SRCS) $(USER_SRCS) $(BUILD)/html_assets.c \
+		$(BUILD)/profile.pb-c.c -o $@ $(LDLIBS)
 
 # Target programs with known allocation patterns for the end-to-end tests.
 $(BUILD)/targets/%: tests/targets/%.c | $(BUILD)/.deps-ok

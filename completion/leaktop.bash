@@ -1,12 +1,12 @@
 # bash completion for leaktop(8): its options; after -p the running processes,
-# shown as "PID (command)"; file names after --prom-file, --folded and --html; after
-# -- the command to start and its arguments.  Installed as
+# shown as "PID (command)"; file names after --prom-file, --folded, --html and --pprof;
+# after -- the command to start and its arguments.  Installed as
 # share/bash-completion/completions/leaktop (make install).
 
 # The options of `leaktop --help` (tests/test_completion.py keeps them equal).
 _leaktop_options='-p --pid -i --interval -c --count -n --top -b --batch --json --window
-	--prom-file --prom-top --folded --html -q --quiet --max-allocs --max-stacks --duty-cycle
-	-s --sample-bytes --pymalloc-redirect -h --help --version'
+	--prom-file --prom-top --folded --html --pprof -q --quiet --max-allocs --max-stacks
+	--duty-cycle -s --sample-bytes --pymalloc-redirect -h --help --version'
 
 # COMPREPLY: the processes whose PID or command name starts with $1.  With
 # several, each is "PID (command)" so the list says which is which; a single
@@ -61,7 +61,7 @@ _leaktop()
 		_leaktop_pids "$cur"
 		return 0
 		;;
-	--prom-file | --folded | --html)
+	--prom-file | --folded | --html | --pprof)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0

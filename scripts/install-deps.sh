@@ -8,12 +8,15 @@ packages=(
   libbpf-dev bpftool
   libelf-dev libdw-dev zlib1g-dev
   libjson-c-dev libncurses-dev libcapstone-dev
+  # --pprof: protobuf-c and pprof's own profile.proto, compiled at build time
+  libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev
   libcap2-bin procps python3 python3-pytest
   # tests only: real exporters and servers, started by the suite on loopback
   prometheus prometheus-node-exporter curl tmux
   libjemalloc-dev libgoogle-perftools-dev redis-server redis-tools
   gdb  # its backtraces check the kernel unwinder's stacks (tests/test_e2e_unwind.py)
   python3-tornado
+  golang-go protobuf-compiler  # tests: go tool pprof and protoc --decode read --pprof's file
   strace  # tests: what leaktop asks of the kernel (usage errors load nothing; maps reads)
   libc6-dbg  # build-id debug files: the symbolizer's file:line for libc (tests/unit/test_symbolizer.c)
   # make deb (dpkg-shlibdeps, dpkg-gencontrol, strip); the man page's tests

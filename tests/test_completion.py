@@ -64,4 +64,5 @@ def test_completion_of_pid_by_number_and_by_name(procs, tmp_path):
 def test_completion_of_files_and_of_the_command(tmp_path):
     (tmp_path / "heap.folded").write_text("")
     assert complete("leaktop", "--folded", str(tmp_path / "heap.")) == [str(tmp_path / "heap.folded")]
+    assert complete("leaktop", "--pprof", str(tmp_path / "heap.")) == [str(tmp_path / "heap.folded")]
     assert "sleep" in complete("leaktop", "-c", "2", "--", "slee")

@@ -43,7 +43,8 @@ def free_pid():
     (["-p", "1", "--", "true"], ["not both"]),
     ([], ["-p PID"]),
     (["-s", "x", "-p", "1"], ["--sample-bytes"]),
-    (["--quiet", "-p", "1"], ["--prom-file"]),
+    (["--quiet", "-p", "1"], ["--prom-file", "--pprof"]),
+    (["--pprof", "", "-p", "1"], ["--pprof needs a file name"]),
 ])
 def test_usage_errors_exit_2(args, words, tmp_path):
     # Said before anything is loaded: not one bpf() or perf_event_open() call
@@ -117,6 +118,8 @@ def test_not_root(procs):
     ("--prom-file", "/tmp", ["directory"]),
     ("--folded", "/nonexistent-dir/x.folded", ["does not exist"]),
     ("--folded", "/dev/null", ["not a regular file"]),  # renamed over: never a device
+    ("--pprof", "/nonexistent-dir/x.pb.gz", ["does not exist"]),
+    ("--pprof", "/dev/null", ["not a regular file"]),
 ])
 def test_unwritable_output(option, path, words):
     check_failure(run([option, path, "-p", "1"]), 2, option, *words)

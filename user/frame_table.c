@@ -61,6 +61,7 @@ static uint64_t frame_hash(const struct frame *f)
 	fnv1a_string(&h, f->function);
 	fnv1a_string(&h, f->file);
 	fnv1a_string(&h, f->object);
+	fnv1a_string(&h, f->build_id);
 	fnv1a(&h, &line, sizeof(line));
 	fnv1a(&h, &kind, sizeof(kind));
 	fnv1a(&h, &f->offset, sizeof(f->offset));
@@ -76,7 +77,7 @@ static bool same_frame(const struct frame *a, const struct frame *b)
 {
 	return a->line == b->line && a->kind == b->kind && a->offset == b->offset &&
 	       same_text(a->function, b->function) && same_text(a->file, b->file) &&
-	       same_text(a->object, b->object);
+	       same_text(a->object, b->object) && same_text(a->build_id, b->build_id);
 }
 
 static struct entry *entry(const struct frame_table *t, uint32_t id)
@@ -121,6 +122,7 @@ static void put_strings(struct frame_table *t, struct frame *f)
 	string_set_put(&t->strings, f->function);
 	string_set_put(&t->strings, f->file);
 	string_set_put(&t->strings, f->object);
+	string_set_put(&t->strings, f->build_id);
 }
 
 /* An unused id, its chunk allocated; FRAME_ID_NONE when out of memory. */
@@ -178,8 +180,9 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame *f)
 	e->frame.function = string_set_intern(&t->strings, f->function);
 	e->frame.file = string_set_intern(&t->strings, f->file);
 	e->frame.object = string_set_intern(&t->strings, f->object);
+	e->frame.build_id = string_set_intern(&t->strings, f->build_id);
 	if ((f->function && !e->frame.function) || (f->file && !e->frame.file) ||
-	    (f->object && !e->frame.object)) /* out of memory */
+	    (f->object && !e->frame.object) || (f->build_id && !e->frame.build_id)) /* out of memory */
 		goto fail;
 	e->refs = 1;
 	*slot = id + 1;

@@ -27,6 +27,7 @@
 #include "options.h"
 #include "output_folded.h"
 #include "output_html.h"
+#include "output_pprof.h"
 #include "output_prom.h"
 #include "placement.h"
 #include "probes.h"
@@ -62,7 +63,7 @@ static void install_signal_handlers(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks and HTML report now */
+	sigaction(SIGUSR1, &sa, NULL); /* write the folded stacks, HTML report and profile now */
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows up as EPIPE: stop then */
 }
 
@@ -589,8 +590,22 @@ static void write_html(struct session *s)
 		fprintf(stderr, "leaktop: %s\n", err);
 }
 
+/* The pprof heap profile of every stack the model reports: those holding
+ * memory, and those whose growth is not 0 (a shrinking one). */
+static void write_pprof(struct session *s)
+{
+	struct report r;
+	char err[512] = "out of memory";
+
+	if (!s->opts.pprof_file)
+		return;
+	if (!build_report(s, SORT_BYTES, model_entries(s->model) + 1, &r) ||
+	    pprof_write(s->opts.pprof_file, &r, err, sizeof(err)))
+		fprintf(stderr, "leaktop: %s\n", err);
+}
+
 /* The files written every interval: the Prometheus textfile, and the folded
- * stacks and HTML report when SIGUSR1 asked for them. */
+ * stacks, HTML report and pprof profile when SIGUSR1 asked for them. */
 static void write_exports(struct session *s)
 {
 	struct options *o = &s->opts;
@@ -611,6 +626,7 @@ static void write_exports(struct session *s)
 		dump_requested = 0;
 		write_folded(s);
 		write_html(s);
+		write_pprof(s);
 	}
 }
 
@@ -702,7 +718,8 @@ static int start(struct session *s)
 
 	if ((o->prom_file && output_path_check("--prom-file", o->prom_file, err, sizeof(err))) ||
 	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err))) ||
-	    (o->html_file && output_path_check("--html", o->html_file, err, sizeof(err)))) {
+	    (o->html_file && output_path_check("--html", o->html_file, err, sizeof(err))) ||
+	    (o->pprof_file && output_path_check("--pprof", o->pprof_file, err, sizeof(err)))) {
 		fprintf(stderr, "leaktop: %s\n", err);
 		return 2;
 	}
@@ -1049,6 +1066,7 @@ int main(int argc, char **argv)
 		}
 		write_folded(&s);
 		write_html(&s);
+		write_pprof(&s);
 	}
 	finish(&s);
 	return code;

@@ -30,6 +30,8 @@ const char options_usage[] =
 	"      --folded PATH        also write folded stacks at exit and on SIGUSR1\n"
 	"      --html PATH          also write a self-contained HTML report (heap chart,\n"
 	"                           growing stacks, icicle graph) at exit and on SIGUSR1\n"
+	"      --pprof PATH         also write a pprof heap profile (inuse_space,\n"
+	"                           inuse_objects, growth) at exit and on SIGUSR1\n"
 	"  -q, --quiet              no report on stdout (with a file option above)\n"
 	"      --max-allocs N       live allocations tracked (default 262144; attached:\n"
 	"                           one per 256 B of the target's RSS, up to 1048576)\n"
@@ -66,7 +68,7 @@ const char options_usage[] =
 const char options_version[] = "leaktop " LEAKTOP_VERSION "\n";
 
 enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED, OPT_HTML,
-       OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE, OPT_VERSION };
+       OPT_PPROF, OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE, OPT_VERSION };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -83,6 +85,7 @@ static const struct option long_options[] = {
 	{ "prom-top", required_argument, NULL, OPT_PROM_TOP },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "html", required_argument, NULL, OPT_HTML },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "pymalloc-redirect", no_argument, NULL, OPT_PYMALLOC_REDIRECT },
 	{ "duty-cycle", required_argument, NULL, OPT_DUTY_CYCLE },
@@ -201,6 +204,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 				return fail(err, errlen, "--html needs a file name");
 			o->html_file = optarg;
 			break;
+		case OPT_PPROF:
+			if (!*optarg)
+				return fail(err, errlen, "--pprof needs a file name");
+			o->pprof_file = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -237,8 +245,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "--pymalloc-redirect is for -p PID; a command started by leaktop runs with PYTHONMALLOC=malloc");
 	if (o->quiet && o->json)
 		return fail(err, errlen, "--quiet and --json conflict: --quiet prints no report");
-	if (o->quiet && !o->prom_file && !o->folded_file && !o->html_file)
-		return fail(err, errlen, "--quiet leaves no output: add --prom-file PATH, --folded PATH or --html PATH");
+	if (o->quiet && !o->prom_file && !o->folded_file && !o->html_file && !o->pprof_file)
+		return fail(err, errlen, "--quiet leaves no output: add --prom-file PATH, --folded PATH, --html PATH or --pprof PATH");
 	return 0;
 }
 

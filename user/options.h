@@ -26,6 +26,7 @@ struct options {
 	int prom_top;		/* --prom-top: stacks with their own series */
 	const char *folded_file; /* --folded: folded stacks at exit and on SIGUSR1 */
 	const char *html_file;	/* --html: HTML report at exit and on SIGUSR1 */
+	const char *pprof_file;	/* --pprof: pprof heap profile at exit and on SIGUSR1 */
 	bool quiet;		/* --quiet: no report on stdout (files only) */
 	bool pymalloc_redirect;	/* --pymalloc-redirect: new Python objects via malloc */
 	double duty_cycle;	/* --duty-cycle: share of time allocation probes are on, (0, 1] */

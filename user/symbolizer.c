@@ -2,6 +2,7 @@
  * to the object's own ELF address space, results cached per object and
  * address.  Strings are interned and live as long as the symbolizer. */
 #define _GNU_SOURCE
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -29,6 +30,7 @@ struct object {
 	Elf *elf;		/* program headers: file offset -> vaddr */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
+	const char *build_id;	/* GNU build id in hex, NULL when none */
 	off_t size;		/* of the file when read: rewritten in place (a */
 	struct timespec mtime;	/* plugin copied over), it is read again */
 };
@@ -81,6 +83,20 @@ static bool ends_with(const char *str, const char *suffix)
 	return n >= k && strcmp(str + n - k, suffix) == 0;
 }
 
+/* The GNU build id of the object's ELF (its .note.gnu.build-id), in hex. */
+static void read_build_id(struct symbolizer *s, struct object *obj)
+{
+	const unsigned char *id;
+	char hex[2 * 64 + 1];
+	ssize_t n = dwelf_elf_gnu_build_id(obj->elf, (const void **)&id);
+
+	if (n <= 0 || (size_t)n > sizeof(hex) / 2)
+		return;
+	for (ssize_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	obj->build_id = intern(s, hex);
+}
+
 /* Opens the object's ELF and reports it to its own Dwfl at base 0 without
  * p_vaddr, so the module's addresses are the file's own vaddrs less the first
  * PT_LOAD's (the bias dwfl_module_getelf gives back: 0 for an ordinary PIE or
@@ -94,6 +110,7 @@ static void object_load(struct symbolizer *s, struct object *obj, const char *fi
 	 * files and kernel images, under a descriptor it may then close. */
 	if (!obj->elf || elf_kind(obj->elf) != ELF_K_ELF)
 		return;
+	read_build_id(s, obj);
 	obj->dwfl = dwfl_begin(&s->callbacks);
 	if (!obj->dwfl)
 		return;
@@ -471,6 +488,7 @@ bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address
 		return false;
 	*e = probe;
 	e->frame.object = m->obj->path;
+	e->frame.build_id = m->obj->build_id;
 	e->ok = !return_address || follows_call(m->obj, probe.file_offset + 1);
 	if (file_offset_to_vaddr(m->obj->elf, probe.file_offset, &vaddr)) {
 		if (e->ok)

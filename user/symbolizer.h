@@ -20,6 +20,7 @@ struct frame {
 	const char *object;   /* object path as the target sees it; NULL if unmapped */
 	uint64_t offset;      /* address in the object's ELF address space (addr2line -e) */
 	enum frame_kind kind;
+	const char *build_id; /* the object's GNU build id in hex; NULL when it has none */
 };
 
 struct symbolizer;

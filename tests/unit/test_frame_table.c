@@ -42,6 +42,7 @@ TEST(frames_differing_in_any_field_are_distinct)
 		{ "f", NULL, 3, "/bin/x", 0x10, FRAME_NATIVE },
 		{ "f", "f.c", 3, NULL, 0x10, FRAME_NATIVE },
 		{ "", "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE },
+		{ "f", "f.c", 3, "/bin/x", 0x10, FRAME_NATIVE, "0123abcd" }, /* another build of it */
 	};
 	uint32_t base_id = frame_table_intern(t, &base);
 	size_t n = sizeof(variants) / sizeof(variants[0]);
