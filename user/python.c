@@ -1,9 +1,9 @@
-/* Finding CPython (3.10 to 3.13) in a target and reading its code objects
+/* Finding CPython (3.10 to 3.15) in a target and reading its code objects
  * and allocator tables from /proc/PID/mem.  Nothing here relies on debug
  * info: the interpreter's exported symbols (_PyRuntime, Py_Version or
  * Py_GetVersion, PyCode_Type, PyObject_Malloc & co, the functions returning
  * the thread state) read with a disassembler, the _Py_DebugOffsets block of
- * 3.13, and the version's struct layout (python_layouts.c) are enough. */
+ * 3.13+, and the version's struct layout (python_layouts.c) are enough. */
 #define _GNU_SOURCE
 #include <capstone/capstone.h>
 #include <errno.h>
@@ -58,8 +58,9 @@ struct python {
 	char open_path[PATH_MAX]; /* under /proc/PID/root */
 	char version[32];
 	const struct python_layout *layout;
-	struct python_layout debug_layout; /* from its _Py_DebugOffsets (3.13) */
+	struct python_layout debug_layout; /* from its _Py_DebugOffsets (3.13+) */
 	const char *frames_off;	  /* why Python frames are not read, or NULL */
+	char untested[96];	  /* said when no test runs its version */
 	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
 	int64_t bias;		  /* runtime address - ELF virtual address */
 	struct python_config tls; /* tstate_from, tls_offset, tls_module (3.12+) */
@@ -504,17 +505,24 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 
 /* 3.13+: the _Py_DebugOffsets block at the start of _PyRuntime.  A
  * free-threaded build (no GIL, mimalloc, another object header) gets no
- * Python frames; a GIL 3.13 takes its offsets from the block, checked
- * against its version.  false (and *msg) when the interpreter's frames
- * cannot be read. */
+ * Python frames; a GIL build takes its offsets from the block, checked
+ * against its version (hex: Py_Version's).  false (and *msg) when the
+ * interpreter's frames cannot be read. */
 static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path, char *msg,
 			      size_t msglen)
 {
-	uint64_t debug[PY_DEBUG_OFFSETS_SIZE / 8];
+	uint64_t debug[PY_DEBUG_OFFSETS_MAX];
+	unsigned minor;
 
 	if (!read_mem(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias, debug, sizeof(debug)) ||
-	    memcmp(debug, PY_DEBUG_COOKIE, 8) != 0)
-		return true; /* up to 3.12: the table's row */
+	    memcmp(debug, PY_DEBUG_COOKIE, 8) != 0) {
+		if (!py->layout->needs_debug_offsets)
+			return true; /* up to 3.12: the table's row */
+		snprintf(msg, msglen, "%s is Python %s but has no _Py_DebugOffsets block: its Python frames are not read; native frames only",
+			 path, py->version);
+		return false;
+	}
+	minor = python_debug_offsets_minor(debug, PY_DEBUG_OFFSETS_MAX);
 	if (debug[1] >> 16 != hex >> 16) {
 		snprintf(msg, msglen, "%s is Python %s but its _Py_DebugOffsets say %u.%u: its Python frames are not read; native frames only",
 			 path, py->version, (unsigned)(debug[1] >> 24), (unsigned)(debug[1] >> 16) & 0xff);
@@ -524,12 +532,15 @@ static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path,
 		py->frames_off = "a free-threaded build (no GIL): its frames are not read (native frames only)";
 		return true;
 	}
-	if (!python_layout_from_debug_offsets(debug, sizeof(debug) / 8, &py->debug_layout)) {
-		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not those of a 3.13; native frames only",
-			 path, py->version);
+	if (!python_layout_from_debug_offsets(debug, PY_DEBUG_OFFSETS_MAX, &py->debug_layout)) {
+		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not laid out as those of 3.%u known to leaktop; native frames only",
+			 path, py->version, minor);
 		return false;
 	}
 	py->layout = &py->debug_layout;
+	if (py->layout->untested)
+		snprintf(py->untested, sizeof(py->untested),
+			 "CPython 3.%u: layout from _Py_DebugOffsets, not tested on this version", minor);
 	return true;
 }
 
@@ -562,7 +573,7 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 		 (hex >> 8) & 0xff);
 	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
 	if (!py->layout) {
-		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.10 to 3.13 are); native frames only",
+		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.10 to 3.15 are); native frames only",
 			 path, py->version);
 		goto not_python;
 	}
@@ -735,11 +746,41 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 	py->layout = python_layout_for(major, minor);
 	py->symbols[SYM_CODE_TYPE] = code_type;
 	snprintf(py->version, sizeof(py->version), "%u.%u", major, minor);
-	if (!py->layout) {
+	if (!py->layout || py->layout->needs_debug_offsets) {
 		free(py);
 		return NULL;
 	}
 	return py;
+}
+
+struct python *python_for_memory_runtime(int mem_fd, uint64_t runtime, uint64_t code_type,
+					 char *msg, size_t msglen)
+{
+	struct python *py = calloc(1, sizeof(*py));
+	uint64_t head[2] = { 0, 0 };
+	uint32_t hex;
+
+	if (msglen)
+		msg[0] = '\0';
+	if (!py)
+		return NULL;
+	py->mem_fd = mem_fd;
+	py->symbols[SYM_RUNTIME] = runtime;
+	py->symbols[SYM_CODE_TYPE] = code_type;
+	hex = read_mem(py, runtime, head, sizeof(head)) ? (uint32_t)head[1] : 0;
+	snprintf(py->version, sizeof(py->version), "%u.%u", hex >> 24, (hex >> 16) & 0xff);
+	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
+	if (!py->layout || !use_debug_offsets(py, hex, "memory", msg, msglen)) {
+		py->mem_fd = -1; /* the caller's */
+		python_free(py);
+		return NULL;
+	}
+	return py;
+}
+
+const char *python_untested(const struct python *py)
+{
+	return py->untested[0] ? py->untested : NULL;
 }
 
 void python_bpf_config(const struct python *py, struct python_config *out)
