@@ -179,7 +179,8 @@ def test_debian_attach_shows_arenas_for_small_objects(procs):
     assert (made - given_back) << 20 <= arenas <= made << 20, (made, given_back, arenas)
 
 
-@pytest.mark.parametrize("python", pyenv_params() + [shared_python("3.13-lto", "python3.13")])
+@pytest.mark.parametrize("python", [pytest.param(DEBIAN, id="debian-3.11")] + pyenv_params() +
+                         [shared_python("3.13-lto", "python3.13")])
 def test_python_line_numbers_and_functions(procs, python):
     report, lt = attach_to_script(procs, python)
     if "3.13" in str(python):  # offsets read from the interpreter itself

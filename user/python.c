@@ -332,6 +332,19 @@ static uint64_t thread_local_of(const struct python *py, uint64_t tp)
 	return block && block != UINT64_MAX ? read_u64(py, block + (uint64_t)py->tls.tls_offset) : 0;
 }
 
+/* Whether a list walked node by node has come back to a node seen (a
+ * list of thread states read while it changes, or hostile memory): Brent's
+ * method, *mark moved at steps 1, 2, 4, 8...  step counts from 0; mark
+ * starts at the head. */
+static bool looped(uint64_t node, uint64_t *mark, int step)
+{
+	if (node && node == *mark)
+		return true;
+	if ((step & (step + 1)) == 0)
+		*mark = node;
+	return false;
+}
+
 /* Whether the thread-local found holds what _Py_tss_tstate would: for each
  * thread state of the main interpreter, itself while the thread holds the
  * GIL, else NULL.  thread_id is pthread_self(), the thread pointer.  Nothing
@@ -343,6 +356,8 @@ static int thread_local_plausible(const struct python *py)
 	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
 	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
 
+	uint64_t mark = tstate;
+
 	if (!tstate)
 		return 0;
 	for (int i = 0; tstate && i < 10000; i++) {
@@ -351,8 +366,17 @@ static int thread_local_plausible(const struct python *py)
 		if (value && value != tstate)
 			return -1;
 		tstate = read_u64(py, tstate + l->tstate_next);
+		if (looped(tstate, &mark, i))
+			return 0; /* torn (threads coming and going): looked at again later */
 	}
 	return 1;
+}
+
+int python_thread_local_check(struct python *py, enum py_tstate_from from, int64_t offset,
+			      uint32_t module)
+{
+	py->tls = (struct python_config){ .tstate_from = from, .tls_offset = offset, .tls_module = module };
+	return thread_local_plausible(py);
 }
 
 /* Where 3.12+ keeps the thread state, _Py_tss_tstate: found in a function
@@ -479,7 +503,7 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 {
 	const struct python_layout *l = py->layout;
 	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
-	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0, mark = tstate;
 	int64_t offset = 0;
 	char exe[64];
 
@@ -495,6 +519,8 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 			return;
 		offset = here;
 		tstate = read_u64(py, tstate + l->tstate_next);
+		if (looped(tstate, &mark, i))
+			return;
 	}
 	if (offset) {
 		py->tls.tstate_from = PY_TSTATE_TLS;
@@ -511,18 +537,19 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path, char *msg,
 			      size_t msglen)
 {
-	uint64_t debug[PY_DEBUG_OFFSETS_MAX];
+	const uint64_t runtime = py->symbols[SYM_RUNTIME] + (uint64_t)py->bias;
+	uint64_t debug[PY_DEBUG_OFFSETS_MAX] = { 0 };
 	unsigned minor;
+	size_t n;
 
-	if (!read_mem(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias, debug, sizeof(debug)) ||
-	    memcmp(debug, PY_DEBUG_COOKIE, 8) != 0) {
+	if (!read_mem(py, runtime, debug, 3 * 8) || memcmp(debug, PY_DEBUG_COOKIE, 8) != 0) {
 		if (!py->layout->needs_debug_offsets)
 			return true; /* up to 3.12: the table's row */
 		snprintf(msg, msglen, "%s is Python %s but has no _Py_DebugOffsets block: its Python frames are not read; native frames only",
 			 path, py->version);
 		return false;
 	}
-	minor = python_debug_offsets_minor(debug, PY_DEBUG_OFFSETS_MAX);
+	minor = python_debug_offsets_minor(debug, 3);
 	if (debug[1] >> 16 != hex >> 16) {
 		snprintf(msg, msglen, "%s is Python %s but its _Py_DebugOffsets say %u.%u: its Python frames are not read; native frames only",
 			 path, py->version, (unsigned)(debug[1] >> 24), (unsigned)(debug[1] >> 16) & 0xff);
@@ -532,7 +559,11 @@ static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path,
 		py->frames_off = "a free-threaded build (no GIL): its frames are not read (native frames only)";
 		return true;
 	}
-	if (!python_layout_from_debug_offsets(debug, PY_DEBUG_OFFSETS_MAX, &py->debug_layout)) {
+	/* Just the block: it can be longer in a version whose layout is not
+	 * known, but a known one is read whole or not at all. */
+	n = python_debug_offsets_count(minor);
+	if (!n || !read_mem(py, runtime, debug, n * 8) ||
+	    !python_layout_from_debug_offsets(debug, n, &py->debug_layout)) {
 		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not laid out as those of 3.%u known to leaktop; native frames only",
 			 path, py->version, minor);
 		return false;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include "python_layouts.h"
 #include "python_linetable.h"
@@ -257,17 +258,19 @@ static const struct debug_version *debug_version_of(unsigned minor)
 	return NULL;
 }
 
-/* The position of group.field in the block (in uint64_t; the cookie is the
- * first), or -1; with field NULL, the number of fields of the block. */
-static int debug_index(const struct debug_version *v, const char *group, const char *field)
+/* Calls visit(group, field, position, arg) for each field of the block in
+ * order (names NUL-terminated, at most 47 characters) until it returns true;
+ * returns that position, or the number of fields when none did. */
+static int visit_fields(const struct debug_version *v,
+			bool (*visit)(const char *group, const char *field, int at, void *arg), void *arg)
 {
+	char group[48], field[48];
 	int at = 0;
 
 	for (const char *const *g = v->groups; *g; g++) {
 		const char *p = strchr(*g, ':');
-		bool this_group = field && (size_t)(p - *g) == strlen(group) &&
-				  strncmp(*g, group, (size_t)(p - *g)) == 0;
 
+		snprintf(group, sizeof(group), "%.*s", (int)(p - *g), *g);
 		for (p++; *p;) {
 			size_t n;
 
@@ -275,13 +278,36 @@ static int debug_index(const struct debug_version *v, const char *group, const c
 			n = strcspn(p, " ");
 			if (!n)
 				break;
-			if (this_group && n == strlen(field) && strncmp(p, field, n) == 0)
+			snprintf(field, sizeof(field), "%.*s", (int)n, p);
+			if (visit(group, field, at, arg))
 				return at;
 			at++;
 			p += n;
 		}
 	}
-	return field ? -1 : at;
+	return at;
+}
+
+struct field_name {
+	const char *group, *field;
+};
+
+static bool is_field(const char *group, const char *field, int at, void *arg)
+{
+	const struct field_name *want = arg;
+
+	(void)at;
+	return want->group && strcmp(group, want->group) == 0 && strcmp(field, want->field) == 0;
+}
+
+/* The position of group.field in the block (in uint64_t; the cookie is the
+ * first), or -1; with group NULL, the number of fields of the block. */
+static int debug_index(const struct debug_version *v, const char *group, const char *field)
+{
+	struct field_name want = { group, field };
+	int at = visit_fields(v, is_field, &want);
+
+	return !group || at < debug_index(v, NULL, NULL) ? at : -1;
 }
 
 size_t python_debug_offsets_count(unsigned minor)
@@ -289,6 +315,36 @@ size_t python_debug_offsets_count(unsigned minor)
 	const struct debug_version *v = debug_version_of(minor);
 
 	return v ? (size_t)debug_index(v, NULL, NULL) : 0;
+}
+
+struct block_writer {
+	uint64_t (*value)(const char *group, const char *field, void *arg);
+	void *arg;
+	uint64_t *out;
+};
+
+static bool write_field(const char *group, const char *field, int at, void *arg)
+{
+	struct block_writer *w = arg;
+
+	w->out[at] = w->value(group, field, w->arg);
+	return false;
+}
+
+size_t python_debug_offsets_write(unsigned minor,
+				  uint64_t (*value)(const char *group, const char *field, void *arg),
+				  void *arg, uint64_t *out, size_t max)
+{
+	const struct debug_version *v = debug_version_of(minor);
+	struct block_writer w = { value, arg, out };
+	size_t n = python_debug_offsets_count(minor);
+
+	if (!v || n > max)
+		return 0;
+	visit_fields(v, write_field, &w);
+	memcpy(out, PY_DEBUG_COOKIE, 8);
+	out[1] = 0x03000000u | minor << 16 | 0xf0;
+	return n;
 }
 
 /* The fields read, named as in the header. */

@@ -47,6 +47,14 @@ unsigned python_debug_offsets_minor(const uint64_t *d, size_t n);
  * layout is not known. */
 size_t python_debug_offsets_count(unsigned minor);
 
+/* Writes the block of 3.minor into out[0..max): the cookie, the version
+ * (3.minor.0), each other field's value from value(group, field, arg),
+ * names as in the header.  For fuzzing; returns the block's length, 0 when
+ * the layout is not known. */
+size_t python_debug_offsets_write(unsigned minor,
+				  uint64_t (*value)(const char *group, const char *field, void *arg),
+				  void *arg, uint64_t *out, size_t max);
+
 /* The layout of a GIL build from its _Py_DebugOffsets block d[0..n), its
  * version's table row for what the block does not say; false when the block
  * is not a sane one of a version whose block layout is known. */

@@ -231,34 +231,33 @@ static const uint8_t linetable[] = {
 	216, 11, 12, 128, 72,
 };
 
-static void put(uint8_t *mem, uint64_t at, const void *v, size_t n)
+static void put(uint8_t *to, uint64_t at, const void *v, size_t n)
 {
-	memcpy(mem + at, v, n);
+	memcpy(to + at, v, n);
 }
 
-static void put_u64(uint8_t *mem, uint64_t at, uint64_t v)
+static void put_u64(uint8_t *to, uint64_t at, uint64_t v)
 {
-	put(mem, at, &v, 8);
+	put(to, at, &v, 8);
 }
 
 /* A compact ASCII str (state: kind 1, compact, ascii). */
-static void put_str(uint8_t *mem, uint64_t at, const char *s, const struct expect *e)
+static void put_str(uint8_t *to, uint64_t at, const char *s, const struct expect *e)
 {
 	uint32_t state = 1u << 2 | 1u << 5 | 1u << 6;
 
-	put_u64(mem, at, 1);
-	put_u64(mem, at + e->unicode_length, strlen(s));
-	put(mem, at + e->unicode_state, &state, 4);
-	put(mem, at + e->ascii_data, s, strlen(s) + 1);
+	put_u64(to, at, 1);
+	put_u64(to, at + e->unicode_length, strlen(s));
+	put(to, at + e->unicode_state, &state, 4);
+	put(to, at + e->ascii_data, s, strlen(s) + 1);
 }
 
-static struct python *image(const uint64_t *block, size_t size, const struct expect *e, char *msg,
-			    size_t msglen)
+static uint8_t mem[0x8000];
+
+/* The block at RUNTIME and a code object at CODE, in mem. */
+static void prepare(const uint64_t *block, size_t size, const struct expect *e)
 {
-	static uint8_t mem[0x8000];
 	int32_t first_line = 1;
-	struct python *py;
-	int fd;
 
 	memset(mem, 0, sizeof(mem));
 	put(mem, RUNTIME, block, size);
@@ -272,7 +271,14 @@ static struct python *image(const uint64_t *block, size_t size, const struct exp
 	put_str(mem, FILENAME, "/srv/m.py", e);
 	put_u64(mem, LINETABLE + e->bytes_size, sizeof(linetable));
 	put(mem, LINETABLE + e->bytes_data, linetable, sizeof(linetable));
-	fd = memfd_create("python-image", MFD_CLOEXEC);
+}
+
+/* The interpreter whose memory is mem. */
+static struct python *open_image(char *msg, size_t msglen)
+{
+	struct python *py;
+	int fd = memfd_create("python-image", MFD_CLOEXEC);
+
 	if (fd < 0 || write(fd, mem, sizeof(mem)) != (ssize_t)sizeof(mem)) {
 		CHECK(!"memfd");
 		return NULL;
@@ -281,6 +287,13 @@ static struct python *image(const uint64_t *block, size_t size, const struct exp
 	if (!py)
 		close(fd);
 	return py;
+}
+
+static struct python *image(const uint64_t *block, size_t size, const struct expect *e, char *msg,
+			    size_t msglen)
+{
+	prepare(block, size, e);
+	return open_image(msg, msglen);
 }
 
 static void check_frames(const uint64_t *block, size_t size, const struct expect *e,
@@ -337,4 +350,44 @@ TEST(python_image_with_a_foreign_block_is_refused_and_said)
 	d[0] = 0; /* 3.14 without a block: no row to fall back on */
 	d[1] = 0x030e00f0;
 	CHECK(image(d, sizeof(d), &expect_314, msg, sizeof(msg)) == NULL);
+}
+
+/* The thread states: the interpreter's list (3.14's offsets, from the
+ * block), each thread's thread-local 16 bytes below its thread pointer. */
+#define INTERP 0x5000
+#define TSTATE_A 0x7000
+#define TSTATE_B 0x7400
+
+static int thread_local_check(uint64_t b_next, uint64_t b_local)
+{
+	struct python *py;
+	int answer;
+
+	prepare(block_314, sizeof(block_314), &expect_314);
+	put_u64(mem, RUNTIME + expect_314.interpreters_head, INTERP);
+	put_u64(mem, INTERP + expect_314.threads_head, TSTATE_A);
+	put_u64(mem, TSTATE_A + expect_314.tstate_next, TSTATE_B);
+	put_u64(mem, TSTATE_A + expect_314.thread_id, 0x7810); /* pthread_self() */
+	put_u64(mem, 0x7800, TSTATE_A);
+	put_u64(mem, TSTATE_B + expect_314.tstate_next, b_next);
+	put_u64(mem, TSTATE_B + expect_314.thread_id, 0x7910);
+	put_u64(mem, 0x7900, b_local);
+	py = open_image(NULL, 0);
+	CHECK(py != NULL);
+	if (!py)
+		return 2;
+	answer = python_thread_local_check(py, PY_TSTATE_TLS, -16, 0);
+	python_free(py);
+	return answer;
+}
+
+TEST(python_thread_states_checked_against_the_thread_local)
+{
+	CHECK_INT(thread_local_check(0, TSTATE_B), 1);	/* each thread's own */
+	CHECK_INT(thread_local_check(0, 0), 1);		/* B without the GIL */
+	CHECK_INT(thread_local_check(0, TSTATE_A), -1);	/* another's: not it */
+	/* A list that loops (torn, or hostile memory) is not walked 10000
+	 * times: looked at again later. */
+	CHECK_INT(thread_local_check(TSTATE_A, TSTATE_B), 0);
+	CHECK_INT(thread_local_check(TSTATE_B, TSTATE_B), 0);
 }
