@@ -901,8 +901,12 @@ static uint32_t read_identity(const struct python *py, uint64_t addr)
 
 	/* A freed object keeps its fields, but pymalloc puts its free list
 	 * link where the reference count was (malloc's free also clobbers
-	 * ob_type): a live one has a count between 1 and 2^32 - 1 (immortal). */
-	if (!py->symbols[SYM_CODE_TYPE] || !refs || refs > UINT32_MAX ||
+	 * ob_type): a live one has a count between 1 and 2^32 - 1 (immortal)
+	 * there, and above it nothing but, from 3.14, ob_overflow (0) and
+	 * ob_flags (immortal, statically allocated: Include/object.h). */
+	uint64_t above = py->layout->minor >= 14 ? refs >> 32 & 0xffff : refs >> 32;
+
+	if (!py->symbols[SYM_CODE_TYPE] || !(uint32_t)refs || above ||
 	    read_u64(py, addr + py->layout->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias ||
 	    !read_mem(py, addr + l->code_first_line, &first_line, sizeof(first_line)))
 		return 0;

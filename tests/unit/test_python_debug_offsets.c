@@ -323,6 +323,17 @@ static void check_frames(const uint64_t *block, size_t size, const struct expect
 	/* Another code object's identity: not this one's frame. */
 	CHECK(!python_frame(py, CODE, 0, id + 1, &f));
 	python_free(py);
+	/* Immortal, its ob_flags set (3.14+: above the 32-bit count): alive;
+	 * freed (pymalloc's free list link over the count): not. */
+	prepare(block, size, e);
+	put_u64(mem, CODE, 3ULL << 30 | 4ULL << 48);
+	py = open_image(msg, sizeof(msg));
+	CHECK(py && python_code_identity(py, CODE) == id);
+	python_free(py);
+	put_u64(mem, CODE, 0x7f1234567890ULL);
+	py = open_image(msg, sizeof(msg));
+	CHECK(py && python_code_identity(py, CODE) == 0);
+	python_free(py);
 }
 
 TEST(python314_code_objects_read_through_the_block)
