@@ -1,8 +1,10 @@
-/* Where CPython keeps what we read, per version.  The offsets come from
- * compiling against each version's internal headers (Py_BUILD_CORE, offsetof);
- * scripts/python-offsets.c prints them for the headers at hand, so adding a
- * version is: run it, add a row, and teach the BPF walk what changed
- * (bpf/python_stack.bpf.h). */
+/* Where CPython keeps what we read, per version.  Up to 3.12 the offsets
+ * come from compiling against each version's internal headers (Py_BUILD_CORE,
+ * offsetof): scripts/python-offsets.c prints them for the headers at hand.
+ * From 3.13 the interpreter publishes them (_Py_DebugOffsets): adding a
+ * version is then writing down its block's field order (debug_3xx below, from
+ * its pycore_debug_offsets.h) and a row for what the block does not say, and
+ * teaching the BPF walk what changed (bpf/python_stack.bpf.h). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
