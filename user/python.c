@@ -354,9 +354,7 @@ static int thread_local_plausible(const struct python *py)
 {
 	const struct python_layout *l = py->layout;
 	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
-	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
-
-	uint64_t mark = tstate;
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0, mark = tstate;
 
 	if (!tstate)
 		return 0;
