@@ -214,7 +214,8 @@ struct python_config {
 	__u32 instr_is_index;		/* in code units when it is an int (3.10) */
 	__u32 frame_owner;		/* a char; PY_NO_FIELD: none */
 	__u32 owner_cstack;		/* owner of the eval loop's entry frames, which
-					 * have no Python code (3.12+): skipped */
+					 * have no Python code (3.12+): skipped, and
+					 * frames of any higher owner (3.14+) too */
 	__u32 code_bytecode;		/* PyCodeObject: start of the bytecode */
 	__u32 frame_window;		/* the frame fields lie in the frame_window_size */
 	__u32 frame_window_size;	/* (<= PY_WINDOW) bytes from here: one read */

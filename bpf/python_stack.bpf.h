@@ -13,6 +13,8 @@
 #ifndef PYTHON_STACK_BPF_H
 #define PYTHON_STACK_BPF_H
 
+#define PY_STACKREF_TAG_BITS 3ULL
+
 /* Set by userspace once it has found the interpreter in the target. */
 struct python_config python = {};
 
@@ -102,11 +104,14 @@ static long walk_frame(__u32 index, struct py_walk *w)
 	 * much as the rest of the step. */
 	if (!frame || size > PY_WINDOW || bpf_probe_read_user(window, size, (void *)(frame + base)))
 		return 1;
-	code = window_u64(window, base, python.frame_code);
+	/* 3.14+: f_executable is a _PyStackRef, the object's address with tag
+	 * bits (Py_TAG_BITS: the low two at most) that objects, aligned to 8,
+	 * never have: cleared (a no-op before 3.14). */
+	code = window_u64(window, base, python.frame_code) & ~PY_STACKREF_TAG_BITS;
 	w->frame = window_u64(window, base, python.frame_previous);
 	if (python.frame_owner != PY_NO_FIELD &&
-	    window_u8(window, base, python.frame_owner) == python.owner_cstack)
-		return 0; /* the eval loop's entry frame: no Python code */
+	    window_u8(window, base, python.frame_owner) >= python.owner_cstack)
+		return 0; /* the eval loop's entry frame (or 3.15's base frame): no Python code */
 	if (python.instr_is_index) {
 		offset = (__s32)window_u32(window, base, python.frame_instr) * 2;
 	} else {

@@ -200,6 +200,8 @@ static void use_python(struct session *s, struct python *py, enum python_heap_vi
 			python_version(py), python_object_path(py),
 			python_offsets_published(py) ? " (offsets from its _Py_DebugOffsets)" : "",
 			heap_view_notes[view]);
+	if (python_untested(py))
+		fprintf(stderr, "leaktop: %s\n", python_untested(py));
 }
 
 static void forget_python(struct session *s)

@@ -1,9 +1,9 @@
-/* Finding CPython (3.10 to 3.13) in a target and reading its code objects
+/* Finding CPython (3.10 to 3.15) in a target and reading its code objects
  * and allocator tables from /proc/PID/mem.  Nothing here relies on debug
  * info: the interpreter's exported symbols (_PyRuntime, Py_Version or
  * Py_GetVersion, PyCode_Type, PyObject_Malloc & co, the functions returning
  * the thread state) read with a disassembler, the _Py_DebugOffsets block of
- * 3.13, and the version's struct layout (python_layouts.c) are enough. */
+ * 3.13+, and the version's struct layout (python_layouts.c) are enough. */
 #define _GNU_SOURCE
 #include <capstone/capstone.h>
 #include <errno.h>
@@ -58,8 +58,9 @@ struct python {
 	char open_path[PATH_MAX]; /* under /proc/PID/root */
 	char version[32];
 	const struct python_layout *layout;
-	struct python_layout debug_layout; /* from its _Py_DebugOffsets (3.13) */
+	struct python_layout debug_layout; /* from its _Py_DebugOffsets (3.13+) */
 	const char *frames_off;	  /* why Python frames are not read, or NULL */
+	char untested[96];	  /* said when no test runs its version */
 	uint64_t symbols[SYM_COUNT]; /* ELF virtual addresses, 0 when absent */
 	int64_t bias;		  /* runtime address - ELF virtual address */
 	struct python_config tls; /* tstate_from, tls_offset, tls_module (3.12+) */
@@ -331,6 +332,19 @@ static uint64_t thread_local_of(const struct python *py, uint64_t tp)
 	return block && block != UINT64_MAX ? read_u64(py, block + (uint64_t)py->tls.tls_offset) : 0;
 }
 
+/* Whether a list walked node by node has come back to a node seen (a
+ * list of thread states read while it changes, or hostile memory): Brent's
+ * method, *mark moved at steps 1, 2, 4, 8...  step counts from 0; mark
+ * starts at the head. */
+static bool looped(uint64_t node, uint64_t *mark, int step)
+{
+	if (node && node == *mark)
+		return true;
+	if ((step & (step + 1)) == 0)
+		*mark = node;
+	return false;
+}
+
 /* Whether the thread-local found holds what _Py_tss_tstate would: for each
  * thread state of the main interpreter, itself while the thread holds the
  * GIL, else NULL.  thread_id is pthread_self(), the thread pointer.  Nothing
@@ -340,7 +354,7 @@ static int thread_local_plausible(const struct python *py)
 {
 	const struct python_layout *l = py->layout;
 	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
-	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0, mark = tstate;
 
 	if (!tstate)
 		return 0;
@@ -350,8 +364,17 @@ static int thread_local_plausible(const struct python *py)
 		if (value && value != tstate)
 			return -1;
 		tstate = read_u64(py, tstate + l->tstate_next);
+		if (looped(tstate, &mark, i))
+			return 0; /* torn (threads coming and going): looked at again later */
 	}
 	return 1;
+}
+
+int python_thread_local_check(struct python *py, enum py_tstate_from from, int64_t offset,
+			      uint32_t module)
+{
+	py->tls = (struct python_config){ .tstate_from = from, .tls_offset = offset, .tls_module = module };
+	return thread_local_plausible(py);
 }
 
 /* Where 3.12+ keeps the thread state, _Py_tss_tstate: found in a function
@@ -478,7 +501,7 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 {
 	const struct python_layout *l = py->layout;
 	uint64_t interp = read_u64(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias + l->runtime_interpreters);
-	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0;
+	uint64_t tstate = interp ? read_u64(py, interp + l->interp_threads) : 0, mark = tstate;
 	int64_t offset = 0;
 	char exe[64];
 
@@ -494,6 +517,8 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 			return;
 		offset = here;
 		tstate = read_u64(py, tstate + l->tstate_next);
+		if (looped(tstate, &mark, i))
+			return;
 	}
 	if (offset) {
 		py->tls.tstate_from = PY_TSTATE_TLS;
@@ -504,17 +529,25 @@ static void prefer_static_tls(struct python *py, pid_t pid)
 
 /* 3.13+: the _Py_DebugOffsets block at the start of _PyRuntime.  A
  * free-threaded build (no GIL, mimalloc, another object header) gets no
- * Python frames; a GIL 3.13 takes its offsets from the block, checked
- * against its version.  false (and *msg) when the interpreter's frames
- * cannot be read. */
+ * Python frames; a GIL build takes its offsets from the block, checked
+ * against its version (hex: Py_Version's).  false (and *msg) when the
+ * interpreter's frames cannot be read. */
 static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path, char *msg,
 			      size_t msglen)
 {
-	uint64_t debug[PY_DEBUG_OFFSETS_SIZE / 8];
+	const uint64_t runtime = py->symbols[SYM_RUNTIME] + (uint64_t)py->bias;
+	uint64_t debug[PY_DEBUG_OFFSETS_MAX] = { 0 };
+	unsigned minor;
+	size_t n;
 
-	if (!read_mem(py, py->symbols[SYM_RUNTIME] + (uint64_t)py->bias, debug, sizeof(debug)) ||
-	    memcmp(debug, PY_DEBUG_COOKIE, 8) != 0)
-		return true; /* up to 3.12: the table's row */
+	if (!read_mem(py, runtime, debug, 3 * 8) || memcmp(debug, PY_DEBUG_COOKIE, 8) != 0) {
+		if (!py->layout->needs_debug_offsets)
+			return true; /* up to 3.12: the table's row */
+		snprintf(msg, msglen, "%s is Python %s but has no _Py_DebugOffsets block: its Python frames are not read; native frames only",
+			 path, py->version);
+		return false;
+	}
+	minor = python_debug_offsets_minor(debug, 3);
 	if (debug[1] >> 16 != hex >> 16) {
 		snprintf(msg, msglen, "%s is Python %s but its _Py_DebugOffsets say %u.%u: its Python frames are not read; native frames only",
 			 path, py->version, (unsigned)(debug[1] >> 24), (unsigned)(debug[1] >> 16) & 0xff);
@@ -524,12 +557,19 @@ static bool use_debug_offsets(struct python *py, uint32_t hex, const char *path,
 		py->frames_off = "a free-threaded build (no GIL): its frames are not read (native frames only)";
 		return true;
 	}
-	if (!python_layout_from_debug_offsets(debug, sizeof(debug) / 8, &py->debug_layout)) {
-		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not those of a 3.13; native frames only",
-			 path, py->version);
+	/* Just the block: it can be longer in a version whose layout is not
+	 * known, but a known one is read whole or not at all. */
+	n = python_debug_offsets_count(minor);
+	if (!n || !read_mem(py, runtime, debug, n * 8) ||
+	    !python_layout_from_debug_offsets(debug, n, &py->debug_layout)) {
+		snprintf(msg, msglen, "%s is Python %s: its _Py_DebugOffsets are not laid out as those of 3.%u known to leaktop; native frames only",
+			 path, py->version, minor);
 		return false;
 	}
 	py->layout = &py->debug_layout;
+	if (py->layout->untested)
+		snprintf(py->untested, sizeof(py->untested),
+			 "CPython 3.%u: layout from _Py_DebugOffsets, not tested on this version", minor);
 	return true;
 }
 
@@ -562,7 +602,7 @@ static struct python *try_object(pid_t pid, const char *root, const char *path, 
 		 (hex >> 8) & 0xff);
 	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
 	if (!py->layout) {
-		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.10 to 3.13 are); native frames only",
+		snprintf(msg, msglen, "%s is Python %s: its Python frames are not supported yet (3.10 to 3.15 are); native frames only",
 			 path, py->version);
 		goto not_python;
 	}
@@ -735,11 +775,41 @@ struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uin
 	py->layout = python_layout_for(major, minor);
 	py->symbols[SYM_CODE_TYPE] = code_type;
 	snprintf(py->version, sizeof(py->version), "%u.%u", major, minor);
-	if (!py->layout) {
+	if (!py->layout || py->layout->needs_debug_offsets) {
 		free(py);
 		return NULL;
 	}
 	return py;
+}
+
+struct python *python_for_memory_runtime(int mem_fd, uint64_t runtime, uint64_t code_type,
+					 char *msg, size_t msglen)
+{
+	struct python *py = calloc(1, sizeof(*py));
+	uint64_t head[2] = { 0, 0 };
+	uint32_t hex;
+
+	if (msglen)
+		msg[0] = '\0';
+	if (!py)
+		return NULL;
+	py->mem_fd = mem_fd;
+	py->symbols[SYM_RUNTIME] = runtime;
+	py->symbols[SYM_CODE_TYPE] = code_type;
+	hex = read_mem(py, runtime, head, sizeof(head)) ? (uint32_t)head[1] : 0;
+	snprintf(py->version, sizeof(py->version), "%u.%u", hex >> 24, (hex >> 16) & 0xff);
+	py->layout = python_layout_for(hex >> 24, (hex >> 16) & 0xff);
+	if (!py->layout || !use_debug_offsets(py, hex, "memory", msg, msglen)) {
+		py->mem_fd = -1; /* the caller's */
+		python_free(py);
+		return NULL;
+	}
+	return py;
+}
+
+const char *python_untested(const struct python *py)
+{
+	return py->untested[0] ? py->untested : NULL;
 }
 
 void python_bpf_config(const struct python *py, struct python_config *out)
@@ -829,8 +899,12 @@ static uint32_t read_identity(const struct python *py, uint64_t addr)
 
 	/* A freed object keeps its fields, but pymalloc puts its free list
 	 * link where the reference count was (malloc's free also clobbers
-	 * ob_type): a live one has a count between 1 and 2^32 - 1 (immortal). */
-	if (!py->symbols[SYM_CODE_TYPE] || !refs || refs > UINT32_MAX ||
+	 * ob_type): a live one has a count between 1 and 2^32 - 1 (immortal)
+	 * there, and above it nothing but, from 3.14, ob_overflow (0) and
+	 * ob_flags (immortal, statically allocated: Include/object.h). */
+	uint64_t above = py->layout->minor >= 14 ? refs >> 32 & 0xffff : refs >> 32;
+
+	if (!py->symbols[SYM_CODE_TYPE] || !(uint32_t)refs || above ||
 	    read_u64(py, addr + py->layout->object_type) != py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias ||
 	    !read_mem(py, addr + l->code_first_line, &first_line, sizeof(first_line)))
 		return 0;

@@ -40,6 +40,24 @@ bool python_expected(pid_t pid);
  * whose PyCode_Type is at code_type; for tests and fuzzing.  Takes mem_fd. */
 struct python *python_for_memory(int mem_fd, unsigned major, unsigned minor, uint64_t code_type);
 
+/* An interpreter whose memory is the file mem_fd, with _PyRuntime at
+ * runtime: its layout from the _Py_DebugOffsets block there, as for a live
+ * process (3.13+); NULL (and *msg when one is to be said) when it cannot be
+ * read.  For tests and fuzzing; mem_fd stays the caller's on failure. */
+struct python *python_for_memory_runtime(int mem_fd, uint64_t runtime, uint64_t code_type,
+					 char *msg, size_t msglen);
+
+/* Whether the thread-local at offset (in the static TLS block, or of the
+ * TLS module) holds what _Py_tss_tstate would for each thread state there is
+ * (1), contradicts it (-1), or there is none yet (0).  For fuzzing: the
+ * check that follows finding the thread-local in a live process. */
+int python_thread_local_check(struct python *py, enum py_tstate_from from, int64_t offset,
+			      uint32_t module);
+
+/* "CPython 3.N: layout from _Py_DebugOffsets, not tested on this version"
+ * for a version no test runs, else NULL. */
+const char *python_untested(const struct python *py);
+
 const char *python_object_path(const struct python *py); /* as the target sees it */
 const char *python_version(const struct python *py);	   /* "3.11.2" */
 
