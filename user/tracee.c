@@ -73,6 +73,8 @@ static void use_python(struct tracee *s, struct python *py, enum python_heap_vie
 	python_bpf_config(py, &config);
 	probes_set_python(s->probes, &config);
 	stack_table_set_python(s->stacks, py, probes_py_stacks_fd(s->probes));
+	if (s->later)
+		return; /* said for the first process of the session */
 	if (python_frames_off(py))
 		fprintf(stderr, "leaktop: Python %s in %s is %s; heap seen: %s\n", python_version(py),
 			python_object_path(py), python_frames_off(py),

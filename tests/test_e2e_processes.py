@@ -1,0 +1,306 @@
+"""Whole services: several processes traced at once (-p PID,PID, --children,
+--cgroup), checked against the targets' own counts: a prefork server's
+workers (the parent's table is not theirs), gunicorn's workers answering
+requests the test counts, processes coming and going."""
+import collections
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import LEAKTOP, TARGET_SOURCES, alloc_line, fdinfo, find_stack, leaktop, target
+
+TABLE_SIZE = 8 << 20
+BLOCKS, BLOCK_SIZE = 100, 10000
+WSGI_DIR = str(TARGET_SOURCES)
+LEAK_BYTES = 102400
+PYOBJ_HEADER_MAX = 64  # a bytes object's header over its payload
+
+
+def traced_pids(lt):
+    """PIDs leaktop said it traces (its stderr 'tracing PID N' lines)."""
+    pids = set()
+    for line in list(lt.stderr_lines):
+        if line.startswith("leaktop: tracing PID "):
+            pids.add(int(line.split()[3]))
+    return pids
+
+
+def wait_traced(lt, pids, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not set(pids) <= traced_pids(lt):
+        assert time.monotonic() < deadline, f"not all of {pids} traced: {lt.stderr()}"
+        time.sleep(0.05)
+
+
+def children_of(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def report_where(lt, ok, timeout=60):
+    """The first report from now on for which ok(report) holds."""
+    lt.drain()
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = lt.json_lines(1, timeout)[0]
+        if ok(last):
+            return last
+    raise AssertionError(f"no report as wanted within {timeout}s; last: {last}")
+
+
+def by_pid(report):
+    return {p["pid"]: p for p in report["processes"]}
+
+
+def start_prefork(procs, workers):
+    tgt = procs([target("prefork"), str(workers), "--wait"])
+    tgt.wait_line("waiting", 10)
+    return tgt
+
+
+def read_workers(tgt, n):
+    pids = []
+    while len(pids) < n:
+        line = tgt.read_line(15)
+        assert line is not None, "prefork ended early"
+        if line.startswith("worker "):
+            pids.append(int(line.split()[1]))
+    return pids
+
+
+def test_prefork_workers_count_their_own_leak_not_the_parents_table(procs):
+    tgt = start_prefork(procs, 3)
+    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    os.kill(tgt.pid, signal.SIGUSR1)  # build the table, fork the workers
+    workers = read_workers(tgt, 3)
+    wait_traced(lt, workers)
+    for pid in workers:  # each worker leaks once it is traced
+        os.kill(pid, signal.SIGUSR1)
+    leaked = set()
+    while len(leaked) < 3:
+        line = tgt.read_line(15)
+        assert line is not None
+        if line.startswith("leaked "):
+            leaked.add(int(line.split()[1]))
+    report = report_where(lt, lambda r: all(p in by_pid(r) for p in workers) and
+                          sum(by_pid(r)[p]["outstanding_bytes"] for p in workers) >= 3 * BLOCKS * BLOCK_SIZE)
+    procs_ = by_pid(report)
+    # The parent holds its table; each worker exactly its own blocks (its
+    # copy of the table, freed, is not negative growth).
+    assert procs_[tgt.pid]["outstanding_bytes"] == TABLE_SIZE
+    for pid in workers:
+        assert procs_[pid]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE, procs_[pid]
+        assert procs_[pid]["outstanding_allocs"] == BLOCKS
+    table = find_stack(report, "build_table")
+    assert table["outstanding_bytes"] == TABLE_SIZE and table["processes"] == 1
+    leak = find_stack(report, "worker_leak")
+    assert leak["outstanding_bytes"] == 3 * BLOCKS * BLOCK_SIZE and leak["processes"] == 3
+    assert leak["frames"][1]["line"] == alloc_line("prefork.c", "worker_leak")
+    assert report["outstanding_bytes"] == TABLE_SIZE + 3 * BLOCKS * BLOCK_SIZE
+    assert report["pid"] == tgt.pid
+
+
+def test_exited_worker_leaves_the_totals(procs):
+    tgt = start_prefork(procs, 2)
+    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    workers = read_workers(tgt, 2)
+    wait_traced(lt, workers)
+    for pid in workers:
+        os.kill(pid, signal.SIGUSR1)
+    full = TABLE_SIZE + 2 * BLOCKS * BLOCK_SIZE
+    report_where(lt, lambda r: r["outstanding_bytes"] == full)
+    os.kill(workers[0], signal.SIGKILL)
+    report = report_where(lt, lambda r: workers[0] not in by_pid(r))
+    assert report["outstanding_bytes"] == TABLE_SIZE + BLOCKS * BLOCK_SIZE
+    assert find_stack(report, "worker_leak")["processes"] == 1
+    assert by_pid(report)[workers[1]]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE
+
+
+def test_pid_list_traces_two_unrelated_programs(procs):
+    a = start_prefork(procs, 0)  # its table only
+    b = procs([target("leak_rate"), "--wait"])
+    b.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", f"{a.pid},{b.pid}", "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    os.kill(a.pid, signal.SIGUSR1)
+    os.kill(b.pid, signal.SIGUSR1)
+    a.wait_line("ready", 15)
+    b.wait_line("ready", 15)
+    report = report_where(lt, lambda r: r["outstanding_bytes"] >= TABLE_SIZE + (10 << 20))
+    assert set(by_pid(report)) == {a.pid, b.pid}
+    assert by_pid(report)[a.pid]["outstanding_bytes"] == TABLE_SIZE
+    assert find_stack(report, "build_table")["outstanding_bytes"] == TABLE_SIZE
+    big = find_stack(report, "big_static")
+    assert big["outstanding_bytes"] == 10 << 20 and big["processes"] == 1
+    # leak_rate's own leak (10240 B every 100 ms) is its, not prefork's.
+    assert by_pid(report)[b.pid]["outstanding_bytes"] == report["outstanding_bytes"] - TABLE_SIZE
+
+
+def test_pid_list_with_a_bad_pid_is_a_usage_error(procs):
+    a = start_prefork(procs, 0)
+    bad = 4000000
+    while os.path.exists(f"/proc/{bad}"):
+        bad += 1
+    result = subprocess.run([LEAKTOP, "-p", f"{a.pid},{bad}", "-c", "1"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert str(bad) in result.stderr and result.stderr.count("\n") == 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn_argv(port):
+    return ["gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}", "--chdir", WSGI_DIR, "wsgi_leak:app"]
+
+
+def wait_workers(master, n=4, timeout=30):
+    deadline = time.monotonic() + timeout
+    while len(children_of(master)) < n:
+        assert time.monotonic() < deadline, f"gunicorn {master} has no {n} workers"
+        time.sleep(0.1)
+    return children_of(master)
+
+
+def request(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+        return int(r.read())
+
+
+class Client:
+    """Sends requests at a fixed rate (absolute deadlines) and counts the
+    answers of each worker: the truth the figures are checked against."""
+
+    def __init__(self, port):
+        self.port = port
+        self.answered = collections.Counter()
+        self.times = []
+
+    def send(self, n, rate=None):
+        next_t = time.monotonic()
+        for _ in range(n):
+            self.answered[request(self.port)] += 1
+            self.times.append(time.monotonic())
+            if rate:
+                next_t += 1 / rate
+                time.sleep(max(0, next_t - time.monotonic()))
+
+    def total(self):
+        return sum(self.answered.values())
+
+
+def leak_stacks(report):
+    """The stacks whose innermost Python frame is the leaking line (a worker
+    forked from another line of gunicorn's master has a stack of its own)."""
+    line = alloc_line_py()
+    found = []
+    for stack in report["stacks"]:
+        frames = [f for f in stack["frames"] if f["kind"] == "python"]
+        if frames and frames[0]["file"].endswith("wsgi_leak.py") and frames[0]["line"] == line:
+            found.append(stack)
+    return found
+
+
+def leak_stack(report):
+    """The leaking line's stack (the one of the workers started with the master)."""
+    found = leak_stacks(report)
+    return max(found, key=lambda s: s["outstanding_bytes"]) if found else None
+
+
+def alloc_line_py():
+    for number, text in enumerate((TARGET_SOURCES / "wsgi_leak.py").read_text().splitlines(), 1):
+        if "LEAK:blob" in text:
+            return number
+    raise AssertionError("no LEAK:blob line")
+
+
+def leaked(report):
+    return sum(s["outstanding_allocs"] for s in leak_stacks(report))
+
+
+def check_exact(stack, requests):
+    """One block per request, of the bytes object's size (payload + header)."""
+    assert stack["outstanding_allocs"] == requests, (stack["outstanding_allocs"], requests)
+    size = stack["outstanding_bytes"] / requests
+    assert size == int(size) and LEAK_BYTES <= size <= LEAK_BYTES + PYOBJ_HEADER_MAX, size
+    return int(size)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/gunicorn"), reason="gunicorn not installed (scripts/install-deps.sh)")
+def test_gunicorn_master_children_one_stack_at_the_total_rate(procs):
+    port = free_port()
+    master = procs(gunicorn_argv(port))
+    workers = wait_workers(master.pid)
+    lt = procs(leaktop("-p", master.pid, "--children", "--json", "-i", "0.5", "--window", "4"))
+    wait_traced(lt, [master.pid, *workers])
+    client = Client(port)
+    rate = 20  # requests per second, in all
+    client.send(int(rate * 7), rate)
+    t_end = client.times[-1]
+    report = report_where(lt, lambda r: leaked(r) >= client.total())
+    stack = leak_stack(report)
+    size = check_exact(stack, client.total())
+    # The rate over the growth window: what the client achieved in its last 4 s.
+    recent = [t for t in client.times if t > t_end - 4]
+    true_rate = (len(recent) - 1) / (recent[-1] - recent[0]) * size
+    assert abs(stack["growth_bytes_per_s"] - true_rate) <= 0.15 * true_rate, (stack["growth_bytes_per_s"], true_rate)
+    assert stack["processes"] == len([w for w in workers if client.answered[w]])
+    procs_ = by_pid(report)
+    assert set(procs_) == {master.pid, *workers}
+    worker_growth = sum(procs_[w]["growth_bytes_per_s"] for w in workers)
+    assert abs(worker_growth - stack["growth_bytes_per_s"]) <= 0.15 * stack["growth_bytes_per_s"]
+    for w in workers:  # each worker's own requests, and little else (a list's array)
+        assert client.answered[w] * size <= procs_[w]["outstanding_bytes"] <= client.answered[w] * size + (64 << 10)
+
+    # A worker killed: gunicorn starts another, which is traced; the dead
+    # one's figures leave.
+    victim = max(workers, key=lambda w: client.answered[w])
+    os.kill(victim, signal.SIGKILL)
+    report = report_where(lt, lambda r: victim not in by_pid(r) and len(by_pid(r)) == 5)
+    fresh = set(by_pid(report)) - {master.pid, *workers}
+    assert len(fresh) == 1 and fresh <= set(children_of(master.pid))
+    kept = client.total() - client.answered[victim]
+    assert leaked(report) == kept
+    before = client.total()
+    deadline = time.monotonic() + 30
+    while not client.answered[next(iter(fresh))]:  # until the new worker answered some
+        assert time.monotonic() < deadline
+        client.send(4)
+    report = report_where(lt, lambda r: leaked(r) >= kept + client.total() - before)
+    assert leaked(report) == kept + client.total() - before
+    assert sum(s["outstanding_bytes"] for s in leak_stacks(report)) == leaked(report) * size
+    assert by_pid(report)[next(iter(fresh))]["outstanding_bytes"] >= client.answered[next(iter(fresh))] * size
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/gunicorn"), reason="gunicorn not installed (scripts/install-deps.sh)")
+def test_gunicorn_spawned_follows_workers_by_default(procs):
+    port = free_port()
+    lt = procs(leaktop("--json", "-i", "0.5", "--", *gunicorn_argv(port)))
+    deadline = time.monotonic() + 30
+    while not children_of(lt.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    master = children_of(lt.pid)[0]
+    workers = wait_workers(master)
+    wait_traced(lt, [master, *workers])
+    client = Client(port)
+    client.send(60)
+    report = report_where(lt, lambda r: leaked(r) >= client.total())
+    check_exact(leak_stack(report), client.total())
+    assert leak_stack(report)["processes"] == len([w for w in workers if client.answered[w]])
+    assert {master, *workers} == set(by_pid(report))
