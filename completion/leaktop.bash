@@ -4,7 +4,7 @@
 # share/bash-completion/completions/leaktop (make install).
 
 # The options of `leaktop --help` (tests/test_completion.py keeps them equal).
-_leaktop_options='-p --pid -i --interval -c --count -n --top -b --batch --json --window
+_leaktop_options='-p --pid --children --no-children --cgroup --unit -i --interval -c --count -n --top -b --batch --json --window
 	--prom-file --prom-top --folded -q --quiet --max-allocs --max-stacks --duty-cycle
 	-s --sample-bytes --pymalloc-redirect -h --help --version'
 
@@ -64,6 +64,16 @@ _leaktop()
 	--prom-file | --folded)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0
+		;;
+	--cgroup)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -d -- "${cur:-/sys/fs/cgroup/}")
+		return 0
+		;;
+	--unit)
+		# The units that have a cgroup here (systemd's system services).
+		mapfile -t COMPREPLY < <(compgen -W "$(cd /sys/fs/cgroup/system.slice 2>/dev/null && echo *.service)" -- "$cur")
 		return 0
 		;;
 	-i | --interval | -c | --count | -n | --top | --window | --prom-top | \

@@ -304,3 +304,32 @@ def test_gunicorn_spawned_follows_workers_by_default(procs):
     check_exact(leak_stack(report), client.total())
     assert leak_stack(report)["processes"] == len([w for w in workers if client.answered[w]])
     assert {master, *workers} == set(by_pid(report))
+
+
+def test_prometheus_per_process_totals(procs, tmp_path):
+    tgt = start_prefork(procs, 2)
+    prom = tmp_path / "leaktop.prom"
+    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5", "--prom-file", prom))
+    lt.json_lines(1, 30)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    workers = read_workers(tgt, 2)
+    wait_traced(lt, workers)
+    for pid in workers:
+        os.kill(pid, signal.SIGUSR1)
+    report_where(lt, lambda r: r["outstanding_bytes"] == TABLE_SIZE + 2 * BLOCKS * BLOCK_SIZE)
+    lt.json_lines(1, 30)  # the file of that interval is written
+    series = {}
+    for line in prom.read_text().splitlines():
+        if line.startswith("leaktop_process_outstanding_bytes{") or line.startswith("leaktop_stack_outstanding_bytes{"):
+            name, value = line.rsplit(" ", 1)
+            series[name] = float(value)
+    per_process = {int(k.split('pid="')[1].split('"')[0]): v for k, v in series.items()
+                   if k.startswith("leaktop_process_")}
+    assert per_process == {tgt.pid: TABLE_SIZE, workers[0]: BLOCKS * BLOCK_SIZE, workers[1]: BLOCKS * BLOCK_SIZE}
+    stacks = [k for k in series if k.startswith("leaktop_stack_")]
+    # One series per stack (summed over the workers), plus "other".
+    assert sum(1 for k in stacks if "worker_leak" in k) == 1
+    assert next(v for k, v in series.items() if "worker_leak" in k) == 2 * BLOCKS * BLOCK_SIZE
+    if subprocess.run(["which", "promtool"], capture_output=True).returncode == 0:
+        check = subprocess.run(["promtool", "check", "metrics"], input=prom.read_text(), capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr + check.stdout
