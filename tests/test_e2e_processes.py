@@ -77,21 +77,28 @@ def read_workers(tgt, n):
     return pids
 
 
-def test_prefork_workers_count_their_own_leak_not_the_parents_table(procs):
-    tgt = start_prefork(procs, 3)
-    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5"))
+def prefork_leaked(procs, n, *leaktop_args):
+    """prefork with n workers under leaktop -p PARENT --children: the table
+    built, the workers traced, then each one's blocks leaked."""
+    tgt = start_prefork(procs, n)
+    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5", *leaktop_args))
     lt.json_lines(1, 30)
     os.kill(tgt.pid, signal.SIGUSR1)  # build the table, fork the workers
-    workers = read_workers(tgt, 3)
+    workers = read_workers(tgt, n)
     wait_traced(lt, workers)
     for pid in workers:  # each worker leaks once it is traced
         os.kill(pid, signal.SIGUSR1)
     leaked = set()
-    while len(leaked) < 3:
+    while len(leaked) < n:
         line = tgt.read_line(15)
         assert line is not None
         if line.startswith("leaked "):
             leaked.add(int(line.split()[1]))
+    return tgt, lt, workers
+
+
+def test_prefork_workers_count_their_own_leak_not_the_parents_table(procs):
+    tgt, lt, workers = prefork_leaked(procs, 3)
     report = report_where(lt, lambda r: all(p in by_pid(r) for p in workers) and
                           sum(by_pid(r)[p]["outstanding_bytes"] for p in workers) >= 3 * BLOCKS * BLOCK_SIZE)
     procs_ = by_pid(report)
@@ -111,14 +118,7 @@ def test_prefork_workers_count_their_own_leak_not_the_parents_table(procs):
 
 
 def test_exited_worker_leaves_the_totals(procs):
-    tgt = start_prefork(procs, 2)
-    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5"))
-    lt.json_lines(1, 30)
-    os.kill(tgt.pid, signal.SIGUSR1)
-    workers = read_workers(tgt, 2)
-    wait_traced(lt, workers)
-    for pid in workers:
-        os.kill(pid, signal.SIGUSR1)
+    tgt, lt, workers = prefork_leaked(procs, 2)
     full = TABLE_SIZE + 2 * BLOCKS * BLOCK_SIZE
     report_where(lt, lambda r: r["outstanding_bytes"] == full)
     os.kill(workers[0], signal.SIGKILL)
@@ -307,15 +307,8 @@ def test_gunicorn_spawned_follows_workers_by_default(procs):
 
 
 def test_prometheus_per_process_totals(procs, tmp_path):
-    tgt = start_prefork(procs, 2)
     prom = tmp_path / "leaktop.prom"
-    lt = procs(leaktop("-p", tgt.pid, "--children", "--json", "-i", "0.5", "--prom-file", prom))
-    lt.json_lines(1, 30)
-    os.kill(tgt.pid, signal.SIGUSR1)
-    workers = read_workers(tgt, 2)
-    wait_traced(lt, workers)
-    for pid in workers:
-        os.kill(pid, signal.SIGUSR1)
+    tgt, lt, workers = prefork_leaked(procs, 2, "--prom-file", prom)
     report_where(lt, lambda r: r["outstanding_bytes"] == TABLE_SIZE + 2 * BLOCKS * BLOCK_SIZE)
     lt.json_lines(1, 30)  # the file of that interval is written
     series = {}
