@@ -326,3 +326,60 @@ def test_prometheus_per_process_totals(procs, tmp_path):
     if subprocess.run(["which", "promtool"], capture_output=True).returncode == 0:
         check = subprocess.run(["promtool", "check", "metrics"], input=prom.read_text(), capture_output=True, text=True)
         assert check.returncode == 0, check.stderr + check.stdout
+
+
+def fd_kinds(pid):
+    """BPF maps, programs, links, BTF, pidfds held by the process (files are
+    left out: the symbolizer of a long-lived process may open a debug file
+    for a new stack of its own, and keeps it; sockets too: the first lookup
+    of a file without debug information loads libdw's debuginfod client,
+    whose curl makes one socket pair for the life of leaktop)."""
+    kinds = collections.Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("anon_inode:"):
+            kinds[link] += 1
+    return kinds
+
+
+def test_short_lived_children_leave_nothing_behind(procs, tmp_path):
+    """64 children a second for 10 s (each living 1 s: some are traced,
+    most are gone before they are) beside long-lived workers: leaktop's
+    descriptors (maps, links, pidfds) come back to where they were, and the
+    workers' leaks made meanwhile are all counted."""
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    # read -t is bash's own sleep: the only children are the sleep ones.
+    loop = (f"exec 3<{fifo}; read -u 3 go; "
+            "for i in $(seq 640); do sleep 1 & read -t 0.015625 -u 3 x; done; wait; echo done; "
+            "read -u 3 x")
+    shell = procs(["bash", "-c", loop])
+    tgt = start_prefork(procs, 2)
+    lt = procs(leaktop("-p", f"{tgt.pid},{shell.pid}", "--children", "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    workers = read_workers(tgt, 2)
+    wait_traced(lt, workers)
+    report_where(lt, lambda r: set(by_pid(r)) == {tgt.pid, shell.pid, *workers})
+    start = fd_kinds(lt.pid)
+    with open(fifo, "w") as go:
+        go.write("go\n")
+        go.flush()
+        time.sleep(2)  # the churn is under way (not a timing: the counts below are exact)
+        for pid in workers:
+            os.kill(pid, signal.SIGUSR1)
+        shell.wait_line("done", 120)
+        report = report_where(lt, lambda r: set(by_pid(r)) == {tgt.pid, shell.pid, *workers}, timeout=120)
+        deadline = time.monotonic() + 60
+        while fd_kinds(lt.pid) != start:
+            assert time.monotonic() < deadline, f"leaktop holds {fd_kinds(lt.pid)}, {start} before"
+            time.sleep(0.1)
+        traced_true = sum(1 for line in lt.stderr_lines if "(sleep) too" in line or "(bash) too" in line)
+        for pid in workers:
+            assert by_pid(report)[pid]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE
+        assert find_stack(report, "worker_leak")["outstanding_bytes"] == 2 * BLOCKS * BLOCK_SIZE
+        print(f"short-lived children traced: {traced_true}")
+        go.write("end\n")

@@ -63,14 +63,38 @@ static void remove_member(struct session *s, size_t i)
 	s->count--;
 }
 
+/* What a process runs, as a number: its executable's device and inode (0
+ * when gone).  A process found without an allocator (caught in the middle
+ * of its exec, or a static program) is tried again once it runs another. */
+static uint64_t running(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st))
+		return 0;
+	return ((uint64_t)st.st_dev << 40 ^ (uint64_t)st.st_ino) | 1;
+}
+
 /* A PID found by discovery: traced from now on, unless it is known or was
- * found untraceable before (no allocator: not tried at every look). */
+ * found untraceable running the same program (not tried at every look). */
 static void consider(struct session *s, pid_t pid)
 {
-	if (pid == getpid() || member_of(s, pid) || id_map_get(&s->ignored, (uint64_t)pid))
+	uint64_t program, seen;
+
+	if (pid == getpid() || member_of(s, pid))
 		return;
+	seen = id_map_get(&s->ignored, (uint64_t)pid);
+	program = seen ? running(pid) : 0;
+	if (seen && (seen == program || !program))
+		return;
+	if (!seen)
+		program = running(pid);
 	if (add_member(s, pid, true))
-		id_map_set(&s->ignored, (uint64_t)pid, 1);
+		id_map_set(&s->ignored, (uint64_t)pid, program ? program : 1);
+	else
+		id_map_set(&s->ignored, (uint64_t)pid, 0);
 }
 
 static void forget_gone(void *ctx, uint64_t pid, uint64_t value)

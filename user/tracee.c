@@ -416,7 +416,7 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 	else
 		e = target_spawn(&s->target, o->command, err, sizeof(err));
 	if (e) {
-		if (!later)
+		if (!later || getenv("LEAKTOP_DEBUG"))
 			fprintf(stderr, "leaktop: %s\n", err);
 		return 1;
 	}
@@ -425,7 +425,7 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 	else
 		e = allocators_for_program(s->target.exe, &allocators);
 	if (e || allocators.count == 0) {
-		if (!later || !e)
+		if (!later || getenv("LEAKTOP_DEBUG"))
 			fprintf(stderr, "leaktop: no allocator found in %s %d (%s): no mapped object defines malloc and free%s%s\n",
 			pid ? "PID" : "command, PID", s->target.pid, s->target.comm,
 			e ? ": " : "", e ? strerror(-e) : "");
@@ -467,7 +467,7 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 		s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	}
 	if (!s->probes) {
-		if (!later || !target_gone(&s->target))
+		if (!later || !target_gone(&s->target) || getenv("LEAKTOP_DEBUG"))
 			fprintf(stderr, "leaktop: %s\n", err);
 		allocator_list_free(&allocators);
 		python_free(py);
