@@ -383,3 +383,107 @@ def test_short_lived_children_leave_nothing_behind(procs, tmp_path):
         assert find_stack(report, "worker_leak")["outstanding_bytes"] == 2 * BLOCKS * BLOCK_SIZE
         print(f"short-lived children traced: {traced_true}")
         go.write("end\n")
+
+
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2":
+                return fields[1]
+    return None
+
+
+@pytest.fixture
+def cgroup():
+    """A cgroup v2 directory of the test's own, its processes moved back to
+    the root cgroup and the directory removed afterwards."""
+    root = cgroup2_root()
+    if not root:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    path = os.path.join(root, f"leaktop-test-{os.getpid()}")
+    os.mkdir(path)
+    yield path
+    with open(os.path.join(path, "cgroup.procs")) as f:
+        left = f.read().split()
+    for pid in left:
+        try:
+            with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                f.write(pid)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def move(pid, cgroup_dir):
+    with open(os.path.join(cgroup_dir, "cgroup.procs"), "w") as f:
+        f.write(str(pid))
+
+
+def test_cgroup_processes_moved_in_and_out(procs, cgroup):
+    a = start_prefork(procs, 0)
+    b = start_prefork(procs, 0)
+    c = start_prefork(procs, 0)
+    move(a.pid, cgroup)
+    move(b.pid, cgroup)
+    lt = procs(leaktop("--cgroup", cgroup, "--json", "-i", "0.5"))
+    report_where(lt, lambda r: set(by_pid(r)) == {a.pid, b.pid})
+    for p in (a, b):
+        os.kill(p.pid, signal.SIGUSR1)
+        p.wait_line("ready", 15)
+    report = report_where(lt, lambda r: r["outstanding_bytes"] == 2 * TABLE_SIZE)
+    assert find_stack(report, "build_table")["processes"] == 2
+    move(b.pid, cgroup2_root())  # out: it leaves with its figures
+    report = report_where(lt, lambda r: set(by_pid(r)) == {a.pid})
+    assert report["outstanding_bytes"] == TABLE_SIZE
+    move(c.pid, cgroup)  # in: traced from now on
+    report_where(lt, lambda r: set(by_pid(r)) == {a.pid, c.pid})
+    wait_traced(lt, [c.pid])
+    os.kill(c.pid, signal.SIGUSR1)
+    c.wait_line("ready", 15)
+    report = report_where(lt, lambda r: r["outstanding_bytes"] == 2 * TABLE_SIZE)
+    assert by_pid(report)[c.pid]["outstanding_bytes"] == TABLE_SIZE
+    assert report["pid"] == a.pid
+
+
+def test_cgroup_and_unit_not_found(procs, tmp_path):
+    result = subprocess.run([LEAKTOP, "--cgroup", str(tmp_path), "-c", "1"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2 and "not a cgroup v2 directory" in result.stderr, result.stderr
+    result = subprocess.run([LEAKTOP, "--unit", "leaktop-no-such-unit", "-c", "1"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "unit leaktop-no-such-unit not found: no cgroup named leaktop-no-such-unit.service" in result.stderr
+
+
+def test_unit_resolves_to_its_cgroup(procs):
+    """A unit's cgroup is found by its name (system.slice/NAME.service, as
+    systemd names it), here made by the test when systemd is not PID 1."""
+    root = cgroup2_root()
+    if not root:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    unit = f"leaktop-test-{os.getpid()}.service"
+    made_slice = not os.path.isdir(os.path.join(root, "system.slice"))
+    if made_slice:
+        os.mkdir(os.path.join(root, "system.slice"))
+    path = os.path.join(root, "system.slice", unit)
+    os.mkdir(path)
+    try:
+        a = start_prefork(procs, 0)
+        move(a.pid, path)
+        lt = procs(leaktop("--unit", unit.removesuffix(".service"), "--json", "-i", "0.5"))
+        report_where(lt, lambda r: set(by_pid(r)) == {a.pid})
+        lt.wait_stderr(f"tracing cgroup {path}", 10)
+        lt.kill()
+        move(a.pid, root)
+    finally:
+        os.rmdir(path)
+        if made_slice:
+            os.rmdir(os.path.join(root, "system.slice"))

@@ -52,6 +52,10 @@ static int add_member(struct session *s, pid_t pid, bool later)
 		return 1;
 	}
 	s->members[s->count++] = t;
+	if (!s->leader_pid) { /* (a cgroup empty at the start: its first process) */
+		s->leader_pid = t->target.pid;
+		snprintf(s->leader_comm, sizeof(s->leader_comm), "%s", t->target.comm);
+	}
 	return 0;
 }
 
@@ -118,6 +122,22 @@ static void prune_ignored(struct session *s)
 		id_map_set(&s->ignored, (uint64_t)gone.pids[i], 0);
 }
 
+/* Processes moved out of the cgroup leave the session, as if they had exited. */
+static void leave_cgroup(struct session *s, const struct pid_list *in)
+{
+	for (size_t i = 0; i < s->count; i++) {
+		pid_t pid = s->members[i]->target.pid;
+		size_t j = 0;
+
+		while (j < in->count && in->pids[j] != pid)
+			j++;
+		if (j < in->count || !process_alive(pid))
+			continue; /* (an exit is reaped as such) */
+		fprintf(stderr, "leaktop: PID %d (%s) left cgroup %s\n", pid, s->members[i]->target.comm, s->cgroup);
+		remove_member(s, i--);
+	}
+}
+
 /* New descendants of the members (--children), new processes of the cgroup. */
 static void discover(struct session *s)
 {
@@ -138,6 +158,8 @@ static void discover(struct session *s)
 	}
 	for (size_t j = 0; !s->opts.children && j < found.count; j++)
 		consider(s, found.pids[j]);
+	if (s->cgroup[0] && !s->opts.children)
+		leave_cgroup(s, &found);
 	pid_list_free(&found);
 }
 
@@ -189,10 +211,6 @@ int session_start(struct session *s)
 		return 1;
 	}
 	discover(s);
-	if (s->count) {
-		s->leader_pid = s->members[0]->target.pid;
-		snprintf(s->leader_comm, sizeof(s->leader_comm), "%s", s->members[0]->target.comm);
-	}
 	if (s->cgroup[0])
 		fprintf(stderr, "leaktop: tracing cgroup %s: %zu processes now, new ones as they come\n", s->cgroup,
 			s->count);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,21 @@ static int match(const char *path, const struct stat *st, int type, struct FTW *
 	return 1; /* stop */
 }
 
+void cgroup2_root(char *dir, size_t len)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	struct mntent *m;
+
+	snprintf(dir, len, "%s", CGROUP_ROOT);
+	while (f && (m = getmntent(f)))
+		if (strcmp(m->mnt_type, "cgroup2") == 0) {
+			snprintf(dir, len, "%s", m->mnt_dir);
+			break;
+		}
+	if (f)
+		endmntent(f);
+}
+
 int cgroup_check(const char *dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -40,21 +56,22 @@ int cgroup_check(const char *dir, char *err, size_t errlen)
 
 int unit_cgroup(const char *name, char *dir, size_t len, char *err, size_t errlen)
 {
-	char direct[PATH_MAX];
+	char direct[PATH_MAX + NAME_MAX + 16], root[PATH_MAX];
 
 	if (strchr(name, '/') || strlen(name) + sizeof(".service") > sizeof(wanted))
 		return fail(err, errlen, "invalid unit name '%s': expected NAME.service", name);
 	snprintf(wanted, sizeof(wanted), "%s%s", name, strchr(name, '.') ? "" : ".service");
-	snprintf(direct, sizeof(direct), "%s/system.slice/%s", CGROUP_ROOT, wanted);
+	cgroup2_root(root, sizeof(root));
+	snprintf(direct, sizeof(direct), "%s/system.slice/%s", root, wanted);
 	if (access(direct, F_OK) == 0) {
 		snprintf(dir, len, "%s", direct);
 		return 0;
 	}
 	found[0] = '\0';
-	nftw(CGROUP_ROOT, match, 16, FTW_PHYS);
+	nftw(root, match, 16, FTW_PHYS);
 	if (!found[0])
 		return fail(err, errlen, "unit %s not found: no cgroup named %s under %s (is it running? "
-			    "systemd %s PID 1 here)", name, wanted, CGROUP_ROOT,
+			    "systemd %s PID 1 here)", name, wanted, root,
 			    access("/run/systemd/system", F_OK) == 0 ? "is" : "is not");
 	snprintf(dir, len, "%s", found);
 	return 0;
