@@ -3,6 +3,7 @@
 workers (the parent's table is not theirs), gunicorn's workers answering
 requests the test counts, processes coming and going."""
 import collections
+import json
 import os
 import signal
 import socket
@@ -121,8 +122,12 @@ def test_exited_worker_leaves_the_totals(procs):
     tgt, lt, workers = prefork_leaked(procs, 2)
     full = TABLE_SIZE + 2 * BLOCKS * BLOCK_SIZE
     report_where(lt, lambda r: r["outstanding_bytes"] == full)
+    # The live records in the allocations map the processes share: the
+    # table's, and each worker's blocks under its own index.
+    assert sorted(allocs_processes(lt.pid).values()) == [1, BLOCKS, BLOCKS]
     os.kill(workers[0], signal.SIGKILL)
     report = report_where(lt, lambda r: workers[0] not in by_pid(r))
+    assert sorted(allocs_processes(lt.pid).values()) == [1, BLOCKS]  # the dead one's records left
     assert report["outstanding_bytes"] == TABLE_SIZE + BLOCKS * BLOCK_SIZE
     assert find_stack(report, "worker_leak")["processes"] == 1
     assert by_pid(report)[workers[1]]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE
@@ -211,7 +216,7 @@ def leak_stacks(report):
     found = []
     for stack in report["stacks"]:
         frames = [f for f in stack["frames"] if f["kind"] == "python"]
-        if frames and frames[0]["file"].endswith("wsgi_leak.py") and frames[0]["line"] == line:
+        if frames and (frames[0]["file"] or "").endswith("wsgi_leak.py") and frames[0]["line"] == line:
             found.append(stack)
     return found
 
@@ -345,6 +350,25 @@ def fd_kinds(pid):
     return kinds
 
 
+def allocs_processes(pid):
+    """The process indexes (the high 16 bits of the keys) of the records in
+    leaktop's shared allocations map."""
+
+    ids = {info["map_id"] for info in fdinfo(pid) if info.get("map_type") == "1" and "map_id" in info}
+    indexes = collections.Counter()
+    for map_id in ids:
+        show = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id", map_id],
+                                         capture_output=True, text=True).stdout or "{}")
+        if show.get("name") != "allocs":
+            continue
+        dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", map_id],
+                                         capture_output=True, text=True).stdout or "[]")
+        for entry in dump:
+            key = bytes(int(x, 16) for x in entry["key"])
+            indexes[int.from_bytes(key, "little") >> 48] += 1
+    return indexes
+
+
 def test_short_lived_children_leave_nothing_behind(procs, tmp_path):
     """64 children a second for 10 s (each living 1 s: some are traced,
     most are gone before they are) beside long-lived workers: leaktop's
@@ -365,6 +389,7 @@ def test_short_lived_children_leave_nothing_behind(procs, tmp_path):
     wait_traced(lt, workers)
     report_where(lt, lambda r: set(by_pid(r)) == {tgt.pid, shell.pid, *workers})
     start = fd_kinds(lt.pid)
+    start_indexes = set(allocs_processes(lt.pid))
     with open(fifo, "w") as go:
         go.write("go\n")
         go.flush()
@@ -377,6 +402,8 @@ def test_short_lived_children_leave_nothing_behind(procs, tmp_path):
         while fd_kinds(lt.pid) != start:
             assert time.monotonic() < deadline, f"leaktop holds {fd_kinds(lt.pid)}, {start} before"
             time.sleep(0.1)
+        # The records of the children traced meanwhile left with them.
+        assert set(allocs_processes(lt.pid)) <= start_indexes | {0, 1, 2, 3}
         traced_true = sum(1 for line in lt.stderr_lines if "(sleep) too" in line or "(bash) too" in line)
         for pid in workers:
             assert by_pid(report)[pid]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE

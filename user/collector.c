@@ -125,6 +125,12 @@ static void drop_key(int index_fd, const struct stack_key *key, struct refs *tra
 		add_ref(py, key->py_stack);
 }
 
+/* The process part of an allocs key. */
+static uint64_t process_of(uint64_t key)
+{
+	return key & ~((1ULL << ALLOC_ADDRESS_BITS) - 1);
+}
+
 void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 {
 	int index_fd = maps->index_fd, allocs_fd = maps->allocs_fd;
@@ -173,7 +179,25 @@ void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 			bpf_map_delete_elem(allocs_fd, &addr);
 		addr = next_addr;
 		prev = &addr;
-		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && older(info.generation, gen);
+		drop = process_of(addr) == maps->process_key && bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 &&
+		       older(info.generation, gen);
+	}
+	if (drop)
+		bpf_map_delete_elem(allocs_fd, &addr);
+}
+
+void drop_process_allocs(int allocs_fd, uint64_t process_key)
+{
+	__u64 addr, next_addr;
+	void *prev = NULL;
+	bool drop = false;
+
+	while (bpf_map_get_next_key(allocs_fd, prev, &next_addr) == 0) {
+		if (drop)
+			bpf_map_delete_elem(allocs_fd, &addr);
+		addr = next_addr;
+		prev = &addr;
+		drop = process_of(addr) == process_key;
 	}
 	if (drop)
 		bpf_map_delete_elem(allocs_fd, &addr);

@@ -4,6 +4,7 @@
  * shared library).  The report merges their stacks by stable id. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,27 @@ static struct tracee *member_of(const struct session *s, pid_t pid)
 	return NULL;
 }
 
+/* A free index in the shared allocations map for t (0 is the first
+ * process's); false when all are taken. */
+static bool take_index(struct session *s, struct tracee *t)
+{
+	for (uint32_t i = 1; i < 65536; i++)
+		if (!(s->index_used[i / 8] & (1u << (i % 8)))) {
+			s->index_used[i / 8] |= (uint8_t)(1u << (i % 8));
+			t->index = (uint16_t)i;
+			t->shared_allocs_fd = s->allocs_fd;
+			return true;
+		}
+	return false;
+}
+
+/* t's index is free again (its records are gone from the map). */
+static void give_index(struct session *s, const struct tracee *t)
+{
+	if (t->shared_allocs_fd >= 0)
+		s->index_used[t->index / 8] &= (uint8_t)~(1u << (t->index % 8));
+}
+
 /* Attaches to pid (0: spawns the command) and adds it to the members.
  * Returns 0, or 1 with the cause said (unless `later` and the process is
  * gone: a short-lived child). */
@@ -46,10 +68,23 @@ static int add_member(struct session *s, pid_t pid, bool later)
 		return 1;
 	}
 	s->members = grown;
-	if (tracee_start(t, &s->opts, pid, later)) {
-		tracee_finish(t);
+	t->shared_allocs_fd = -1;
+	if (s->group && s->allocs_fd >= 0 && !take_index(s, t)) {
+		fprintf(stderr, "leaktop: more than 65535 processes: PID %d not traced\n", pid);
 		free(t);
 		return 1;
+	}
+	if (tracee_start(t, &s->opts, pid, later)) {
+		tracee_finish(t);
+		give_index(s, t);
+		free(t);
+		return 1;
+	}
+	if (s->group && s->allocs_fd < 0) {
+		/* The first process's allocations map is the session's. */
+		s->allocs_fd = fcntl(probes_allocs_fd(t->probes), F_DUPFD_CLOEXEC, 0);
+		t->shared_allocs_fd = s->allocs_fd;
+		s->index_used[0] |= 1;
 	}
 	s->members[s->count++] = t;
 	if (!s->leader_pid) { /* (a cgroup empty at the start: its first process) */
@@ -62,6 +97,7 @@ static int add_member(struct session *s, pid_t pid, bool later)
 static void remove_member(struct session *s, size_t i)
 {
 	tracee_finish(s->members[i]);
+	give_index(s, s->members[i]);
 	free(s->members[i]);
 	memmove(&s->members[i], &s->members[i + 1], (s->count - i - 1) * sizeof(s->members[0]));
 	s->count--;
@@ -181,6 +217,7 @@ int session_start(struct session *s)
 	char err[512];
 	int e;
 
+	s->allocs_fd = -1;
 	if ((o->prom_file && output_path_check("--prom-file", o->prom_file, err, sizeof(err))) ||
 	    (o->folded_file && output_path_check("--folded", o->folded_file, err, sizeof(err)))) {
 		fprintf(stderr, "leaktop: %s\n", err);
@@ -360,6 +397,9 @@ void session_finish(struct session *s)
 	s->trend = NULL;
 	id_map_free(&s->ignored);
 	id_map_free(&s->merged_index);
+	if (s->allocs_fd >= 0)
+		close(s->allocs_fd);
+	s->allocs_fd = -1;
 	free(s->rows);
 	free(s->merged);
 	free(s->report_stacks);

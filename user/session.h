@@ -21,6 +21,8 @@ struct session {
 	bool group;		/* more than one process may be traced: per-process views */
 	char cgroup[4096];	/* --cgroup, or --unit's cgroup: "" for none */
 	struct id_map ignored;	/* pids seen and not traced (no allocator, gone) */
+	int allocs_fd;		/* group: the allocations map all processes share */
+	uint8_t index_used[65536 / 8]; /* group: the processes' indexes in it */
 	double next_discovery;	/* monotonic time of the next look for new processes */
 	pid_t leader_pid;	/* what the report's "pid" and "comm" name */
 	char leader_comm[64];

@@ -183,7 +183,8 @@ static void follow_exec(struct tracee *s, uint32_t generation)
 	drop_other_generations(&(struct generation_maps){ probes_allocs_fd(s->probes),
 							  probes_stack_index_fd(s->probes),
 							  probes_stack_traces_fd(s->probes),
-							  probes_py_stacks_fd(s->probes) },
+							  probes_py_stacks_fd(s->probes),
+							  (uint64_t)s->index << ALLOC_ADDRESS_BITS },
 			       (uint16_t)generation);
 	/* (The slots of the old image are given back at the next reading.) */
 	symbolizer_forget_mappings(s->sym);
@@ -456,10 +457,12 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 	if (pid && !o->max_allocs_given)
 		s->max_allocs = max_allocs_for(target_resident_bytes(&s->target));
 	struct unwind_start start_unwind = { s, &allocators };
-	struct probes_config cfg = { s->target.pid, s->max_allocs, o->max_stacks, o->sample_bytes,
-				     build_unwind_tables, &start_unwind };
+	struct probes_config cfg = { .pid = s->target.pid, .max_allocs = s->max_allocs, .max_stacks = o->max_stacks,
+				     .sample_bytes = o->sample_bytes, .shared_allocs_fd = s->shared_allocs_fd,
+				     .process_index = s->index, .loaded = build_unwind_tables,
+				     .loaded_arg = &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
-	if (!s->probes && !o->max_allocs_given && s->max_allocs > DEFAULT_MAX_ALLOCS) {
+	if (!s->probes && s->shared_allocs_fd < 0 && !o->max_allocs_given && s->max_allocs > DEFAULT_MAX_ALLOCS) {
 		/* The map sized from the target may not fit (memory cgroup): the
 		 * default size did before sizing existed. */
 		fprintf(stderr, "leaktop: %s; trying again with --max-allocs %d\n", err, DEFAULT_MAX_ALLOCS);
@@ -583,7 +586,9 @@ void tracee_finish(struct tracee *s)
 	unwind_maps_free(s->unwind);
 	s->unwind = NULL;
 	collection_close(&s->collection);
-	probes_detach(s->probes);
+	probes_detach(s->probes); /* no new records from it, then its old ones go */
+	if (s->probes && s->shared_allocs_fd >= 0)
+		drop_process_allocs(s->shared_allocs_fd, (uint64_t)s->index << ALLOC_ADDRESS_BITS);
 	s->probes = NULL;
 	target_close(&s->target);
 	slot_table_free(s->slots);

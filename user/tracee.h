@@ -18,6 +18,11 @@
 
 struct tracee {
 	const struct options *opts;
+	/* Set by the session before tracee_start: the allocations map shared
+	 * with the session's other processes (-1: its own), and this process's
+	 * index in it (the high bits of its keys). */
+	int shared_allocs_fd;
+	uint16_t index;
 	bool later;		/* found after the start (a child, a cgroup's newcomer) */
 	uint32_t max_allocs;	/* the allocs map's size */
 	struct target target;
@@ -59,6 +64,8 @@ void tracee_tick(struct tracee *s);
 void tracee_update(struct tracee *s, double scale);
 void tracee_exit_message(const struct tracee *s);
 uint64_t tracee_lost_events(const struct tracee *s);
+/* Detaches, and frees what it holds; its live allocations leave a shared
+ * allocations map too. */
 void tracee_finish(struct tracee *s);
 
 #endif
