@@ -43,7 +43,9 @@ for n in $counts; do
   c1=$(ticks "$leaktop"); w1=$(now)
   rss=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$leaktop/status")
   cpu=$(echo "scale=2; ($c1 - $c0) * 100 / $hz / ($w1 - $w0)" | bc)
-  maps=$(awk '/kernel maps hold/ {s += $5} END {printf "%.0f", s}' "$dir/err")
+  # Kernel memory of leaktop's maps, each counted once (shared ones too).
+  maps=$(for fd in /proc/$leaktop/fdinfo/*; do awk '/^map_id:/ {id = $2} /^memlock:/ {m = $2}
+         END {if (id) print id, m}' "$fd" 2>/dev/null; done | sort -u | awk '{s += $2} END {printf "%.0f", s / 1048576}')
   printf '%-10s %12.2f %12s %10s %16s\n' "$n" "$attach" "$rss" "$cpu" "$maps"
   kill "$leaktop"; wait "$leaktop" 2>/dev/null || true; leaktop=
   for pid in "${targets[@]}"; do kill "$pid" 2>/dev/null || true; done
