@@ -183,8 +183,12 @@ static void discover(struct session *s)
 	if (t < s->next_discovery)
 		return;
 	s->next_discovery = t + DISCOVERY_PERIOD_S;
-	if (s->cgroup[0])
-		cgroup_processes(s->cgroup, &found);
+	if (s->cgroup[0] && cgroup_processes(s->cgroup, &found) == 0) {
+		for (size_t j = 0; j < found.count; j++)
+			consider(s, found.pids[j]);
+		if (!s->opts.children)
+			leave_cgroup(s, &found);
+	}
 	/* Members added meanwhile are looked at too: a whole new subtree at once. */
 	for (size_t i = 0; s->opts.children && i < s->count; i++) {
 		found.count = 0;
@@ -192,10 +196,6 @@ static void discover(struct session *s)
 		for (size_t j = 0; j < found.count; j++)
 			consider(s, found.pids[j]);
 	}
-	for (size_t j = 0; !s->opts.children && j < found.count; j++)
-		consider(s, found.pids[j]);
-	if (s->cgroup[0] && !s->opts.children)
-		leave_cgroup(s, &found);
 	pid_list_free(&found);
 }
 
