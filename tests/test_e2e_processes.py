@@ -151,6 +151,10 @@ def test_pid_list_traces_two_unrelated_programs(procs):
     assert big["outstanding_bytes"] == 10 << 20 and big["processes"] == 1
     # leak_rate's own leak (10240 B every 100 ms) is its, not prefork's.
     assert by_pid(report)[b.pid]["outstanding_bytes"] == report["outstanding_bytes"] - TABLE_SIZE
+    # The batch text names both, with what each holds since this run attached.
+    text = subprocess.run([LEAKTOP, "-p", f"{a.pid},{b.pid}", "-b", "-c", "1", "-i", "0.2"], capture_output=True,
+                          text=True, timeout=60).stdout
+    assert f"2 processes: {a.pid} (prefork) 0 B, {b.pid} (leak_rate) " in text, text
 
 
 def test_pid_list_with_a_bad_pid_is_a_usage_error(procs):

@@ -69,6 +69,8 @@ static int add_member(struct session *s, pid_t pid, bool later)
 	}
 	s->members = grown;
 	t->shared_allocs_fd = -1;
+	if (s->count)
+		t->max_allocs = s->members[0]->max_allocs;
 	if (s->group && s->allocs_fd >= 0 && !take_index(s, t)) {
 		fprintf(stderr, "leaktop: more than 65535 processes: PID %d not traced\n", pid);
 		free(t);

@@ -410,7 +410,8 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 
 	s->opts = o;
 	s->later = later;
-	s->max_allocs = o->max_allocs;
+	if (s->shared_allocs_fd < 0) /* (else the size of the shared map, set by the session) */
+		s->max_allocs = o->max_allocs;
 	s->target.pidfd = s->target.release_fd = s->target.exec_error_fd = -1;
 	if (pid)
 		e = target_open(&s->target, pid, err, sizeof(err));
