@@ -518,3 +518,17 @@ def test_unit_resolves_to_its_cgroup(procs):
         os.rmdir(path)
         if made_slice:
             os.rmdir(os.path.join(root, "system.slice"))
+
+
+def test_full_shared_map_is_counted_and_said_once(procs):
+    """The processes share one allocations map: when it is full, what does not
+    fit is counted (lost events) and said once, not once per process."""
+    tgt, lt, workers = prefork_leaked(procs, 3, "--max-allocs", "128")
+    report = report_where(lt, lambda r: r["lost_events"] > 0)
+    # 128 records at most: the parent's table and the first of the blocks.
+    assert report["outstanding_allocs"] <= 128
+    assert report["outstanding_allocs"] + report["lost_events"] >= 1 + 3 * BLOCKS
+    lt.json_lines(2, 30)
+    said = [line for line in lt.stderr_lines if "the most --max-allocs allows" in line]
+    assert len(said) == 1, said
+    assert "128 live allocations" in said[0]

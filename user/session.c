@@ -69,6 +69,7 @@ static int add_member(struct session *s, pid_t pid, bool later)
 	}
 	s->members = grown;
 	t->shared_allocs_fd = -1;
+	t->said = &s->said;
 	if (s->count)
 		t->max_allocs = s->members[0]->max_allocs;
 	if (s->group && s->allocs_fd >= 0 && !take_index(s, t)) {

@@ -325,19 +325,19 @@ static void warn_full_maps(struct tracee *s)
 {
 	const uint64_t *lost = s->collection.lost;
 
-	if (lost[LOST_ALLOCS_FULL] && !s->allocs_full_shown) {
+	if (lost[LOST_ALLOCS_FULL] && !s->said->allocs_full) {
 		fprintf(stderr, "leaktop: %" PRIu32 " live allocations are tracked, the most --max-allocs allows: "
 			"newer ones are not counted (lost events); run with a larger --max-allocs\n",
 			s->max_allocs);
-		s->allocs_full_shown = true;
+		s->said->allocs_full = true;
 	}
 	/* (LOST_STACK is left out: hash collisions and transient failures
 	 * count there too, which a bigger map would not cure.) */
-	if ((lost[LOST_STACKS_FULL] || lost[LOST_PY_STACKS_FULL]) && !s->stacks_full_shown) {
+	if ((lost[LOST_STACKS_FULL] || lost[LOST_PY_STACKS_FULL]) && !s->said->stacks_full) {
 		fprintf(stderr, "leaktop: stacks did not fit in the stack maps (%" PRIu32 " each): some allocations "
 			"are not counted, or only under their caller (lost events); run with a larger --max-stacks\n",
 			s->opts->max_stacks);
-		s->stacks_full_shown = true;
+		s->said->stacks_full = true;
 	}
 }
 
@@ -410,6 +410,8 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 
 	s->opts = o;
 	s->later = later;
+	if (!s->said)
+		s->said = &s->own_notes;
 	if (s->shared_allocs_fd < 0) /* (else the size of the shared map, set by the session) */
 		s->max_allocs = o->max_allocs;
 	s->target.pidfd = s->target.release_fd = s->target.exec_error_fd = -1;

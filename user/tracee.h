@@ -16,6 +16,11 @@
 #include "symbolizer.h"
 #include "target.h"
 
+/* A map filled up: said once (per session: all its processes share one). */
+struct full_notes {
+	bool allocs_full, stacks_full;
+};
+
 struct tracee {
 	const struct options *opts;
 	/* Set by the session before tracee_start: the allocations map shared
@@ -23,6 +28,7 @@ struct tracee {
 	 * index in it (the high bits of its keys). */
 	int shared_allocs_fd;
 	uint16_t index;
+	struct full_notes *said; /* where a full map is noted (NULL: own_notes) */
 	bool later;		/* found after the start (a child, a cgroup's newcomer) */
 	uint32_t max_allocs;	/* the allocs map's size */
 	struct target target;
@@ -41,7 +47,7 @@ struct tracee {
 	struct python_redirect *redirect; /* --pymalloc-redirect in effect */
 	struct unwind_maps *unwind;	/* the kernel unwinder's tables; NULL: frame pointers */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
-	bool allocs_full_shown, stacks_full_shown; /* a map filled up: said once */
+	struct full_notes own_notes; /* said's own, for a tracee alone */
 	double last_update, hits_per_s;
 	double scale;		/* figures per byte seen: 1 / measured on-share */
 	struct exec_allocators {	/* looking for the allocators after an exec */
