@@ -16,6 +16,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile __u32 target_tgid = 0;
 const volatile __u64 sample_bytes = 0;	/* -s: mean bytes between samples; 0 = exact */
 const volatile __u32 stack_slots_max = 16384; /* --max-stacks: the size of stack_keys/stats */
+const volatile __u64 process_key = 0;	/* this process's index in its session << 48 */
 const volatile __u64 exp_table[EXP_STEPS + 1];		/* see leaktop.h */
 const volatile __u32 weight_table[WEIGHT_STEPS + 1];
 
@@ -58,9 +59,17 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144); /* resized by userspace (--max-allocs) */
-	__type(key, __u64); /* address */
+	__type(key, __u64); /* alloc_key() */
 	__type(value, struct alloc_info);
 } allocs SEC(".maps");
+
+/* The key of a block in allocs, which the processes of a session share
+ * (user/session.c): its address (user addresses fit in 48 bits) with the
+ * process's index in the session in the high 16 bits. */
+static __always_inline __u64 alloc_key(__u64 addr)
+{
+	return addr | process_key;
+}
 
 /* Stack key -> its slot (see struct slot_ref).  Not preallocated: an entry
  * userspace deletes is not reused before the programs that may be reading
@@ -181,8 +190,8 @@ static __always_inline bool is_target(__u64 pid_tgid)
  * gets a new tag). */
 static __always_inline bool take_alloc(__u64 ptr, struct alloc_info *info)
 {
-	struct alloc_info *a = bpf_map_lookup_elem(&allocs, &ptr);
-	__u64 tag;
+	__u64 key = alloc_key(ptr), tag;
+	struct alloc_info *a = bpf_map_lookup_elem(&allocs, &key);
 
 	if (!a)
 		return false; /* allocated before we attached, or not tracked */
@@ -193,7 +202,7 @@ static __always_inline bool take_alloc(__u64 ptr, struct alloc_info *info)
 	*info = *a;
 	if (__sync_val_compare_and_swap(&a->tag, tag, 0) != tag)
 		return false;
-	bpf_map_delete_elem(&allocs, &ptr);
+	bpf_map_delete_elem(&allocs, &key);
 	return true;
 }
 
@@ -337,16 +346,17 @@ static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct st
 {
 	struct alloc_info info = { .size = size, .count = count, .generation = key->generation,
 				   .tag = new_tag() };
+	__u64 block = alloc_key(ptr);
 
 	if (!account(key, &info)) {
 		count_lost(LOST_STACKS_FULL);
 		return;
 	}
-	if (bpf_map_update_elem(&allocs, &ptr, &info, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&allocs, &block, &info, BPF_NOEXIST)) {
 		/* The allocator handed out an address we still think is live:
 		 * its free went by a path we do not see. Drop the old record. */
 		release(ptr);
-		if (bpf_map_update_elem(&allocs, &ptr, &info, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(&allocs, &block, &info, BPF_NOEXIST)) {
 			count_lost(LOST_ALLOCS_FULL);
 			unaccount(&info);
 		}
@@ -361,8 +371,10 @@ static __always_inline void settle_old(struct pending *call, bool old_gone)
 		return;
 	call->old_taken = 0;
 	if (!old_gone) {
+		__u64 block = alloc_key(call->old_ptr);
+
 		call->old.tag = new_tag();
-		if (bpf_map_update_elem(&allocs, &call->old_ptr, &call->old, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(&allocs, &block, &call->old, BPF_NOEXIST) == 0)
 			return;
 		/* Cannot be tracked again: none of its figures may stay behind. */
 		count_lost(LOST_ALLOCS_FULL);

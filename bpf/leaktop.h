@@ -99,6 +99,10 @@ static inline __u16 slot_gen(__u64 allocs_gen)
 	return (__u16)((allocs_gen + (1ULL << (SLOT_GEN_SHIFT - 1))) >> SLOT_GEN_SHIFT);
 }
 
+/* A key of the allocations map: the block's address in the low bits, the
+ * process's index in its session above them (bpf alloc_key()). */
+#define ALLOC_ADDRESS_BITS 48
+
 /* One live allocation and what it added to its stack (exact mode: its size
  * and COUNT_UNIT; sampled: the estimates it stands for), taken off again when
  * it is freed. */

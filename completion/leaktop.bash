@@ -4,9 +4,9 @@
 # share/bash-completion/completions/leaktop (make install).
 
 # The options of `leaktop --help` (tests/test_completion.py keeps them equal).
-_leaktop_options='-p --pid -i --interval -c --count -n --top -b --batch --json --window
-	--prom-file --prom-top --folded --html --pprof -q --quiet --max-allocs --max-stacks
-	--duty-cycle -s --sample-bytes --pymalloc-redirect -h --help --version'
+_leaktop_options='-p --pid --children --no-children --cgroup --unit -i --interval -c --count
+	-n --top -b --batch --json --window --prom-file --prom-top --folded --html --pprof -q --quiet
+	--max-allocs --max-stacks --duty-cycle -s --sample-bytes --pymalloc-redirect -h --help --version'
 
 # COMPREPLY: the processes whose PID or command name starts with $1.  With
 # several, each is "PID (command)" so the list says which is which; a single
@@ -64,6 +64,16 @@ _leaktop()
 	--prom-file | --folded | --html | --pprof)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0
+		;;
+	--cgroup)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -d -- "${cur:-/sys/fs/cgroup/}")
+		return 0
+		;;
+	--unit)
+		# The units that have a cgroup here (systemd's system services).
+		mapfile -t COMPREPLY < <(compgen -W "$(cd /sys/fs/cgroup/system.slice 2>/dev/null && echo *.service)" -- "$cur")
 		return 0
 		;;
 	-i | --interval | -c | --count | -n | --top | --window | --prom-top | \

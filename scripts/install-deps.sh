@@ -17,6 +17,7 @@ packages=(
   gdb  # its backtraces check the kernel unwinder's stacks (tests/test_e2e_unwind.py)
   python3-tornado
   golang-go protobuf-compiler  # tests: go tool pprof and protoc --decode read --pprof's file
+  gunicorn  # tests: a prefork WSGI server with forked workers (tests/test_e2e_processes.py)
   strace  # tests: what leaktop asks of the kernel (usage errors load nothing; maps reads)
   libc6-dbg  # build-id debug files: the symbolizer's file:line for libc (tests/unit/test_symbolizer.c)
   # make deb (dpkg-shlibdeps, dpkg-gencontrol, strip); the man page's tests

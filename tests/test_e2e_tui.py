@@ -341,3 +341,25 @@ def test_arrow_keys_move_the_bar(tui):
     t.keys("Up")
     t.keys("Enter")
     assert shows_function(detail_stack(t), "leak_slowly")
+
+
+def test_process_list_key(tmp_path, procs):
+    """P shows the traced processes (-p A,B) with each one's outstanding
+    bytes, P again the stacks."""
+    a = procs([target("prefork"), "0", "--wait"])
+    b = procs([target("prefork"), "0", "--wait"])
+    for p in (a, b):
+        p.wait_line("waiting", 10)
+    t = Tmux(tmp_path, f"{LEAKTOP} -i 0.5 -p {a.pid},{b.pid}")
+    try:
+        t.wait_screen(r"GROWTH/s")
+        t.wait_screen(r", 2 processes")
+        os.kill(a.pid, signal.SIGUSR1)  # a builds its 8 MiB table, b does nothing
+        t.wait_screen(r"^\s+1 .*build_table")
+        t.keys("P")
+        screen = t.wait_screen(rf"^\s+{a.pid}\s+prefork\s+8\.0 MiB")
+        assert re.search(rf"^\s+{b.pid}\s+prefork\s+0 B", screen, re.M), screen
+        t.keys("P")
+        t.wait_screen(r"^\s+1 .*build_table")
+    finally:
+        t.close()

@@ -125,13 +125,19 @@ static void drop_key(int index_fd, const struct stack_key *key, struct refs *tra
 		add_ref(py, key->py_stack);
 }
 
+/* The process part of an allocs key. */
+static uint64_t process_of(uint64_t key)
+{
+	return key & ~((1ULL << ALLOC_ADDRESS_BITS) - 1);
+}
+
+static void drop_allocs(int allocs_fd, uint64_t process_key, bool all, uint16_t gen);
+
 void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 {
 	int index_fd = maps->index_fd, allocs_fd = maps->allocs_fd;
 	struct refs traces = { 0 }, py = { 0 }, kept_py = { 0 };
 	struct stack_key key, next;
-	struct alloc_info info;
-	__u64 addr, next_addr;
 	void *prev = NULL;
 
 	/* Deleting the current key would restart the walk: delete behind it. */
@@ -166,17 +172,34 @@ void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 	free(py.ids);
 	free(kept_py.ids);
 
-	prev = NULL;
+	drop_allocs(allocs_fd, maps->process_key, false, gen);
+}
+
+/* Deletes the records of one process (keys with process_key above the
+ * address): all of them, or those of generations older than gen. */
+static void drop_allocs(int allocs_fd, uint64_t process_key, bool all, uint16_t gen)
+{
+	struct alloc_info info;
+	__u64 addr, next_addr;
+	void *prev = NULL;
 	bool drop = false;
+
+	/* Deleting the current key would restart the walk: delete behind it. */
 	while (bpf_map_get_next_key(allocs_fd, prev, &next_addr) == 0) {
 		if (drop)
 			bpf_map_delete_elem(allocs_fd, &addr);
 		addr = next_addr;
 		prev = &addr;
-		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && older(info.generation, gen);
+		drop = process_of(addr) == process_key &&
+		       (all || (bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && older(info.generation, gen)));
 	}
 	if (drop)
 		bpf_map_delete_elem(allocs_fd, &addr);
+}
+
+void drop_process_allocs(int allocs_fd, uint64_t process_key)
+{
+	drop_allocs(allocs_fd, process_key, true, 0);
 }
 
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH])

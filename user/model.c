@@ -503,6 +503,11 @@ static int compare_rows(const void *a, const void *b, void *sort)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+int model_row_compare(const struct model_row *a, const struct model_row *b, enum model_sort sort)
+{
+	return compare_rows(a, b, &sort);
+}
+
 /* rows[0..n) as a heap whose root is the worst row (the first to go). */
 static void sift_down(struct model_row *rows, size_t n, size_t i, enum model_sort *sort)
 {

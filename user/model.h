@@ -56,7 +56,9 @@ void model_reset(struct model *m);
 /* The rows of the latest snapshot that hold bytes or grew, best first; returns
  * how many were written to rows (at most max). */
 size_t model_rank(const struct model *m, enum model_sort sort, struct model_row *rows, size_t max);
-size_t model_count(const struct model *m);	/* stacks in the latest snapshot */
+size_t model_count(const struct model *m);
+/* model_rank's order: negative when a ranks before b. */
+int model_row_compare(const struct model_row *a, const struct model_row *b, enum model_sort sort);	/* stacks in the latest snapshot */
 
 int64_t model_total_bytes(const struct model *m);
 int64_t model_total_allocs(const struct model *m);

@@ -10,14 +10,21 @@
 #include "version.h"	/* generated: LEAKTOP_VERSION (scripts/version.sh) */
 
 const char options_usage[] =
-	"Usage: leaktop [OPTIONS] -p PID\n"
+	"Usage: leaktop [OPTIONS] -p PID[,PID...]\n"
+	"       leaktop [OPTIONS] --cgroup PATH | --unit NAME.service\n"
 	"       leaktop [OPTIONS] -- COMMAND [ARGS...]\n"
 	"\n"
 	"Shows the call stacks whose outstanding heap bytes grow fastest in a live\n"
 	"process, from BPF probes on its allocator. Needs root (or CAP_SYS_ADMIN and\n"
 	"CAP_SYS_PTRACE). The target is never modified.\n"
 	"\n"
-	"  -p, --pid PID            attach to a running process (all its threads)\n"
+	"  -p, --pid PID[,PID...]   attach to running processes (all their threads);\n"
+	"                           -p may repeat\n"
+	"      --children           also trace their descendants, now and later\n"
+	"                           (default in spawn mode)\n"
+	"      --no-children        spawn mode: trace the command alone\n"
+	"      --cgroup PATH        every process of a cgroup v2 directory, now and later\n"
+	"      --unit NAME          a systemd unit's cgroup (e.g. nginx.service)\n"
 	"  -i, --interval SECONDS   refresh period, fractional allowed (default 1)\n"
 	"  -c, --count N            stop after N intervals (default: until Ctrl-C or exit)\n"
 	"  -n, --top N              stacks shown (default 20)\n"
@@ -49,7 +56,8 @@ const char options_usage[] =
 	"Keys of the live view (on a terminal): up/down or j/k move the bar, which stays\n"
 	"at its row as the rows re-sort; F follows the stack under the bar instead\n"
 	"([FOLLOWING] in the header; moving the bar stops it); Enter shows that stack in\n"
-	"full, Esc back; s sort, p pause, +/- interval, r reset, h or ? help, q quit.\n"
+	"full, Esc back; s sort, p pause, +/- interval, r reset, P the traced processes,\n"
+	"h or ? help, q quit.\n"
 	"\n"
 	"In spawn mode (-- COMMAND) the command is traced from its first allocation and\n"
 	"is terminated when leaktop stops before it exits.\n"
@@ -68,10 +76,15 @@ const char options_usage[] =
 const char options_version[] = "leaktop " LEAKTOP_VERSION "\n";
 
 enum { OPT_JSON = 256, OPT_WINDOW, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_PROM_FILE, OPT_PROM_TOP, OPT_FOLDED, OPT_HTML,
-       OPT_PPROF, OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE, OPT_VERSION };
+       OPT_PPROF, OPT_PYMALLOC_REDIRECT, OPT_DUTY_CYCLE, OPT_VERSION, OPT_CHILDREN, OPT_NO_CHILDREN,
+       OPT_CGROUP, OPT_UNIT };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
+	{ "children", no_argument, NULL, OPT_CHILDREN },
+	{ "no-children", no_argument, NULL, OPT_NO_CHILDREN },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "unit", required_argument, NULL, OPT_UNIT },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "count", required_argument, NULL, 'c' },
 	{ "top", required_argument, NULL, 'n' },
@@ -122,8 +135,28 @@ static bool parse_positive(const char *s, double max, double *out)
 	return true;
 }
 
+/* -p's value: PIDs separated by commas, added to o->pids. */
+static int parse_pids(char *arg, struct options *o, char *err, size_t errlen)
+{
+	char *save = NULL, *tok;
+	long v;
+
+	if (!*arg || arg[strlen(arg) - 1] == ',')
+		return fail(err, errlen, "invalid PID list '%s': expected PID[,PID...]", arg);
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!parse_long(tok, 1, 4194304, &v))
+			return fail(err, errlen, "invalid PID '%s': expected a process id", tok);
+		if (o->npids == MAX_PIDS)
+			return fail(err, errlen, "too many PIDs: at most %d (use --cgroup for a larger group)", MAX_PIDS);
+		o->pids[o->npids++] = (pid_t)v;
+	}
+	o->pid = o->pids[0];
+	return 0;
+}
+
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 {
+	int children = -1; /* not given */
 	long v;
 	int c;
 
@@ -140,10 +173,27 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	/* '+': stop at the first non-option, which begins the command. */
 	while ((c = getopt_long(argc, argv, "+:p:i:c:n:bs:qh", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			if (!parse_long(optarg, 1, 4194304, &v))
-				return fail(err, errlen, "invalid PID '%s': expected a process id", optarg);
-			o->pid = (pid_t)v;
+		case 'p': {
+			char list[256];
+
+			snprintf(list, sizeof(list), "%s", optarg);
+			if (parse_pids(list, o, err, errlen))
+				return -1;
+			break;
+		}
+		case OPT_CHILDREN:
+		case OPT_NO_CHILDREN:
+			children = c == OPT_CHILDREN;
+			break;
+		case OPT_CGROUP:
+			if (!*optarg)
+				return fail(err, errlen, "--cgroup needs a cgroup v2 directory");
+			o->cgroup = optarg;
+			break;
+		case OPT_UNIT:
+			if (!*optarg)
+				return fail(err, errlen, "--unit needs a systemd unit name");
+			o->unit = optarg;
 			break;
 		case 'i':
 			if (!parse_positive(optarg, 3600, &o->interval_s) || o->interval_s < 0.01)
@@ -237,10 +287,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	}
 	if (optind < argc)
 		o->command = &argv[optind];
-	if (o->pid && o->command)
-		return fail(err, errlen, "give either -p PID or a command after --, not both");
-	if (!o->pid && !o->command)
+	if ((o->pid != 0) + (o->command != NULL) + (o->cgroup != NULL) + (o->unit != NULL) > 1)
+		return fail(err, errlen, "give either -p PID, --cgroup PATH, --unit NAME or a command after --, not both");
+	if (!o->pid && !o->command && !o->cgroup && !o->unit)
 		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND (see --help)");
+	o->children = children < 0 ? o->command != NULL : children;
 	if (o->pymalloc_redirect && !o->pid)
 		return fail(err, errlen, "--pymalloc-redirect is for -p PID; a command started by leaktop runs with PYTHONMALLOC=malloc");
 	if (o->quiet && o->json)

@@ -7,8 +7,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define MAX_PIDS 1024
+
 struct options {
-	pid_t pid;		/* -p; 0 in spawn mode */
+	pid_t pid;		/* -p: the first PID; 0 in spawn mode */
+	pid_t pids[MAX_PIDS];	/* -p PID[,PID...], -p repeated: every one */
+	int npids;
+	bool children;		/* --children (default in spawn mode), --no-children */
+	const char *cgroup;	/* --cgroup PATH: a cgroup v2 directory */
+	const char *unit;	/* --unit NAME: a systemd unit's cgroup */
 	char **command;		/* spawn mode: argv of the command, NULL-terminated */
 	double interval_s;	/* -i */
 	long count;		/* -c; 0 = until Ctrl-C or target exit */

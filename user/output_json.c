@@ -34,15 +34,36 @@ void report_stack_json_figures(json_object *o, const struct report_stack *s)
 	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(s->growth));
 }
 
-static json_object *stack_json(const struct report_stack *s)
+static json_object *stack_json(const struct report *r, const struct report_stack *s)
 {
 	json_object *o = json_object_new_object(), *frames = json_object_new_array();
 
 	report_stack_json_figures(o, s);
+	if (r->group)
+		json_object_object_add(o, "processes", json_object_new_int(s->processes));
 	for (int i = 0; i < s->nframes; i++)
 		json_object_array_add(frames, report_frame_json(s->frames[i]));
 	json_object_object_add(o, "frames", frames);
 	return o;
+}
+
+/* Each traced process of a group, with its totals. */
+static json_object *processes_json(const struct report *r)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < r->nprocesses; i++) {
+		const struct report_process *p = &r->processes[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "pid", json_object_new_int(p->pid));
+		json_object_object_add(o, "comm", string_or_null(p->comm));
+		json_object_object_add(o, "outstanding_bytes", json_object_new_int64(p->bytes));
+		json_object_object_add(o, "outstanding_allocs", json_object_new_int64(p->allocs));
+		json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(p->growth));
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 void report_json_header(json_object *o, const struct report *r)
@@ -68,8 +89,10 @@ char *report_json(const struct report *r)
 
 	report_json_header(o, r);
 	for (size_t i = 0; i < r->count; i++)
-		json_object_array_add(stacks, stack_json(&r->stacks[i]));
+		json_object_array_add(stacks, stack_json(r, &r->stacks[i]));
 	json_object_object_add(o, "stacks", stacks);
+	if (r->group)
+		json_object_object_add(o, "processes", processes_json(r));
 	line = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return line;

@@ -62,6 +62,25 @@ static void stack_metric(FILE *out, const struct report *r, size_t top, bool gro
 	fprintf(out, " %.17g\n", other);
 }
 
+/* A group's per-process totals: one series per traced process. */
+static void process_metric(FILE *out, const struct report *r, const char *name, const char *help, int which)
+{
+	header(out, name, "gauge", help);
+	for (size_t i = 0; i < r->nprocesses; i++) {
+		const struct report_process *p = &r->processes[i];
+
+		fprintf(out, "%s{pid=\"%d\",comm=", name, p->pid);
+		label_value(out, p->comm);
+		fputc('}', out);
+		if (which == 0)
+			fprintf(out, " %lld\n", (long long)p->bytes);
+		else if (which == 1)
+			fprintf(out, " %lld\n", (long long)p->allocs);
+		else
+			fprintf(out, " %.17g\n", p->growth);
+	}
+}
+
 void prom_format(FILE *out, const struct report *r, size_t top)
 {
 	header(out, "leaktop_outstanding_bytes", "gauge",
@@ -81,6 +100,14 @@ void prom_format(FILE *out, const struct report *r, size_t top)
 	fputs("leaktop_lost_events_total", out);
 	labels(out, r, NULL, NULL);
 	fprintf(out, " %llu\n", (unsigned long long)r->lost_events);
+	if (!r->group)
+		return;
+	process_metric(out, r, "leaktop_process_outstanding_bytes",
+		       "Heap bytes allocated and not yet freed by one traced process, since leaktop attached to it.", 0);
+	process_metric(out, r, "leaktop_process_outstanding_allocations",
+		       "Allocations made and not yet freed by one traced process, since leaktop attached to it.", 1);
+	process_metric(out, r, "leaktop_process_growth_bytes_per_second",
+		       "Growth of one traced process's outstanding heap bytes over the growth window.", 2);
 }
 
 struct prom_args {

@@ -23,6 +23,14 @@ void report_text(FILE *out, const struct report *r, int full_stacks)
 	if (r->duty_cycle > 0 && r->duty_cycle < 1)
 		fprintf(out, "estimates: allocation probes on %.0f%% of the time, figures scaled up\n",
 			100 * r->duty_cycle);
+	if (r->group) { /* each traced process's own totals */
+		fprintf(out, "%zu processes:", r->nprocesses);
+		for (size_t i = 0; i < r->nprocesses; i++)
+			fprintf(out, " %d (%s) %s%s", r->processes[i].pid, r->processes[i].comm ? r->processes[i].comm : "?",
+				format_bytes(bytes, sizeof(bytes), (double)r->processes[i].bytes),
+				i + 1 < r->nprocesses ? "," : "");
+		fputc('\n', out);
+	}
 	fprintf(out, "\n%4s %12s %12s %9s  %s\n", "#", "GROWTH", "OUTSTANDING", "ALLOCS", "TOP FRAME");
 	for (size_t i = 0; i < r->count; i++) {
 		const struct report_stack *s = &r->stacks[i];

@@ -342,7 +342,16 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	p->skel->rodata->stack_slots_max = cfg->max_stacks;
 	sampling_tables(cfg->sample_bytes, (uint64_t *)p->skel->rodata->exp_table,
 			(uint32_t *)p->skel->rodata->weight_table);
-	bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
+	p->skel->rodata->process_key = (__u64)cfg->process_index << ALLOC_ADDRESS_BITS;
+	if (cfg->shared_allocs_fd >= 0) {
+		e = bpf_map__reuse_fd(p->skel->maps.allocs, cfg->shared_allocs_fd);
+		if (e) {
+			fail(err, errlen, "cannot share the allocations map: %s", strerror(-e));
+			goto out;
+		}
+	} else {
+		bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
+	}
 	bpf_map__set_max_entries(p->skel->maps.stack_index, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_keys, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_stats, cfg->max_stacks);

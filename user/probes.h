@@ -15,6 +15,11 @@ struct probes_config {
 	uint32_t max_allocs;
 	uint32_t max_stacks;
 	uint64_t sample_bytes;	/* -s: mean bytes between samples; 0 = exact */
+	/* The allocations map of the session's first process, shared by the
+	 * others (-1: its own, of max_allocs entries), and this process's index
+	 * in the session, the high bits of its keys there (bpf alloc_key()). */
+	int shared_allocs_fd;
+	uint16_t process_index;
 	/* Called once the maps exist, before any uprobe is attached: what the
 	 * programs need from the start (the unwind tables) goes in here. */
 	void (*loaded)(struct probes *p, void *arg);

@@ -2,6 +2,7 @@
 #ifndef LEAKTOP_REPORT_H
 #define LEAKTOP_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,16 @@ struct report_stack {
 	double growth;			/* bytes per second */
 	const struct frame *const *frames; /* innermost first */
 	int nframes;
+	int processes;			/* group: processes it holds bytes in */
+};
+
+/* One process of a group, its totals. */
+struct report_process {
+	pid_t pid;
+	const char *comm;
+	int64_t bytes;
+	int64_t allocs;
+	double growth;
 };
 
 struct report {
@@ -32,6 +43,9 @@ struct report {
 	size_t nstacks;			/* stacks holding memory */
 	const struct report_stack *stacks; /* the top ones, ranked */
 	size_t count;
+	bool group;			/* several processes may be traced: the per-process views */
+	const struct report_process *processes; /* group: each traced process */
+	size_t nprocesses;
 };
 
 /* Batch text: header, table of the top stacks, full stacks of the first few. */

@@ -26,6 +26,7 @@ struct trend {
 
 struct tui {
 	bool utf8, colors, paused, detail, help, closed;
+	bool processes;		/* the process list instead of the stacks (P) */
 	enum model_sort sort;
 	struct tui_selection sel;
 	uint64_t detail_id;	/* the stack in the detail view; 0: the bar's, once drawn */
@@ -129,6 +130,8 @@ enum tui_action tui_read_keys(struct tui *t)
 			/* The stack under the bar on screen; it stays when rows re-sort. */
 			t->detail = true;
 			t->detail_id = t->sel.shown;
+		} else if (key == 'P') {
+			t->processes = !t->processes;
 		} else if (key == 's') {
 			t->sort = (t->sort + 1) % 3;
 			a = TUI_RESORT;
@@ -176,9 +179,12 @@ static void draw_header(struct tui *t, const struct report *r, const struct tui_
 		 st->hits_per_s, sort_names[t->sort], t->sel.follow ? "  [FOLLOWING]" : "",
 		 t->paused ? "  [PAUSED]" : "");
 	line(1, text, A_NORMAL);
-	snprintf(text, sizeof(text), "outstanding %s (%s) in %lld allocations, %zu stacks  ",
+	snprintf(text, sizeof(text), "outstanding %s (%s) in %lld allocations, %zu stacks",
 		 format_bytes(total, sizeof(total), (double)r->bytes),
 		 format_rate(growth, sizeof(growth), r->growth), (long long)r->allocs, r->nstacks);
+	if (r->group)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), ", %zu processes", r->nprocesses);
+	strncat(text, "  ", sizeof(text) - strlen(text) - 1);
 	line(2, text, A_NORMAL);
 	if (r->lost_events) {
 		char lost[64];
@@ -232,6 +238,30 @@ static void draw_table(struct tui *t, const struct report *r, const struct model
 	}
 }
 
+/* The traced processes, most outstanding first as the report lists them
+ * (several with -p PID,PID, --children, --cgroup). */
+static void draw_processes(const struct report *r)
+{
+	char text[1024], bytes[32], rate[32];
+	int y = HEADER_LINES;
+
+	snprintf(text, sizeof(text), "%8s  %-16s %12s %12s %14s   (P: back to the stacks)", "PID", "COMMAND",
+		 "OUTSTANDING", "ALLOCS", "GROWTH/s");
+	line(y++, text, A_BOLD | A_UNDERLINE);
+	if (!r->nprocesses)
+		line(y++, "  no process traced now", A_NORMAL);
+	for (size_t i = 0; i < r->nprocesses && y < LINES - 1; i++) {
+		const struct report_process *p = &r->processes[i];
+
+		snprintf(text, sizeof(text), "%8d  %-16.16s %12s %12lld %14s", p->pid, p->comm ? p->comm : "?",
+			 format_bytes(bytes, sizeof(bytes), (double)p->bytes), (long long)p->allocs,
+			 format_rate(rate, sizeof(rate), p->growth));
+		line(y++, text, A_NORMAL);
+	}
+	while (y < LINES - 1)
+		line(y++, "", A_NORMAL);
+}
+
 static void draw_detail(struct tui *t, const struct report_stack *s)
 {
 	char text[2048], label[1024], bytes[32], rate[32];
@@ -270,6 +300,7 @@ static void draw_help(void)
 		"  Enter, right    show the stack under the bar in full",
 		"  Esc, left       back to the table",
 		"  s               sort by growth, outstanding bytes, allocation count",
+		"  P               the traced processes (pid, command, outstanding, growth)",
 		"  p               pause the display (collection goes on)",
 		"  + / -           shorter / longer interval",
 		"  r               reset growth history",
@@ -333,6 +364,7 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 	      const struct tui_status *st)
 {
 	const struct report_stack *detail = NULL;
+	const struct report *live = r; /* (the process list is not frozen) */
 
 	if (r->time != t->last_time) { /* a new snapshot: extend the heap graph */
 		t->last_time = r->time;
@@ -367,10 +399,13 @@ void tui_draw(struct tui *t, const struct report *r, const struct model *m,
 	draw_header(t, r, st);
 	if (t->help)
 		draw_help();
+	else if (t->processes)
+		draw_processes(live);
 	else if (t->detail && t->detail_id)
 		draw_detail(t, detail);
 	else
 		draw_table(t, r, m);
-	line(LINES - 1, "h help  s sort  p pause  +/- interval  r reset  Enter stack  F follow  q quit", A_DIM);
+	line(LINES - 1, "h help  s sort  p pause  +/- interval  r reset  Enter stack  F follow  P processes  q quit",
+	     A_DIM);
 	refresh();
 }

@@ -151,3 +151,30 @@ TEST(max_allocs_follow_the_targets_resident_size)
 	CHECK_INT(max_allocs_for(200ULL << 20), 1048576);
 	CHECK_INT(max_allocs_for(64ULL << 30), AUTO_MAX_ALLOCS_LIMIT); /* capped */
 }
+
+TEST(options_pid_lists_and_children)
+{
+	struct options o;
+	char err[256];
+
+	CHECK_INT(parse(&o, err, "-p", "3,4", "-p", "5"), 0);
+	CHECK_INT(o.npids, 3);
+	CHECK_INT(o.pids[0], 3);
+	CHECK_INT(o.pids[1], 4);
+	CHECK_INT(o.pids[2], 5);
+	CHECK_INT(o.pid, 3);
+	CHECK(!o.children); /* attached: only when asked */
+	CHECK_INT(parse(&o, err, "-p", "3", "--children", NULL), 0);
+	CHECK(o.children);
+	CHECK_INT(parse(&o, err, "--", "ls", NULL, NULL), 0);
+	CHECK(o.children); /* spawn mode: followed by default */
+	CHECK_INT(parse(&o, err, "--no-children", "--", "ls", NULL), 0);
+	CHECK(!o.children);
+	CHECK_INT(parse(&o, err, "-p", "3,", NULL, NULL), -1);
+	CHECK(strstr(err, "PID list") != NULL);
+	CHECK_INT(parse(&o, err, "-p", "3,x", NULL, NULL), -1);
+	CHECK(strstr(err, "'x'") != NULL);
+	CHECK_INT(parse(&o, err, "--cgroup", "/sys/fs/cgroup/a", "-p", "3"), -1);
+	CHECK_INT(parse(&o, err, "--unit", "nginx", NULL, NULL), 0);
+	CHECK(o.unit && !o.children);
+}
