@@ -58,6 +58,8 @@ __u64 unwind_misses = 0;
 struct cfi_walk {
 	__u64 pc, sp, rbp;	/* registers of the frame being unwound */
 	__u64 hash;
+	__u32 epoch;		/* the thread's rule cache epoch for this walk */
+	bool cached;		/* a rule came from the cache */
 	struct unwind_mapping map; /* the mapping of the last pc looked up */
 	__u32 depth;		/* addresses in the trace so far */
 	__u32 base, count;	/* the active buffer of the mapping index; count 0
@@ -76,6 +78,42 @@ struct cfi_search {
 	__u64 value;
 };
 
+/* What the frame rule of a return address is, remembered per thread: a
+ * service allocates from a few thousand call sites, and a remembered frame
+ * costs one compare instead of the two binary searches.  Direct-mapped by the
+ * address; only the thread's own walks read and write it (a thread runs one
+ * probe at a time), so an entry is never torn.
+ *
+ * An entry holds the result of a lookup made while the globals `changes`,
+ * `seq` and `rows_seq` of unwind_index had the values its epoch stands for
+ * (struct cfi_cache_state); a walk uses it only when they had the same values
+ * at its start, and keeps the frames after the first two only when they still
+ * have them at its end.  The three only grow, so they kept their values over
+ * the whole time from the lookup to the use: the code, the index and the rows
+ * were as the lookup saw them, and the entry says what a lookup would say
+ * now.  A dlclose/dlopen at the same address bumps `changes` (see
+ * unwind_mmap_released) before the new code can run.  Lookups whose answer can
+ * change without those (a file not known yet, an object whose table did not
+ * fit, no vma or the mmap lock taken) are not kept. */
+#define UNWIND_CACHE_SIZE 256u
+#ifndef UNWIND_WINDOW
+#define UNWIND_WINDOW 2048u	/* a power of two, at most a page */
+#endif
+struct cfi_cached_rule {
+	__u64 pc;		/* the return address */
+	__u32 epoch;		/* 0: empty */
+	__s16 cfa_offset;	/* struct unwind_row's rule, */
+	__u8 cfa;		/* UNWIND_CFA_NONE for frame pointers */
+	__s8 rbp_offset;
+};
+
+/* The globals the thread's cache entries were made under, and the epoch
+ * standing for them: a walk that starts under other values makes a new one. */
+struct cfi_cache_state {
+	__u32 changes, seq, rows_seq;
+	__u32 epoch;
+};
+
 /* The walk's whole state lives in map memory, not on the BPF stack: the
  * stack is too big for it, and the verifier does not track values in map
  * memory, so the bpf_loop callbacks below converge after a pass or two
@@ -86,6 +124,13 @@ struct cfi_scratch {
 	struct cfi_walk walk;
 	struct cfi_search search;
 	struct stack_trace trace;
+	struct cfi_cache_state cache_state;
+	struct cfi_cached_rule cache[UNWIND_CACHE_SIZE];
+	/* A copy of the stack from win_base on (win_len bytes): one read of
+	 * user memory for many frames instead of one or two per frame. */
+	__u64 win_base;
+	__u32 win_len;
+	__u8 window[UNWIND_WINDOW];
 };
 
 struct {
@@ -273,11 +318,78 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 	return true;
 }
 
+/* The word of the thread's stack at addr (8-aligned), from the window, which
+ * is moved there when it does not hold it: the bytes from addr on to the end
+ * of the window's size, or when they are not all readable, to the end of
+ * addr's page.  The stack does not change meanwhile: its thread is in the
+ * probe.  False, as a read of the word alone, when the word is unreadable. */
+static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64 *value)
+{
+	__u64 off = addr - sc->win_base;
+	__u32 len;
+
+	if (addr & 7)
+		return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
+	if (off >= sc->win_len || sc->win_len - off < 8) {
+		sc->win_base = addr;
+		sc->win_len = 0;
+		if (bpf_probe_read_user(sc->window, UNWIND_WINDOW, (void *)addr)) {
+			len = 4096 - (addr & 4095);
+			if (len > UNWIND_WINDOW)
+				len = UNWIND_WINDOW;
+			barrier_var(len);
+			if (len < 8 || len > UNWIND_WINDOW ||
+			    bpf_probe_read_user(sc->window, len, (void *)addr))
+				return false;
+			sc->win_len = len;
+		} else {
+			sc->win_len = UNWIND_WINDOW;
+		}
+		off = 0;
+	}
+	*value = *(__u64 *)&sc->window[off & (UNWIND_WINDOW - 8)];
+	return true;
+}
+
+static __always_inline __u32 cache_index(__u64 pc)
+{
+	return (__u32)((pc * 0x9e3779b97f4a7c15ULL) >> 56) & (UNWIND_CACHE_SIZE - 1);
+}
+
+static long cache_clear_one(__u32 index, struct cfi_ctx *ctx)
+{
+	struct cfi_scratch *sc = ctx->sc;
+
+	if (!sc)
+		return 1;
+	sc->cache[index & (UNWIND_CACHE_SIZE - 1)].epoch = 0;
+	return 0;
+}
+
+/* The thread's cache epoch for a walk starting under these globals. */
+static __always_inline __u32 cache_epoch(struct cfi_ctx *ctx, __u32 changes, __u32 seq, __u32 rows_seq)
+{
+	struct cfi_cache_state *cs = &ctx->sc->cache_state;
+
+	if (!cs->epoch || cs->changes != changes || cs->seq != seq || cs->rows_seq != rows_seq) {
+		cs->changes = changes;
+		cs->seq = seq;
+		cs->rows_seq = rows_seq;
+		if (++cs->epoch == 0) {
+			/* After 2^32 epochs, an old entry's would come back. */
+			bpf_loop(UNWIND_CACHE_SIZE, cache_clear_one, ctx, 0);
+			cs->epoch = 1; /* 0 marks an empty entry */
+		}
+	}
+	return cs->epoch;
+}
+
 /* One frame: from pc/sp/rbp of a frame to its caller's (a bpf_loop callback). */
 static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 {
 	struct unwind_row row = { .cfa = UNWIND_CFA_NONE };
 	struct cfi_scratch *sc = ctx->sc;
+	struct cfi_cached_rule *slot;
 	struct cfi_walk *st;
 	__u64 cfa, ra = 0, rbp;
 
@@ -285,20 +397,33 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		return 1;
 	st = &sc->walk;
 	rbp = st->rbp;
-	switch (unwind_find_mapping(ctx)) {
-	case VMA_UNKNOWN:
-		__sync_fetch_and_add(&unwind_misses, 1);
-		break;
-	case VMA_NONE:
-		break; /* no vma (garbage), or the mmap lock taken: frame pointers */
-	default:
-		if (st->map.row_count)
-			/* pc is a return address: pc - 1 is in the call, even when
-			 * the call is the last instruction of its function. */
-			unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
-		else if (st->map.row_start == UNWIND_ROWS_DROPPED)
-			st->dropped = true;
-		break;
+	slot = &sc->cache[cache_index(st->pc)];
+	if (slot->pc == st->pc && slot->epoch == st->epoch) {
+		row.cfa = slot->cfa;
+		row.cfa_offset = slot->cfa_offset;
+		row.rbp_offset = slot->rbp_offset;
+		st->cached = true;
+	} else {
+		switch (unwind_find_mapping(ctx)) {
+		case VMA_UNKNOWN:
+			__sync_fetch_and_add(&unwind_misses, 1);
+			break;
+		case VMA_NONE:
+			break; /* no vma (garbage), or the mmap lock taken: frame pointers */
+		default:
+			if (st->map.row_count)
+				/* pc is a return address: pc - 1 is in the call, even
+				 * when the call is the last instruction of its function. */
+				unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
+			else if (st->map.row_start == UNWIND_ROWS_DROPPED) {
+				st->dropped = true;
+				break;
+			}
+			*slot = (struct cfi_cached_rule){ .pc = st->pc, .epoch = st->epoch, .cfa = row.cfa,
+							  .cfa_offset = row.cfa_offset,
+							  .rbp_offset = row.rbp_offset };
+			break;
+		}
 	}
 
 	switch (row.cfa) {
@@ -324,12 +449,12 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		row.rbp_offset = -16;
 		break;
 	}
-	if (cfa <= st->sp || bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+	if (cfa <= st->sp || !stack_word(sc, cfa - 8, &ra))
 		return 1; /* no progress, or an unreadable stack: garbage */
 	if (row.rbp_offset == UNWIND_RBP_UNKNOWN)
 		st->rbp_ok = false;
 	else if (row.rbp_offset != UNWIND_RBP_SAME &&
-		 bpf_probe_read_user(&rbp, sizeof(rbp), (void *)(cfa + (__s64)row.rbp_offset)))
+		 !stack_word(sc, cfa + (__s64)row.rbp_offset, &rbp))
 		return 1;
 	st->sp = cfa;
 	st->rbp = rbp;
@@ -406,7 +531,9 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		.hash = hash_mix(0xcbf29ce484222325ULL, generation), .rbp_ok = true,
 		.base = active * UNWIND_MAX_MAPPINGS,
 		.count = count < UNWIND_MAX_MAPPINGS ? count : UNWIND_MAX_MAPPINGS,
+		.epoch = cache_epoch(&walk_ctx, changes, seq, rows_seq),
 	};
+	sc->win_len = 0; /* the stack of the last walk is gone */
 	if (py_stack) {
 		sc->walk.stop_start = python.text_start;
 		sc->walk.stop_end = python.text_end;
@@ -423,7 +550,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
 		barrier();
 		if (READ_ONCE_U32(unwind_index.rows_seq) != rows_seq ||
-		    (count && (READ_ONCE_U32(unwind_index.seq) != seq ||
+		    ((count || sc->walk.cached) && (READ_ONCE_U32(unwind_index.seq) != seq ||
 			       READ_ONCE_U32(unwind_index.changes) != changes))) {
 			/* Tables changed under the walk: keep frames 0 and 1. */
 			sc->walk.depth = 2;
