@@ -6,16 +6,18 @@
 # frame pointers) and, when python3 is present, bench/py_deep.py at DEEP
 # Python frames.  LEAKTOPS="./leaktop /tmp/other" measures several builds in
 # alternating rounds, for side-by-side figures on a busy machine.
-# Usage: sudo bench/prog_cost.sh   (ROUNDS=3 SECONDS_PER_RUN=4 DEEP=30)
+# Usage: sudo bench/prog_cost.sh   (ROUNDS=3 SECONDS_PER_RUN=4 DEEP=30;
+# TARGETS="churn,deep_nofp 8" to choose; PYTHON=interpreter for py_deep.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_RUN:-4}
 deep=${DEEP:-30}
 read -r -a builds <<< "${LEAKTOPS:-./leaktop}"
-targets=(churn "deep_nofp $deep")
 python=${PYTHON:-/usr/bin/python3}
+targets=(churn "deep_nofp $deep")
 [[ -x $python ]] && targets+=("python $deep")
+[[ -n ${TARGETS:-} ]] && IFS=, read -r -a targets <<< "$TARGETS"
 programs=(alloc_enter alloc_return free_enter)
 
 . bench/bpf_stats.sh  # from the top directory (cd above)

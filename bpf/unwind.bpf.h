@@ -119,7 +119,8 @@ struct cfi_cache_state {
  * memory, so the bpf_loop callbacks below converge after a pass or two
  * instead of being verified once per frame.  One per thread, not per CPU:
  * uprobe programs can be preempted, and another thread's walk on the same
- * CPU would overwrite this one's midway. */
+ * CPU would overwrite this one's midway.  It is part of the thread's state
+ * in leaktop.bpf.c (one task-storage lookup per event). */
 struct cfi_scratch {
 	struct cfi_walk walk;
 	struct cfi_search search;
@@ -132,13 +133,6 @@ struct cfi_scratch {
 	__u32 win_len;
 	__u8 window[UNWIND_WINDOW];
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct cfi_scratch);
-} unwind_scratch SEC(".maps");
 
 /* What the bpf_loop callbacks get: the thread's scratch, looked up once. */
 struct cfi_ctx {
@@ -318,34 +312,46 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 	return true;
 }
 
-/* The word of the thread's stack at addr (8-aligned), from the window, which
- * is moved there when it does not hold it: the bytes from addr on to the end
- * of the window's size, or when they are not all readable, to the end of
- * addr's page.  The stack does not change meanwhile: its thread is in the
- * probe.  False, as a read of the word alone, when the word is unreadable. */
-static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64 *value)
+/* Fills the window with the thread's stack from `from` on (8-aligned): up to
+ * the window's size, or when those bytes are not all readable, to the end of
+ * from's page.  The stack does not change meanwhile: its thread is in the
+ * probe.  Each read of user memory costs about 50 ns here (much of it the
+ * hardened usercopy checks), whatever its size up to a page, so one read does
+ * for the whole stack of most walks. */
+static __always_inline void stack_window(struct cfi_scratch *sc, __u64 from)
+{
+	__u32 len;
+
+	sc->win_base = from;
+	sc->win_len = 0;
+	if (!bpf_probe_read_user(sc->window, UNWIND_WINDOW, (void *)from)) {
+		sc->win_len = UNWIND_WINDOW;
+		return;
+	}
+	len = 4096 - (from & 4095);
+	if (len > UNWIND_WINDOW)
+		len = UNWIND_WINDOW;
+	barrier_var(len);
+	if (len >= 8 && len <= UNWIND_WINDOW && !bpf_probe_read_user(sc->window, len, (void *)from))
+		sc->win_len = len;
+}
+
+/* The word of the thread's stack at addr, from the window, which is moved
+ * when it does not hold it (to a little below addr, as the frame's other
+ * words lie below its return address, but not below `floor`, the lowest
+ * address of the stack still to be read); false, as a read of that word
+ * alone, when it is unreadable. */
+static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64 floor, __u64 *value)
 {
 	__u64 off = addr - sc->win_base;
-	__u32 len;
 
 	if (addr & 7)
 		return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
 	if (off >= sc->win_len || sc->win_len - off < 8) {
-		sc->win_base = addr;
-		sc->win_len = 0;
-		if (bpf_probe_read_user(sc->window, UNWIND_WINDOW, (void *)addr)) {
-			len = 4096 - (addr & 4095);
-			if (len > UNWIND_WINDOW)
-				len = UNWIND_WINDOW;
-			barrier_var(len);
-			if (len < 8 || len > UNWIND_WINDOW ||
-			    bpf_probe_read_user(sc->window, len, (void *)addr))
-				return false;
-			sc->win_len = len;
-		} else {
-			sc->win_len = UNWIND_WINDOW;
-		}
-		off = 0;
+		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr);
+		off = addr - sc->win_base;
+		if (off >= sc->win_len || sc->win_len - off < 8)
+			return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
 	}
 	*value = *(__u64 *)&sc->window[off & (UNWIND_WINDOW - 8)];
 	return true;
@@ -449,12 +455,12 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		row.rbp_offset = -16;
 		break;
 	}
-	if (cfa <= st->sp || !stack_word(sc, cfa - 8, &ra))
+	if (cfa <= st->sp || !stack_word(sc, cfa - 8, st->sp, &ra))
 		return 1; /* no progress, or an unreadable stack: garbage */
 	if (row.rbp_offset == UNWIND_RBP_UNKNOWN)
 		st->rbp_ok = false;
 	else if (row.rbp_offset != UNWIND_RBP_SAME &&
-		 !stack_word(sc, cfa + (__s64)row.rbp_offset, &rbp))
+		 !stack_word(sc, cfa + (__s64)row.rbp_offset, st->sp, &rbp))
 		return 1;
 	st->sp = cfa;
 	st->rbp = rbp;
@@ -499,21 +505,22 @@ int BPF_PROG(unwind_mmap_released, struct mm_struct *mm, bool write)
 }
 
 /* Unwinds the user stack at an entry probe of a function whose return
- * address is at `sp` (rbp still the caller's), stores it in stack_traces and
- * returns its id; -1 when it could not be stored (map full, hash collision).
+ * address, `caller`, is at `sp` (rbp still the caller's), with the thread's
+ * scratch, whose window holds the stack from sp on (stack_window()); stores
+ * it in stack_traces and returns its id; -1 when it could not be stored (map
+ * full, hash collision).
  * A walk that stops before the outermost frame counts LOST_STACK_TRUNCATED
  * and keeps the frames it found.  With a Python stack (py_stack != 0) the
  * walk ends at the interpreter's first frame: the Python frames replace the
  * interpreter's (stacks.c folds them), and every distinct path through the
  * eval loop would otherwise be a stack of its own in the kernel maps. */
-static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u64 py_stack)
+static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_scratch *sc, __u64 sp,
+					      __u64 caller, __u64 py_stack)
 {
-	struct cfi_scratch *sc = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), 0,
-						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	struct cfi_ctx walk_ctx = { sc };
 	struct stack_trace *found;
 	__u32 active, count, id, seq, rows_seq, changes;
-	__u64 ra = 0, certain_hash;
+	__u64 ra = caller, certain_hash;
 
 	if (!sc)
 		return -1;
@@ -533,7 +540,6 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		.count = count < UNWIND_MAX_MAPPINGS ? count : UNWIND_MAX_MAPPINGS,
 		.epoch = cache_epoch(&walk_ctx, changes, seq, rows_seq),
 	};
-	sc->win_len = 0; /* the stack of the last walk is gone */
 	if (py_stack) {
 		sc->walk.stop_start = python.text_start;
 		sc->walk.stop_end = python.text_end;
@@ -541,7 +547,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 
 	/* Frames 0 and 1: the probed function and its caller, from sp. */
 	unwind_append(sc, PT_REGS_IP(ctx));
-	if (!bpf_probe_read_user(&ra, sizeof(ra), (void *)sp) && ra) {
+	if (ra) {
 		unwind_append(sc, ra);
 		certain_hash = sc->walk.hash;
 		sc->walk.pc = ra;
