@@ -22,19 +22,21 @@ for name, (t, c) in sorted(sums.items()):
     print(name, t, c)' "$ids"
 }
 
-# Mean ns per run of program $2 (default alloc_enter) between two outputs of
-# prog_stats ($1: "before|after", the two joined by a '|'), or since load
-# when before is empty.
+# Between two outputs of prog_stats ($1: "before|after", the two joined by a
+# '|'; before empty: since load): the mean ns per run of program $2 (default
+# alloc_enter), or with $3 = pair, the run time of all the programs per run of
+# program $2 (the free probe: per malloc+free pair).
 window_ns() {
   python3 -c '
 import sys
 def parse(text):
     return {l.split()[0]: (int(l.split()[1]), int(l.split()[2])) for l in text.splitlines() if l.strip()}
-before, after = sys.argv[1].split("|")
-b, a = parse(before), parse(after)
-t, c = a.get(sys.argv[2], (0, 0))
-t0, c0 = b.get(sys.argv[2], (0, 0))
-print(round((t - t0) / (c - c0)) if c > c0 else "-")' "$1" "${2:-alloc_enter}"
+before, after = (parse(t) for t in sys.argv[1].split("|"))
+def delta(name, i):
+    return after.get(name, (0, 0))[i] - before.get(name, (0, 0))[i]
+time = sum(delta(n, 0) for n in after) if sys.argv[3] == "pair" else delta(sys.argv[2], 0)
+runs = delta(sys.argv[2], 1)
+print(round(time / runs) if runs > 0 else "-")' "$1" "${2:-alloc_enter}" "${3:-}"
 }
 
 # Mean ns per run of the alloc_enter program loaded by process $1, since load.
