@@ -7,7 +7,7 @@
 # Python frames (PYTHONMALLOC=malloc: every object a probed malloc).
 # "per pair": the run time of all the tracer's programs over the window per
 # free seen, which is also measured for memleak when MEMLEAK names its binary
-# (never built here), with the ratio memleak / leaktop.
+# (never built here), with the ratio memleak / leaktop (the last build given).
 # LEAKTOPS="./leaktop /tmp/other" measures several builds in alternating
 # rounds, for side-by-side figures on a busy machine.
 # The statistics add two clock reads to each run of a program (part of each
@@ -20,6 +20,7 @@ rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_RUN:-4}
 deep=${DEEP:-30}
 read -r -a builds <<< "${LEAKTOPS:-./leaktop}"
+last=${builds[-1]}  # the build memleak is compared with
 [[ -n ${MEMLEAK:-} ]] && builds+=(memleak)
 python=${PYTHON:-/usr/bin/python3}
 targets=(churn "deep_nofp $deep")
@@ -81,8 +82,8 @@ for target in "${targets[@]}"; do
       "$(echo "${ns[$build/$target/2]}" | median)" "$(echo "${ns[$build/$target/3]}" | median)"
   done
   if [[ -n ${MEMLEAK:-} ]]; then
-    awk -v m="$(echo "${ns[memleak/$target/3]}" | median)" -v l="$(echo "${ns[${builds[0]}/$target/3]}" | median)" \
-      'BEGIN { if (m + 0 > 0 && l + 0 > 0) printf "%-14s memleak / %s per pair: %.2fx\n", "", "'"${builds[0]}"'", m / l }'
+    awk -v m="$(echo "${ns[memleak/$target/3]}" | median)" -v l="$(echo "${ns[$last/$target/3]}" | median)" -v b="$last" \
+      'BEGIN { if (m + 0 > 0 && l + 0 > 0) printf "%-14s memleak / %s per pair: %.2fx\n", "", b, m / l }'
   fi
 done
 echo "(ns per call: run_time_ns / run_cnt over ${seconds}s windows; per pair: all programs' run time per free;" \
