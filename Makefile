@@ -173,9 +173,11 @@ $(BUILD)/bench/floor: bench/floor.c $(BUILD)/bench/floor.skel.h $(FLOOR_SRCS) $(
 
 # Throughput of the churn target: untraced, under the floor, under leaktop exact
 # and sampled (and memleak when MEMLEAK=/path/to/memleak is given), alternating
-# rounds; then leaktop's RSS and CPU with 100 k stacks and 1 M live blocks.
-bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor $(BUILD)/bench/stacks
+# rounds; the BPF run time per call of each program (and per malloc+free, with
+# memleak's); then leaktop's RSS and CPU with 100 k stacks and 1 M live blocks.
+bench: leaktop $(BUILD)/bench/churn $(BUILD)/bench/floor $(BUILD)/bench/stacks $(BUILD)/bench/deep_nofp
 	./bench/throughput.sh
+	./bench/prog_cost.sh
 	./bench/memory.sh
 
 # Cost of the kernel unwinder per allocation and per frame.

@@ -3,7 +3,8 @@
 # probes at the function entries (floor-entry) and at leaktop's places (the
 # uprobe floor, which cost/floor compares with), with leaktop exact and
 # sampled (-s $SAMPLE_BYTES), and with memleak if MEMLEAK names its binary
-# (never built here). Rounds alternate the modes so that the machine's drift
+# (never built here), and with leaktop-old, another build (OLD_LEAKTOP=path,
+# e.g. one from before a change), exact. Rounds alternate the modes so that the machine's drift
 # hits all alike; the table shows medians and ratios from this one run.
 # cost/floor: leaktop's added cost per op over the floor's,
 #   (1/ops - 1/untraced) / (1/floor - 1/untraced).
@@ -16,6 +17,7 @@ rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_RUN:-6}
 sample_bytes=${SAMPLE_BYTES:-524288}
 modes=(untraced floor-entry floor leaktop leaktop-s)
+[[ -n ${OLD_LEAKTOP:-} ]] && modes+=(leaktop-old)
 [[ -n ${MEMLEAK:-} ]] && modes+=(memleak)
 hz=$(getconf CLK_TCK)
 
@@ -39,6 +41,7 @@ run_mode() { # mode -> "median_ops_per_s cpu_us_per_op" of one run
     leaktop) ./leaktop -p "$target" -i 1 --quiet --prom-file "$prom/l.prom" 2>/dev/null & tracer=$! ;;
     leaktop-s) ./leaktop -p "$target" -i 1 -s "$sample_bytes" --quiet --prom-file "$prom/l.prom" 2>/dev/null &
       tracer=$! ;;
+    leaktop-old) "$OLD_LEAKTOP" -p "$target" -i 1 --quiet --prom-file "$prom/l.prom" 2>/dev/null & tracer=$! ;;
     memleak) "$MEMLEAK" -p "$target" 1 >/dev/null 2>&1 & tracer=$! ;;
   esac
   sleep 2 # attach and settle

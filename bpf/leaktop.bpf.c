@@ -41,21 +41,6 @@ struct pending {
 	struct alloc_info old;
 };
 
-/* Per thread, in the task's own storage (no shared hash to fill up or to
- * clean after threads that die mid-call). */
-struct thread_state {
-	struct pending call;
-	__s64 countdown;	/* -s: 1/BYTE_PARTS bytes to the next sample */
-	__u32 armed;		/* countdown drawn */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thread_state);
-} threads SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144); /* resized by userspace (--max-allocs) */
@@ -176,6 +161,22 @@ static __always_inline __u64 hash_mix(__u64 h, __u64 v)
 #include "python_stack.bpf.h"
 #include "unwind.bpf.h"
 
+/* Per thread, in the task's own storage (no shared hash to fill up or to
+ * clean after threads that die mid-call). */
+struct thread_state {
+	struct pending call;
+	__s64 countdown;	/* -s: 1/BYTE_PARTS bytes to the next sample */
+	__u32 armed;		/* countdown drawn */
+	struct cfi_scratch unwind; /* the stack walk's (bpf/unwind.bpf.h) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
 static __always_inline bool is_target(__u64 pid_tgid)
 {
 	return (pid_tgid >> 32) == target_tgid;
@@ -244,16 +245,12 @@ static __always_inline __u64 new_tag(void)
  * may have deleted it since (it deletes the stacks no slot's key names, and
  * this key had no slot yet): store it again from the thread's unwind
  * scratch, which holds it until the thread's next walk. */
-static __always_inline void keep_trace(const struct stack_key *key)
+static __always_inline void keep_trace(const struct stack_key *key, struct cfi_scratch *sc)
 {
 	__u32 id = (__u32)key->stack_id;
-	struct cfi_scratch *sc;
 	__u64 hash;
 
 	if (key->stack_id < 0 || bpf_map_lookup_elem(&stack_traces, &id))
-		return;
-	sc = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), 0, 0);
-	if (!sc)
 		return;
 	hash = sc->trace.hash;
 	if (((__u32)(hash ^ (hash >> 32)) & 0x7fffffff) == id) /* as unwind_user_stack() */
@@ -262,7 +259,7 @@ static __always_inline void keep_trace(const struct stack_key *key)
 
 /* A slot for a key that has none: a free one, else one never used; false
  * when there is none.  Only when a new stack shows up. */
-static __noinline bool new_slot(const struct stack_key *key, struct slot_ref *ref)
+static __noinline bool new_slot(const struct stack_key *key, struct slot_ref *ref, struct cfi_scratch *sc)
 {
 	struct stack_slot_key *k;
 	struct stack_stats *s;
@@ -289,7 +286,7 @@ static __noinline bool new_slot(const struct stack_key *key, struct slot_ref *re
 	k->key = *key;
 	barrier();
 	k->written = ref->gen + 1;
-	keep_trace(key);
+	keep_trace(key, sc);
 	if (bpf_map_update_elem(&stack_index, key, ref, BPF_NOEXIST) == 0)
 		return true;
 	/* Another thread made this stack's slot meanwhile, or the index is
@@ -302,7 +299,8 @@ static __noinline bool new_slot(const struct stack_key *key, struct slot_ref *re
 }
 
 /* The slot of key (a lookup, for every stack but new ones). */
-static __always_inline bool stack_slot(const struct stack_key *key, struct slot_ref *ref)
+static __always_inline bool stack_slot(const struct stack_key *key, struct slot_ref *ref,
+				       struct cfi_scratch *sc)
 {
 	struct slot_ref *found = bpf_map_lookup_elem(&stack_index, key);
 
@@ -310,7 +308,7 @@ static __always_inline bool stack_slot(const struct stack_key *key, struct slot_
 		*ref = *found;
 		return true;
 	}
-	return new_slot(key, ref);
+	return new_slot(key, ref, sc);
 }
 
 /* Adds an allocation to its stack's slot and says which in *info; false
@@ -319,14 +317,15 @@ static __always_inline bool stack_slot(const struct stack_key *key, struct slot_
  * index was read (userspace gives back slots that held nothing for a while,
  * and this may be the first allocation in a long time), the add is taken
  * back and the key's new slot is looked up. */
-static __always_inline bool account(const struct stack_key *key, struct alloc_info *info)
+static __always_inline bool account(const struct stack_key *key, struct alloc_info *info,
+				    struct cfi_scratch *sc)
 {
 	struct stack_stats *s;
 	struct slot_ref ref;
 	__u64 old;
 
 	for (int i = 0; i < 2; i++) {
-		if (!stack_slot(key, &ref) || !(s = bpf_map_lookup_elem(&stack_stats, &ref.slot)))
+		if (!stack_slot(key, &ref, sc) || !(s = bpf_map_lookup_elem(&stack_stats, &ref.slot)))
 			return false;
 		old = __sync_fetch_and_add(&s->allocs_gen, info->count);
 		if (slot_gen(old) == (__u16)ref.gen) {
@@ -342,13 +341,14 @@ static __always_inline bool account(const struct stack_key *key, struct alloc_in
 
 /* Counts a new block on its stack and keeps its record, to take it off
  * again when the block is freed. */
-static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key)
+static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key,
+				   struct cfi_scratch *sc)
 {
 	struct alloc_info info = { .size = size, .count = count, .generation = key->generation,
 				   .tag = new_tag() };
 	__u64 block = alloc_key(ptr);
 
-	if (!account(key, &info)) {
+	if (!account(key, &info, sc)) {
 		count_lost(LOST_STACKS_FULL);
 		return;
 	}
@@ -532,8 +532,13 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	/* The caller: for the stack key, and for operator new, sampled or not,
 	 * to tell its later entries and rets from those of a call an exception
 	 * ended (see nested()). */
-	if (call.sampled || is_operator_new(call.key.fn))
+	if (call.sampled) {
+		/* The stack from sp on, for the walk; the caller is its first word. */
+		stack_window(&t->unwind, sp);
+		stack_word(&t->unwind, sp, sp, &call.key.caller);
+	} else if (is_operator_new(call.key.fn)) {
 		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);
+	}
 	if (!call.sampled) {
 		t->call = call; /* its return may still free realloc's old block */
 		return 0;
@@ -545,7 +550,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		 * folded away in favour of the Python ones, so skip the walk. */
 		call.key.stack_id = STACK_NOT_TAKEN;
 	} else {
-		stack_id = unwind_user_stack(ctx, sp, call.key.py_stack);
+		stack_id = unwind_user_stack(ctx, &t->unwind, sp, call.key.caller, call.key.py_stack);
 		if (stack_id < 0)
 			count_lost(LOST_STACK);
 		call.key.stack_id = stack_id < 0 ? -1 : (__s32)stack_id;
@@ -591,7 +596,7 @@ static __always_inline void complete(struct thread_state *t, __u64 ret)
 	size = call.size;
 	if (sample_bytes)
 		sample_weight(weight_table, call.size, sample_bytes, &size, &count);
-	record(ptr, size, count, &call.key);
+	record(ptr, size, count, &call.key, &t->unwind);
 }
 
 SEC("uretprobe")

@@ -14,6 +14,8 @@
 #define PYTHON_STACK_BPF_H
 
 #define PY_STACKREF_TAG_BITS 3ULL
+/* Bytes read at once below a frame: a power of two, at most a page. */
+#define PY_SPAN 2048u
 
 /* Set by userspace once it has found the interpreter in the target. */
 struct python_config python = {};
@@ -34,6 +36,10 @@ struct py_scratch {
 	struct py_stack st;
 	__u64 frame[PY_WINDOW / 8];
 	__u64 code[PY_WINDOW / 8];
+	/* The thread's memory below the last frame read (py_frame_read()). */
+	__u64 span_base;
+	__u32 span_len;
+	__u8 span[PY_SPAN];
 };
 
 struct {
@@ -66,6 +72,39 @@ static __always_inline __u32 window_u32(const __u64 *window, __u32 base, __u32 a
 static __always_inline __u8 window_u8(const __u64 *window, __u32 base, __u32 at)
 {
 	return window_u64(window, base, at) >> (((at - base) & 7) * 8);
+}
+
+/* The frame fields at addr (size bytes, 8-aligned) into scratch->frame.  From
+ * 3.11 on, a thread's frames lie one after the other in its data stack, the
+ * callers below: one read of the memory below a frame, up to the start of its
+ * page, holds the next frames too (each read of user memory costs about as
+ * much as a frame's whole step).  Other frames (3.10's frame objects,
+ * generators') are read where they are. */
+static __always_inline bool py_frame_read(struct py_scratch *scratch, __u64 addr, __u32 size)
+{
+	/* end rounded up to a word: the same page as the last field's byte */
+	__u64 off = addr - scratch->span_base, end = addr + ((size + 7) & ~7u), low = addr & ~4095ULL;
+	__u32 len;
+
+	if (size > PY_WINDOW || (addr & 7))
+		return false;
+	if (off >= scratch->span_len || scratch->span_len - off < size) {
+		scratch->span_len = 0;
+		if (end - low > PY_SPAN)
+			low = end - PY_SPAN;
+		len = end - low;
+		barrier_var(len);
+		if (len < size || len > PY_SPAN)
+			return false;
+		if (bpf_probe_read_user(scratch->span, len, (void *)low))
+			return false;
+		scratch->span_base = low;
+		scratch->span_len = len;
+		off = addr - low;
+	}
+	for (__u32 i = 0; i < PY_WINDOW / 8; i++)
+		scratch->frame[i] = *(__u64 *)&scratch->span[(off + i * 8) & (PY_SPAN - 8)];
+	return true;
 }
 
 struct py_walk {
@@ -102,7 +141,7 @@ static long walk_frame(__u32 index, struct py_walk *w)
 
 	/* One read for the fields: each read of user memory costs about as
 	 * much as the rest of the step. */
-	if (!frame || size > PY_WINDOW || bpf_probe_read_user(window, size, (void *)(frame + base)))
+	if (!frame || !py_frame_read(w->scratch, frame + base, size))
 		return 1;
 	/* 3.14+: f_executable is a _PyStackRef, the object's address with tag
 	 * bits (Py_TAG_BITS: the low two at most) that objects, aligned to 8,
@@ -190,6 +229,7 @@ static __always_inline __u64 python_stack(__u32 tid)
 	if (!scratch)
 		return 0;
 	w.scratch = scratch;
+	scratch->span_len = 0; /* the memory of the last walk may have changed */
 	st = &scratch->st;
 	w.frame = read_pointer(tstate, python.tstate_frame);
 	if (python.cframe_current_frame != PY_NO_FIELD)

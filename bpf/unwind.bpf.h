@@ -58,6 +58,8 @@ __u64 unwind_misses = 0;
 struct cfi_walk {
 	__u64 pc, sp, rbp;	/* registers of the frame being unwound */
 	__u64 hash;
+	__u32 epoch;		/* the thread's rule cache epoch for this walk */
+	bool cached;		/* a rule came from the cache */
 	struct unwind_mapping map; /* the mapping of the last pc looked up */
 	__u32 depth;		/* addresses in the trace so far */
 	__u32 base, count;	/* the active buffer of the mapping index; count 0
@@ -76,24 +78,61 @@ struct cfi_search {
 	__u64 value;
 };
 
+/* What the frame rule of a return address is, remembered per thread: a
+ * service allocates from a few thousand call sites, and a remembered frame
+ * costs one compare instead of the two binary searches.  Direct-mapped by the
+ * address; only the thread's own walks read and write it (a thread runs one
+ * probe at a time), so an entry is never torn.
+ *
+ * An entry holds the result of a lookup made while the globals `changes`,
+ * `seq` and `rows_seq` of unwind_index had the values its epoch stands for
+ * (struct cfi_cache_state); a walk uses it only when they had the same values
+ * at its start, and keeps the frames after the first two only when they still
+ * have them at its end.  The three only grow, so they kept their values over
+ * the whole time from the lookup to the use: the code, the index and the rows
+ * were as the lookup saw them, and the entry says what a lookup would say
+ * now.  A dlclose/dlopen at the same address bumps `changes` (see
+ * unwind_mmap_released) before the new code can run.  Lookups whose answer can
+ * change without those (a file not known yet, an object whose table did not
+ * fit, no vma or the mmap lock taken) are not kept. */
+#define UNWIND_CACHE_SIZE 256u
+#ifndef UNWIND_WINDOW
+#define UNWIND_WINDOW 2048u	/* a power of two, at most a page */
+#endif
+struct cfi_cached_rule {
+	__u64 pc;		/* the return address */
+	__u32 epoch;		/* 0: empty */
+	__s16 cfa_offset;	/* struct unwind_row's rule, */
+	__u8 cfa;		/* UNWIND_CFA_NONE for frame pointers */
+	__s8 rbp_offset;
+};
+
+/* The globals the thread's cache entries were made under, and the epoch
+ * standing for them: a walk that starts under other values makes a new one. */
+struct cfi_cache_state {
+	__u32 changes, seq, rows_seq;
+	__u32 epoch;
+};
+
 /* The walk's whole state lives in map memory, not on the BPF stack: the
  * stack is too big for it, and the verifier does not track values in map
  * memory, so the bpf_loop callbacks below converge after a pass or two
  * instead of being verified once per frame.  One per thread, not per CPU:
  * uprobe programs can be preempted, and another thread's walk on the same
- * CPU would overwrite this one's midway. */
+ * CPU would overwrite this one's midway.  It is part of the thread's state
+ * in leaktop.bpf.c (one task-storage lookup per event). */
 struct cfi_scratch {
 	struct cfi_walk walk;
 	struct cfi_search search;
 	struct stack_trace trace;
+	struct cfi_cache_state cache_state;
+	struct cfi_cached_rule cache[UNWIND_CACHE_SIZE];
+	/* A copy of the stack from win_base on (win_len bytes): one read of
+	 * user memory for many frames instead of one or two per frame. */
+	__u64 win_base;
+	__u32 win_len;
+	__u8 window[UNWIND_WINDOW];
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct cfi_scratch);
-} unwind_scratch SEC(".maps");
 
 /* What the bpf_loop callbacks get: the thread's scratch, looked up once. */
 struct cfi_ctx {
@@ -273,11 +312,90 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 	return true;
 }
 
+/* Fills the window with the thread's stack from `from` on (8-aligned): up to
+ * the window's size, or when those bytes are not all readable, to the end of
+ * from's page.  The stack does not change meanwhile: its thread is in the
+ * probe.  Each read of user memory costs about 50 ns here (much of it the
+ * hardened usercopy checks), whatever its size up to a page, so one read does
+ * for the whole stack of most walks. */
+static __always_inline void stack_window(struct cfi_scratch *sc, __u64 from)
+{
+	__u32 len;
+
+	sc->win_base = from;
+	sc->win_len = 0;
+	if (!bpf_probe_read_user(sc->window, UNWIND_WINDOW, (void *)from)) {
+		sc->win_len = UNWIND_WINDOW;
+		return;
+	}
+	len = 4096 - (from & 4095);
+	if (len > UNWIND_WINDOW)
+		len = UNWIND_WINDOW;
+	barrier_var(len);
+	if (len >= 8 && len <= UNWIND_WINDOW && !bpf_probe_read_user(sc->window, len, (void *)from))
+		sc->win_len = len;
+}
+
+/* The word of the thread's stack at addr, from the window, which is moved
+ * when it does not hold it (to a little below addr, as the frame's other
+ * words lie below its return address, but not below `floor`, the lowest
+ * address of the stack still to be read); false, as a read of that word
+ * alone, when it is unreadable. */
+static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64 floor, __u64 *value)
+{
+	__u64 off = addr - sc->win_base;
+
+	if (addr & 7)
+		return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
+	if (off >= sc->win_len || sc->win_len - off < 8) {
+		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr);
+		off = addr - sc->win_base;
+		if (off >= sc->win_len || sc->win_len - off < 8)
+			return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
+	}
+	*value = *(__u64 *)&sc->window[off & (UNWIND_WINDOW - 8)];
+	return true;
+}
+
+static __always_inline __u32 cache_index(__u64 pc)
+{
+	return (__u32)((pc * 0x9e3779b97f4a7c15ULL) >> 56) & (UNWIND_CACHE_SIZE - 1);
+}
+
+static long cache_clear_one(__u32 index, struct cfi_ctx *ctx)
+{
+	struct cfi_scratch *sc = ctx->sc;
+
+	if (!sc)
+		return 1;
+	sc->cache[index & (UNWIND_CACHE_SIZE - 1)].epoch = 0;
+	return 0;
+}
+
+/* The thread's cache epoch for a walk starting under these globals. */
+static __always_inline __u32 cache_epoch(struct cfi_ctx *ctx, __u32 changes, __u32 seq, __u32 rows_seq)
+{
+	struct cfi_cache_state *cs = &ctx->sc->cache_state;
+
+	if (!cs->epoch || cs->changes != changes || cs->seq != seq || cs->rows_seq != rows_seq) {
+		cs->changes = changes;
+		cs->seq = seq;
+		cs->rows_seq = rows_seq;
+		if (++cs->epoch == 0) {
+			/* After 2^32 epochs, an old entry's would come back. */
+			bpf_loop(UNWIND_CACHE_SIZE, cache_clear_one, ctx, 0);
+			cs->epoch = 1; /* 0 marks an empty entry */
+		}
+	}
+	return cs->epoch;
+}
+
 /* One frame: from pc/sp/rbp of a frame to its caller's (a bpf_loop callback). */
 static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 {
 	struct unwind_row row = { .cfa = UNWIND_CFA_NONE };
 	struct cfi_scratch *sc = ctx->sc;
+	struct cfi_cached_rule *slot;
 	struct cfi_walk *st;
 	__u64 cfa, ra = 0, rbp;
 
@@ -285,20 +403,33 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		return 1;
 	st = &sc->walk;
 	rbp = st->rbp;
-	switch (unwind_find_mapping(ctx)) {
-	case VMA_UNKNOWN:
-		__sync_fetch_and_add(&unwind_misses, 1);
-		break;
-	case VMA_NONE:
-		break; /* no vma (garbage), or the mmap lock taken: frame pointers */
-	default:
-		if (st->map.row_count)
-			/* pc is a return address: pc - 1 is in the call, even when
-			 * the call is the last instruction of its function. */
-			unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
-		else if (st->map.row_start == UNWIND_ROWS_DROPPED)
-			st->dropped = true;
-		break;
+	slot = &sc->cache[cache_index(st->pc)];
+	if (slot->pc == st->pc && slot->epoch == st->epoch) {
+		row.cfa = slot->cfa;
+		row.cfa_offset = slot->cfa_offset;
+		row.rbp_offset = slot->rbp_offset;
+		st->cached = true;
+	} else {
+		switch (unwind_find_mapping(ctx)) {
+		case VMA_UNKNOWN:
+			__sync_fetch_and_add(&unwind_misses, 1);
+			break;
+		case VMA_NONE:
+			break; /* no vma (garbage), or the mmap lock taken: frame pointers */
+		default:
+			if (st->map.row_count)
+				/* pc is a return address: pc - 1 is in the call, even
+				 * when the call is the last instruction of its function. */
+				unwind_find_row(ctx, st->pc - 1 - st->map.bias, &row);
+			else if (st->map.row_start == UNWIND_ROWS_DROPPED) {
+				st->dropped = true;
+				break;
+			}
+			*slot = (struct cfi_cached_rule){ .pc = st->pc, .epoch = st->epoch, .cfa = row.cfa,
+							  .cfa_offset = row.cfa_offset,
+							  .rbp_offset = row.rbp_offset };
+			break;
+		}
 	}
 
 	switch (row.cfa) {
@@ -324,12 +455,12 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		row.rbp_offset = -16;
 		break;
 	}
-	if (cfa <= st->sp || bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+	if (cfa <= st->sp || !stack_word(sc, cfa - 8, st->sp, &ra))
 		return 1; /* no progress, or an unreadable stack: garbage */
 	if (row.rbp_offset == UNWIND_RBP_UNKNOWN)
 		st->rbp_ok = false;
 	else if (row.rbp_offset != UNWIND_RBP_SAME &&
-		 bpf_probe_read_user(&rbp, sizeof(rbp), (void *)(cfa + (__s64)row.rbp_offset)))
+		 !stack_word(sc, cfa + (__s64)row.rbp_offset, st->sp, &rbp))
 		return 1;
 	st->sp = cfa;
 	st->rbp = rbp;
@@ -374,21 +505,22 @@ int BPF_PROG(unwind_mmap_released, struct mm_struct *mm, bool write)
 }
 
 /* Unwinds the user stack at an entry probe of a function whose return
- * address is at `sp` (rbp still the caller's), stores it in stack_traces and
- * returns its id; -1 when it could not be stored (map full, hash collision).
+ * address, `caller`, is at `sp` (rbp still the caller's), with the thread's
+ * scratch, whose window holds the stack from sp on (stack_window()); stores
+ * it in stack_traces and returns its id; -1 when it could not be stored (map
+ * full, hash collision).
  * A walk that stops before the outermost frame counts LOST_STACK_TRUNCATED
  * and keeps the frames it found.  With a Python stack (py_stack != 0) the
  * walk ends at the interpreter's first frame: the Python frames replace the
  * interpreter's (stacks.c folds them), and every distinct path through the
  * eval loop would otherwise be a stack of its own in the kernel maps. */
-static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u64 py_stack)
+static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_scratch *sc, __u64 sp,
+					      __u64 caller, __u64 py_stack)
 {
-	struct cfi_scratch *sc = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), 0,
-						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	struct cfi_ctx walk_ctx = { sc };
 	struct stack_trace *found;
 	__u32 active, count, id, seq, rows_seq, changes;
-	__u64 ra = 0, certain_hash;
+	__u64 ra = caller, certain_hash;
 
 	if (!sc)
 		return -1;
@@ -406,6 +538,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		.hash = hash_mix(0xcbf29ce484222325ULL, generation), .rbp_ok = true,
 		.base = active * UNWIND_MAX_MAPPINGS,
 		.count = count < UNWIND_MAX_MAPPINGS ? count : UNWIND_MAX_MAPPINGS,
+		.epoch = cache_epoch(&walk_ctx, changes, seq, rows_seq),
 	};
 	if (py_stack) {
 		sc->walk.stop_start = python.text_start;
@@ -414,7 +547,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 
 	/* Frames 0 and 1: the probed function and its caller, from sp. */
 	unwind_append(sc, PT_REGS_IP(ctx));
-	if (!bpf_probe_read_user(&ra, sizeof(ra), (void *)sp) && ra) {
+	if (ra) {
 		unwind_append(sc, ra);
 		certain_hash = sc->walk.hash;
 		sc->walk.pc = ra;
@@ -423,7 +556,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, __u64 sp, __u
 		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
 		barrier();
 		if (READ_ONCE_U32(unwind_index.rows_seq) != rows_seq ||
-		    (count && (READ_ONCE_U32(unwind_index.seq) != seq ||
+		    ((count || sc->walk.cached) && (READ_ONCE_U32(unwind_index.seq) != seq ||
 			       READ_ONCE_U32(unwind_index.changes) != changes))) {
 			/* Tables changed under the walk: keep frames 0 and 1. */
 			sc->walk.depth = 2;

@@ -1,8 +1,11 @@
 /* Two plugins from one source for the dlswap target (Makefile: libswap_a.so
  * with -DSWAP_A, libswap_b.so without): the same code layout, but A's
- * functions keep big frames and B's small ones, so A's unwind rows applied to
- * B's code read the wrong stack slots.  Built without frame pointers and with
- * garbage in rbp: only the right CFI gets past them. */
+ * functions keep big frames and B's smaller ones, so A's unwind rows applied to
+ * B's code read the wrong stack slots.  Both frame sizes take a 32-bit
+ * immediate, so the return addresses are at the same offsets in both: what
+ * the unwinder remembers of A's (its rule cache) must not be used for B's.
+ * Built without frame pointers and with garbage in rbp: only the right CFI
+ * gets past them. */
 #include <stdlib.h>
 
 #ifdef SWAP_A
@@ -10,7 +13,7 @@
 #define PAD 3000
 #else
 #define NAME(f) b_##f
-#define PAD 8
+#define PAD 256
 #endif
 
 /* A frame of PAD bytes the compiler cannot drop; no tail call after it. */
