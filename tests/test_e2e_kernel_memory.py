@@ -32,3 +32,21 @@ def test_map_memory_is_said_at_start_and_python_maps_cost_nothing_without_python
     # 1 KiB per Python stack, none stored: nothing held (18 MiB preallocated before).
     assert maps["py_stacks"] < 1 << 20, maps
     assert maps["stack_traces"] < 2 << 20, maps  # only the traces stored
+
+
+def test_map_memory_is_in_json_and_prometheus(procs, tmp_path):
+    """kernel_map_bytes (JSON) and leaktop_kernel_map_bytes (Prometheus) are
+    the memlock the kernel accounts to leaktop's maps (its fdinfo), read
+    right after the report: maps not preallocated grow a little meanwhile."""
+    from test_e2e_export import parse_prom, series
+    prom = tmp_path / "leaktop.prom"
+    tgt = procs([target("leak_rate"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", "--prom-file", prom))
+    lt.json_lines(2, 15)
+    report = lt.fresh_json(1, 15)
+    truth = sum(map_memory(lt.pid).values())
+    assert abs(report["kernel_map_bytes"] - truth) <= 0.02 * truth, (report["kernel_map_bytes"], truth)
+    (gauge,) = series(parse_prom(prom.read_text()), "leaktop_kernel_map_bytes",
+                      pid=str(tgt.pid)).values()
+    assert abs(gauge - truth) <= 0.02 * truth, (gauge, truth)

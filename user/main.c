@@ -549,6 +549,7 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 		if (i != LOST_STACK_TRUNCATED) /* the allocation was tracked */
 			r->lost_events += s->collection.lost[i];
 	r->sample_bytes = s->opts.sample_bytes;
+	r->kernel_map_bytes = probes_map_memory(s->probes, NULL, 0);
 	r->nstacks = model_count(s->model);
 	r->stacks = s->report_stacks;
 	r->count = n;
