@@ -125,13 +125,37 @@ static void drop_key(int index_fd, const struct stack_key *key, struct refs *tra
 		add_ref(py, key->py_stack);
 }
 
+/* Was the record (word) made by an older program image than gen?  Its slot
+ * says: a record holds its slot until it is released, so the slot's key is
+ * the record's stack's, unless the slot was reset since (then the record is
+ * stale too). */
+static bool alloc_of_other_image(const struct collection *c, __u64 word, uint16_t gen)
+{
+	struct alloc_info info;
+	struct stack_key key;
+	uint16_t slot_generation;
+
+	alloc_unpack(word, &info);
+	if (!word || info.slot >= c->nslots)
+		return false;
+	slot_generation = slot_gen(c->stats[info.slot].allocs_gen);
+	if ((slot_generation ^ info.slot_gen) & ((1u << ALLOC_GEN_BITS) - 1))
+		return true;
+	return collection_slot_key(c, info.slot, slot_generation, &key) && older(key.generation, gen);
+}
+
+static void drop_alloc(const struct generation_maps *maps, __u64 key)
+{
+	bpf_map_delete_elem(maps->allocs_fd, &key);
+	bpf_map_delete_elem(maps->big_sizes_fd, &key); /* if it had one */
+}
+
 void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 {
 	int index_fd = maps->index_fd, allocs_fd = maps->allocs_fd;
 	struct refs traces = { 0 }, py = { 0 }, kept_py = { 0 };
 	struct stack_key key, next;
-	struct alloc_info info;
-	__u64 addr, next_addr;
+	__u64 addr, next_addr, word;
 	void *prev = NULL;
 
 	/* Deleting the current key would restart the walk: delete behind it. */
@@ -170,13 +194,13 @@ void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 	bool drop = false;
 	while (bpf_map_get_next_key(allocs_fd, prev, &next_addr) == 0) {
 		if (drop)
-			bpf_map_delete_elem(allocs_fd, &addr);
+			drop_alloc(maps, addr);
 		addr = next_addr;
 		prev = &addr;
-		drop = bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && older(info.generation, gen);
+		drop = bpf_map_lookup_elem(allocs_fd, &addr, &word) == 0 && alloc_of_other_image(maps->c, word, gen);
 	}
 	if (drop)
-		bpf_map_delete_elem(allocs_fd, &addr);
+		drop_alloc(maps, addr);
 }
 
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH])

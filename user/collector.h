@@ -32,7 +32,8 @@ bool collection_slot_key(const struct collection *c, uint32_t slot, uint16_t gen
 
 /* The kernel maps an exec makes stale. */
 struct generation_maps {
-	int allocs_fd, index_fd, traces_fd, py_stacks_fd;
+	int allocs_fd, index_fd, traces_fd, py_stacks_fd, big_sizes_fd;
+	const struct collection *c;	/* the slots the records name */
 };
 
 /* After an exec: deletes the live allocations, stack index entries, native

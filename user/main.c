@@ -133,6 +133,7 @@ struct session {
 	struct unwind_maps *unwind;	/* the kernel unwinder's tables; NULL: frame pointers */
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	bool allocs_full_shown, stacks_full_shown; /* a map filled up: said once */
+	bool high_address_shown;	/* a block above 2^48 (5-level paging): said once */
 	double last_update, hits_per_s;
 	struct duty_cycle duty;	/* --duty-cycle phases */
 	double scale;		/* figures per byte seen: 1 / measured on-share */
@@ -183,6 +184,12 @@ static void use_python(struct session *s, struct python *py, enum python_heap_vi
 	struct python_config config;
 
 	s->python = py;
+	if (!probes_python_room(s->probes)) {
+		fprintf(stderr, "leaktop: Python %s in %s showed up after the start: Python frames are off for it "
+			"(leaktop made no Python stack map for a program without Python; restart it to see them)\n",
+			python_version(py), python_object_path(py));
+		return;
+	}
 	python_bpf_config(py, &config);
 	probes_set_python(s->probes, &config);
 	stack_table_set_python(s->stacks, py, probes_py_stacks_fd(s->probes));
@@ -294,7 +301,8 @@ static void follow_exec(struct session *s, uint32_t generation)
 	drop_other_generations(&(struct generation_maps){ probes_allocs_fd(s->probes),
 							  probes_stack_index_fd(s->probes),
 							  probes_stack_traces_fd(s->probes),
-							  probes_py_stacks_fd(s->probes) },
+							  probes_py_stacks_fd(s->probes),
+							  probes_big_sizes_fd(s->probes), &s->collection },
 			       (uint16_t)generation);
 	/* (The slots of the old image are given back at the next reading.) */
 	symbolizer_forget_mappings(s->sym);
@@ -435,6 +443,11 @@ static void warn_full_maps(struct session *s)
 {
 	const uint64_t *lost = s->collection.lost;
 
+	if (lost[LOST_HIGH_ADDRESS] && !s->high_address_shown) {
+		fprintf(stderr, "leaktop: blocks at addresses above 2^48 (5-level paging) are not tracked "
+			"(lost events)\n");
+		s->high_address_shown = true;
+	}
 	if (lost[LOST_ALLOCS_FULL] && !s->allocs_full_shown) {
 		fprintf(stderr, "leaktop: %" PRIu32 " live allocations are tracked, the most --max-allocs allows: "
 			"newer ones are not counted (lost events); run with a larger --max-allocs\n",
@@ -726,8 +739,9 @@ static int start(struct session *s)
 	if (o->pid && !o->max_allocs_given)
 		o->max_allocs = max_allocs_for(target_resident_bytes(&s->target));
 	struct unwind_start start_unwind = { s, &allocators };
+	/* Attach mode: no Python stack map for a program without Python now. */
 	struct probes_config cfg = { s->target.pid, o->max_allocs, o->max_stacks, o->sample_bytes,
-				     build_unwind_tables, &start_unwind };
+				     o->pid && !py, build_unwind_tables, &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes && !o->max_allocs_given && o->max_allocs > DEFAULT_MAX_ALLOCS) {
 		/* The map sized from the target may not fit (memory cgroup): the

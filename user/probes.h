@@ -3,6 +3,7 @@
 #define LEAKTOP_PROBES_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocators.h"
@@ -15,6 +16,7 @@ struct probes_config {
 	uint32_t max_allocs;
 	uint32_t max_stacks;
 	uint64_t sample_bytes;	/* -s: mean bytes between samples; 0 = exact */
+	bool no_python;		/* no interpreter in the target: no room for Python stacks */
 	/* Called once the maps exist, before any uprobe is attached: what the
 	 * programs need from the start (the unwind tables) goes in here. */
 	void (*loaded)(struct probes *p, void *arg);
@@ -35,6 +37,9 @@ void probes_detach(struct probes *p);
 int probes_add_object(struct probes *p, const struct allocator_object *obj, char *err, size_t errlen);
 
 int probes_count(const struct probes *p);	/* uprobes attached */
+
+/* Whether the maps have room for Python stacks (see probes_config.no_python). */
+bool probes_python_room(const struct probes *p);
 
 /* Kernel memory the maps hold now (locked: the host's, not the target's),
  * in bytes; the largest three, named, go to `largest`. */
@@ -57,6 +62,7 @@ int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
 int probes_hits_fd(const struct probes *p);
 int probes_allocs_fd(const struct probes *p);
+int probes_big_sizes_fd(const struct probes *p);
 
 int probes_py_stacks_fd(const struct probes *p);
 
