@@ -114,10 +114,10 @@ struct alloc_info {
 /* The record word: size in the low ALLOC_SIZE_BITS, then the slot, the
  * slot generation's low bits, and ALLOC_PRESENT (never 0 while in the map;
  * the thread whose compare-and-swap zeroes it takes the record out).  A
- * size of ALLOC_SIZE_BIG or more (64 GiB) is kept in big_sizes. */
-#define ALLOC_SIZE_BITS 36
+ * size of ALLOC_SIZE_BIG or more (4 GiB) is kept in big_sizes. */
+#define ALLOC_SIZE_BITS 32
 #define ALLOC_SLOT_BITS 22	/* --max-stacks is at most 1 << 22 */
-#define ALLOC_GEN_BITS 5
+#define ALLOC_GEN_BITS 9
 #define ALLOC_SIZE_BIG ((1ULL << ALLOC_SIZE_BITS) - 1)
 #define ALLOC_PRESENT (1ULL << 63)
 

@@ -134,6 +134,7 @@ struct session {
 	bool python_note_shown;	/* an unsupported interpreter was reported */
 	bool allocs_full_shown, stacks_full_shown; /* a map filled up: said once */
 	bool high_address_shown;	/* a block above 2^48 (5-level paging): said once */
+	bool evicted_shown;		/* stacks evicted from their slots: said once */
 	double last_update, hits_per_s;
 	struct duty_cycle duty;	/* --duty-cycle phases */
 	double scale;		/* figures per byte seen: 1 / measured on-share */
@@ -443,6 +444,12 @@ static void warn_full_maps(struct session *s)
 {
 	const uint64_t *lost = s->collection.lost;
 
+	if (slot_table_evicted(s->slots, NULL, NULL) && !s->evicted_shown) {
+		fprintf(stderr, "leaktop: live stacks outnumber the stack slots (%" PRIu32 "): those holding least and "
+			"not growing give theirs to new ones (their blocks are not tracked from then on: lost events); "
+			"run with a larger --max-stacks\n", s->opts.max_stacks);
+		s->evicted_shown = true;
+	}
 	if (lost[LOST_HIGH_ADDRESS] && !s->high_address_shown) {
 		fprintf(stderr, "leaktop: blocks at addresses above 2^48 (5-level paging) are not tracked "
 			"(lost events)\n");
@@ -490,7 +497,7 @@ static void update(struct session *s)
 	s->scale = 1 / duty_cycle_measured(&s->duty, t);
 	model_begin(s->model, t);
 	slot_table_update(s->slots, probes_stack_slots_used(s->probes), (uint16_t)s->generation,
-			  s->opts.interval_s, add_to_model, s);
+			  s->opts.interval_s, s->collection.lost[LOST_STACKS_FULL], add_to_model, s);
 	int err = collect_counters(&s->collection, probes_lost_fd(s->probes), probes_hits_fd(s->probes));
 
 	if (err)
@@ -561,6 +568,11 @@ static bool build_report(struct session *s, enum model_sort sort, size_t max, st
 	for (int i = 0; i < LOST_COUNT; i++)
 		if (i != LOST_STACK_TRUNCATED) /* the allocation was tracked */
 			r->lost_events += s->collection.lost[i];
+	/* Blocks of evicted stacks are not tracked any more. */
+	uint64_t evicted_allocs;
+
+	r->stacks_evicted = slot_table_evicted(s->slots, &evicted_allocs, NULL);
+	r->lost_events += evicted_allocs;
 	r->sample_bytes = s->opts.sample_bytes;
 	r->kernel_map_bytes = probes_map_memory(s->probes, NULL, 0);
 	r->nstacks = model_count(s->model);

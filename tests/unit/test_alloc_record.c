@@ -22,7 +22,7 @@ TEST(alloc_record_word_round_trips)
 	round_trip(0, 0, 0); /* malloc(0): a record all the same */
 	round_trip(1, 1, 1);
 	round_trip(ALLOC_SIZE_BIG - 1, (1u << ALLOC_SLOT_BITS) - 1, 0xffff);
-	round_trip(ALLOC_SIZE_BIG, 4194303, 31);
+	round_trip(ALLOC_SIZE_BIG, 4194303, 511);
 	round_trip(1ULL << 40, 12345, 0x1234);
 	round_trip(123456789, 4194303, 65535);
 	CHECK_INT(4194304, 1u << ALLOC_SLOT_BITS); /* --max-stacks' limit */
