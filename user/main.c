@@ -431,6 +431,14 @@ static void add_to_model(void *ctx, struct stack *st, int64_t bytes, int64_t all
 		stack_table_hold(s->stacks, st);
 }
 
+/* A stack evicted from its slot is not tracked any more. */
+static void stack_evicted(void *ctx, struct stack *st)
+{
+	struct session *s = ctx;
+
+	model_forget(s->model, st->id);
+}
+
 static void model_dropped(void *ctx, const void *stack)
 {
 	struct session *s = ctx;
@@ -446,8 +454,7 @@ static void warn_full_maps(struct session *s)
 
 	if (slot_table_evicted(s->slots, NULL, NULL) && !s->evicted_shown) {
 		fprintf(stderr, "leaktop: live stacks outnumber the stack slots (%" PRIu32 "): those holding least and "
-			"not growing give theirs to new ones (their blocks are not tracked from then on: lost events); "
-			"run with a larger --max-stacks\n", s->opts.max_stacks);
+			"not growing give theirs to new ones (their blocks are not tracked from then on: lost events)\n", s->opts.max_stacks);
 		s->evicted_shown = true;
 	}
 	if (lost[LOST_HIGH_ADDRESS] && !s->high_address_shown) {
@@ -813,6 +820,7 @@ static int start(struct session *s)
 		return 1;
 	}
 	model_set_dropped(s->model, model_dropped, s);
+	slot_table_on_eviction(s->slots, stack_evicted, s);
 	if (py)
 		use_python(s, py, view);
 	else if (s->target.spawned)

@@ -32,7 +32,7 @@
 #include "id_map.h"
 #include "slots.h"
 
-enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_RESTING };
+enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_RESTING, SLOT_EVICTED /* resting from the next reading */ };
 
 struct slot {
 	struct stack *stack;	/* HELD: its stack, once built */
@@ -76,6 +76,8 @@ struct slot_table {
 	uint64_t evicted, evicted_allocs;
 	int64_t evicted_bytes;
 	uint64_t stacks_lost;
+	void (*evicted_fn)(void *ctx, struct stack *st);
+	void *evicted_ctx;
 	/* Held slots whose keys name each native (by stack id) and Python
 	 * stack of the kernel's maps. */
 	struct id_map trace_refs, py_refs;
@@ -130,6 +132,12 @@ uint32_t slot_table_held(const struct slot_table *t)
 uint64_t slot_table_given_back(const struct slot_table *t)
 {
 	return t->given_back;
+}
+
+void slot_table_on_eviction(struct slot_table *t, void (*fn)(void *ctx, struct stack *st), void *ctx)
+{
+	t->evicted_fn = fn;
+	t->evicted_ctx = ctx;
 }
 
 uint64_t slot_table_evicted(const struct slot_table *t, uint64_t *allocs, int64_t *bytes)
@@ -415,8 +423,12 @@ static void evict(struct slot_table *t, uint32_t used, uint16_t exec_gen, uint64
 	}
 	qsort(c, n, sizeof(*c), fewer_bytes);
 	for (size_t i = 0; i < n && i < wanted; i++) {
-		int64_t bytes = __atomic_load_n(&t->c->stats[c[i].slot].bytes, __ATOMIC_SEQ_CST);
-		int64_t allocs = reset(t, c[i].slot);
+		int64_t bytes = __atomic_load_n(&t->c->stats[c[i].slot].bytes, __ATOMIC_SEQ_CST), allocs;
+
+		if (t->evicted_fn && t->slots[c[i].slot].stack)
+			t->evicted_fn(t->evicted_ctx, t->slots[c[i].slot].stack);
+		allocs = reset(t, c[i].slot);
+		t->slots[c[i].slot].state = SLOT_EVICTED;
 
 		t->evicted++;
 		t->evicted_allocs += allocs > 0 ? (uint64_t)(allocs + COUNT_UNIT / 2) / COUNT_UNIT : 0;
@@ -439,6 +451,10 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 		idle_needed = 2;
 	t->last_claims = t->claims;
 	t->claims = 0;
+	/* By the last reading's figures, before this one's go to the model. */
+	if (stacks_lost > t->stacks_lost && used >= t->nslots && !t->queued)
+		evict(t, used, exec_gen, stacks_lost - t->stacks_lost);
+	t->stacks_lost = stacks_lost;
 	t->reading++;
 	/* Each figure is one aligned 64-bit word, updated atomically. */
 	for (uint32_t slot = 0; slot < used; slot++) {
@@ -452,6 +468,10 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 
 		if (s->state == SLOT_RESTING) {
 			end_rest(t, slot);
+			continue;
+		}
+		if (s->state == SLOT_EVICTED) {
+			s->state = SLOT_RESTING;
 			continue;
 		}
 		if (s->state == SLOT_WAITING && !claim(t, slot))
@@ -478,9 +498,6 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 		if (stack) /* counts are kept in 1/COUNT_UNIT (sampled estimates): round */
 			fn(ctx, stack, bytes, (allocs + COUNT_UNIT / 2) / COUNT_UNIT);
 	}
-	if (stacks_lost > t->stacks_lost && used >= t->nslots && !t->queued)
-		evict(t, used, exec_gen, stacks_lost - t->stacks_lost);
-	t->stacks_lost = stacks_lost;
 	/* After the claims: a stack a new slot names is not deleted. */
 	delete_unnamed(t);
 	if (t->reading >= t->next_sweep) {

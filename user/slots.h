@@ -63,6 +63,10 @@ void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen,
 uint32_t slot_table_held(const struct slot_table *t);
 uint64_t slot_table_given_back(const struct slot_table *t);
 
+/* fn(ctx, stack) is called for each stack evicted, before its slot is let
+ * go (at the start of a reading: its figures will be missing from it). */
+void slot_table_on_eviction(struct slot_table *t, void (*fn)(void *ctx, struct stack *st), void *ctx);
+
 /* Stacks evicted so far, and the allocations and bytes they held then
  * (not tracked from then on: their frees take nothing off). */
 uint64_t slot_table_evicted(const struct slot_table *t, uint64_t *allocs, int64_t *bytes);
