@@ -158,7 +158,7 @@ $(BUILD)/bench/deep_nofp: bench/deep.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror $< -o $@
 
-soak: leaktop $(BUILD)/bench/churn
+soak: leaktop $(BUILD)/targets/turnover
 	./bench/soak.sh $(SOAK_SECONDS)
 
 # The uprobe floor: empty programs on leaktop's probes (bench/floor.*).

@@ -39,7 +39,8 @@ runs = delta(sys.argv[2], 1)
 print(round(time / runs) if runs > 0 else "-")' "$1" "${2:-alloc_enter}" "${3:-}"
 }
 
-# Mean ns per run of the alloc_enter program loaded by process $1, since load.
+# Mean ns per run of program $2 (default alloc_enter) loaded by process $1,
+# since load.
 enter_ns() {
-  window_ns "|$(prog_stats "$1")" alloc_enter
+  window_ns "|$(prog_stats "$1")" "${2:-alloc_enter}"
 }

@@ -41,20 +41,26 @@ struct pending {
 	struct alloc_info old;
 };
 
+/* Live blocks: alloc_key() -> the record word (struct alloc_info, packed).
+ * Not preallocated: the map costs its buckets (16 bytes an entry) and the
+ * records it holds, not max_entries records from the start. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144); /* resized by userspace (--max-allocs) */
-	__type(key, __u64); /* alloc_key() */
-	__type(value, struct alloc_info);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, __u64);
 } allocs SEC(".maps");
 
-/* The key of a block in allocs, which the processes of a session share
- * (user/session.c): its address (user addresses fit in 48 bits) with the
- * process's index in the session in the high 16 bits. */
-static __always_inline __u64 alloc_key(__u64 addr)
-{
-	return addr | process_key;
-}
+/* The sizes of blocks of ALLOC_SIZE_BIG bytes or more (their record says
+ * ALLOC_SIZE_BIG), by the same key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, __u64);
+} big_sizes SEC(".maps");
 
 /* Stack key -> its slot (see struct slot_ref).  Not preallocated: an entry
  * userspace deletes is not reused before the programs that may be reading
@@ -182,29 +188,63 @@ static __always_inline bool is_target(__u64 pid_tgid)
 	return (pid_tgid >> 32) == target_tgid;
 }
 
-/* Takes ptr's record out of allocs, if we saw the block being made.  Of
+/* The allocs key of a block at addr (see ALLOC_ADDRESS_BITS): its address
+ * with this process's index in its session above it (the processes of a
+ * session share allocs, user/session.c); 0 for an address that cannot be
+ * tracked.  The one place that builds it. */
+static __always_inline __u64 alloc_key(__u64 addr)
+{
+	if (addr >> ALLOC_ADDRESS_BITS)
+		return 0;
+	return addr | process_key;
+}
+
+/* What a record of size bytes added to its stack: exact, the size and one
+ * allocation; sampled, the estimates it stands for. */
+static __always_inline void weigh(__u64 size, __u64 *bytes, __u64 *count)
+{
+	*bytes = size;
+	*count = COUNT_UNIT;
+	if (sample_bytes)
+		sample_weight(weight_table, size, sample_bytes, bytes, count);
+}
+
+/* Takes key's record out of allocs, if we saw the block being made.  Of
  * threads racing for one record only one gets it: BPF has no lookup-and-
  * delete for hash maps, so the taker is the thread whose compare-and-swap
- * zeroes the record's tag.  The tag is read before the figures: a record
- * still tagged so at the swap is the one they were copied from (elements are
- * reused only after a delete, which only the taker does, and a reused one
- * gets a new tag). */
-static __always_inline bool take_alloc(__u64 ptr, struct alloc_info *info)
+ * zeroes the record word. */
+static __always_inline bool take_alloc(__u64 key, struct alloc_info *info)
 {
-	__u64 key = alloc_key(ptr), tag;
-	struct alloc_info *a = bpf_map_lookup_elem(&allocs, &key);
+	__u64 *a = bpf_map_lookup_elem(&allocs, &key), *big;
+	__u64 word;
 
 	if (!a)
 		return false; /* allocated before we attached, or not tracked */
-	tag = *(volatile __u64 *)&a->tag;
-	if (!tag)
+	word = *(volatile __u64 *)a;
+	if (!word)
 		return false; /* being taken by another thread */
-	barrier();
-	*info = *a;
-	if (__sync_val_compare_and_swap(&a->tag, tag, 0) != tag)
+	if (__sync_val_compare_and_swap(a, word, 0) != word)
 		return false;
 	bpf_map_delete_elem(&allocs, &key);
+	alloc_unpack(word, info);
+	if (info->size == ALLOC_SIZE_BIG) {
+		big = bpf_map_lookup_elem(&big_sizes, &key);
+		if (!big)
+			return false; /* cannot happen: stored before the record */
+		info->size = *big;
+		bpf_map_delete_elem(&big_sizes, &key);
+	}
 	return true;
+}
+
+/* Stores a record; false when the map is full (or holds key already). */
+static __always_inline bool put_alloc(__u64 key, const struct alloc_info *info)
+{
+	__u64 word = alloc_pack(info);
+
+	if (info->size >= ALLOC_SIZE_BIG && bpf_map_update_elem(&big_sizes, &key, &info->size, BPF_ANY))
+		return false;
+	return bpf_map_update_elem(&allocs, &key, &word, BPF_NOEXIST) == 0;
 }
 
 /* Takes what a record added to its stack off again: the count first, in
@@ -215,30 +255,27 @@ static __always_inline bool take_alloc(__u64 ptr, struct alloc_info *info)
 static __always_inline void unaccount(const struct alloc_info *info)
 {
 	struct stack_stats *s = bpf_map_lookup_elem(&stack_stats, &info->slot);
-	__u64 old;
+	__u64 old, bytes, count;
 
 	if (!s)
 		return;
-	old = __sync_fetch_and_add(&s->allocs_gen, -info->count);
-	if (slot_gen(old) != info->slot_gen) {
-		__sync_fetch_and_add(&s->allocs_gen, info->count);
+	weigh(info->size, &bytes, &count);
+	old = __sync_fetch_and_add(&s->allocs_gen, -count);
+	if ((slot_gen(old) ^ info->slot_gen) & ((1u << ALLOC_GEN_BITS) - 1)) {
+		__sync_fetch_and_add(&s->allocs_gen, count);
 		return;
 	}
-	__sync_fetch_and_add(&s->bytes, -(__s64)info->size);
+	__sync_fetch_and_add(&s->bytes, -(__s64)bytes);
 }
 
 /* Forget a live allocation, if we saw it being made. */
 static __always_inline void release(__u64 ptr)
 {
 	struct alloc_info info;
+	__u64 key = alloc_key(ptr);
 
-	if (take_alloc(ptr, &info))
+	if (key && take_alloc(key, &info))
 		unaccount(&info);
-}
-
-static __always_inline __u64 new_tag(void)
-{
-	return bpf_get_prandom_u32() | 1ULL << 32; /* never 0 */
 }
 
 /* A new slot's native stack was stored at the call's entry, but userspace
@@ -322,41 +359,45 @@ static __always_inline bool account(const struct stack_key *key, struct alloc_in
 {
 	struct stack_stats *s;
 	struct slot_ref ref;
-	__u64 old;
+	__u64 old, bytes, count;
 
+	weigh(info->size, &bytes, &count);
 	for (int i = 0; i < 2; i++) {
 		if (!stack_slot(key, &ref, sc) || !(s = bpf_map_lookup_elem(&stack_stats, &ref.slot)))
 			return false;
-		old = __sync_fetch_and_add(&s->allocs_gen, info->count);
+		old = __sync_fetch_and_add(&s->allocs_gen, count);
 		if (slot_gen(old) == (__u16)ref.gen) {
-			__sync_fetch_and_add(&s->bytes, (__s64)info->size);
+			__sync_fetch_and_add(&s->bytes, (__s64)bytes);
 			info->slot = ref.slot;
 			info->slot_gen = (__u16)ref.gen;
 			return true;
 		}
-		__sync_fetch_and_add(&s->allocs_gen, -info->count);
+		__sync_fetch_and_add(&s->allocs_gen, -count);
 	}
 	return false;
 }
 
 /* Counts a new block on its stack and keeps its record, to take it off
  * again when the block is freed. */
-static __always_inline void record(__u64 ptr, __u64 size, __u64 count, struct stack_key *key,
+static __always_inline void record(__u64 ptr, __u64 size, struct stack_key *key,
 				   struct cfi_scratch *sc)
 {
-	struct alloc_info info = { .size = size, .count = count, .generation = key->generation,
-				   .tag = new_tag() };
-	__u64 block = alloc_key(ptr);
+	struct alloc_info info = { .size = size };
+	__u64 k = alloc_key(ptr);
 
+	if (!k) {
+		count_lost(LOST_HIGH_ADDRESS);
+		return;
+	}
 	if (!account(key, &info, sc)) {
 		count_lost(LOST_STACKS_FULL);
 		return;
 	}
-	if (bpf_map_update_elem(&allocs, &block, &info, BPF_NOEXIST)) {
+	if (!put_alloc(k, &info)) {
 		/* The allocator handed out an address we still think is live:
 		 * its free went by a path we do not see. Drop the old record. */
 		release(ptr);
-		if (bpf_map_update_elem(&allocs, &block, &info, BPF_NOEXIST)) {
+		if (!put_alloc(k, &info)) {
 			count_lost(LOST_ALLOCS_FULL);
 			unaccount(&info);
 		}
@@ -371,10 +412,7 @@ static __always_inline void settle_old(struct pending *call, bool old_gone)
 		return;
 	call->old_taken = 0;
 	if (!old_gone) {
-		__u64 block = alloc_key(call->old_ptr);
-
-		call->old.tag = new_tag();
-		if (bpf_map_update_elem(&allocs, &block, &call->old, BPF_NOEXIST) == 0)
+		if (put_alloc(alloc_key(call->old_ptr), &call->old))
 			return;
 		/* Cannot be tracked again: none of its figures may stay behind. */
 		count_lost(LOST_ALLOCS_FULL);
@@ -526,8 +564,8 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	call.sp = sp;
 	call.depth = 1;
 	call.epoch = duty_epoch;
-	if (call.old_ptr && !call.failed)
-		call.old_taken = take_alloc(call.old_ptr, &call.old);
+	if (call.old_ptr && !call.failed && alloc_key(call.old_ptr))
+		call.old_taken = take_alloc(alloc_key(call.old_ptr), &call.old);
 	call.sampled = !call.failed && !allocs_paused && take_sample(t, call.size);
 	/* The caller: for the stack key, and for operator new, sampled or not,
 	 * to tell its later entries and rets from those of a call an exception
@@ -563,7 +601,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 /* The call in t->call is over (its return was seen): records its result. */
 static __always_inline void complete(struct thread_state *t, __u64 ret)
 {
-	__u64 ptr = ret, size, count = COUNT_UNIT;
+	__u64 ptr = ret;
 	struct pending call = t->call;
 
 	t->call.depth = 0;
@@ -593,10 +631,7 @@ static __always_inline void complete(struct thread_state *t, __u64 ret)
 	settle_old(&call, ptr || call.size == 0);
 	if (!ptr || !call.sampled)
 		return;
-	size = call.size;
-	if (sample_bytes)
-		sample_weight(weight_table, call.size, sample_bytes, &size, &count);
-	record(ptr, size, count, &call.key, &t->unwind);
+	record(ptr, call.size, &call.key, &t->unwind);
 }
 
 SEC("uretprobe")

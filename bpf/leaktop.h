@@ -53,6 +53,7 @@ enum lost_reason {
 	LOST_PY_STACKS_FULL, /* Python stack map full: native frames kept, Python ones lost */
 	LOST_STACK_TRUNCATED, /* native walk stopped early (no CFI, garbage frame pointer):
 			       * the frames found are kept, the allocation tracked */
+	LOST_HIGH_ADDRESS,  /* allocation not tracked: its address is above 2^48 */
 	LOST_COUNT,
 };
 
@@ -99,22 +100,50 @@ static inline __u16 slot_gen(__u64 allocs_gen)
 	return (__u16)((allocs_gen + (1ULL << (SLOT_GEN_SHIFT - 1))) >> SLOT_GEN_SHIFT);
 }
 
-/* A key of the allocations map: the block's address in the low bits, the
- * process's index in its session above them (bpf alloc_key()). */
-#define ALLOC_ADDRESS_BITS 48
-
-/* One live allocation and what it added to its stack (exact mode: its size
- * and COUNT_UNIT; sampled: the estimates it stands for), taken off again when
- * it is freed. */
+/* One live allocation, as its record in the allocs map says: the bytes
+ * asked for (sampled: what it stands for follows from them, sample_weight())
+ * and its stack's slot, with the slot's generation when it was recorded.
+ * The record is one word (ALLOC_*): a hash element is a 48-byte header plus
+ * key and value, 64 bytes in all. */
 struct alloc_info {
 	__u64 size;
-	__u64 count;		/* in 1/COUNT_UNIT allocations */
 	__u32 slot;		/* its stack's slot in stack_stats */
-	__u16 generation;	/* its stack's stack_key.generation */
-	__u16 slot_gen;		/* the slot's generation when it was recorded */
-	__u64 tag;		/* random, never 0 while the record is in the map; the
-				 * thread that swaps it to 0 takes the record out */
+	__u16 slot_gen;		/* that slot's generation (its low ALLOC_GEN_BITS) */
 };
+
+/* The record word: size in the low ALLOC_SIZE_BITS, then the slot, the
+ * slot generation's low bits, and ALLOC_PRESENT (never 0 while in the map;
+ * the thread whose compare-and-swap zeroes it takes the record out).  A
+ * size of ALLOC_SIZE_BIG or more (4 GiB) is kept in big_sizes. */
+#define ALLOC_SIZE_BITS 32
+#define ALLOC_SLOT_BITS 22	/* --max-stacks is at most 1 << 22 */
+#define ALLOC_GEN_BITS 9
+#define ALLOC_SIZE_BIG ((1ULL << ALLOC_SIZE_BITS) - 1)
+#define ALLOC_PRESENT (1ULL << 63)
+
+static inline __u64 alloc_pack(const struct alloc_info *info)
+{
+	__u64 size = info->size < ALLOC_SIZE_BIG ? info->size : ALLOC_SIZE_BIG;
+
+	return ALLOC_PRESENT | size | (__u64)(info->slot & ((1u << ALLOC_SLOT_BITS) - 1)) << ALLOC_SIZE_BITS |
+	       (__u64)(info->slot_gen & ((1u << ALLOC_GEN_BITS) - 1)) << (ALLOC_SIZE_BITS + ALLOC_SLOT_BITS);
+}
+
+static inline void alloc_unpack(__u64 v, struct alloc_info *info)
+{
+	info->size = v & ALLOC_SIZE_BIG;
+	info->slot = (__u32)(v >> ALLOC_SIZE_BITS) & ((1u << ALLOC_SLOT_BITS) - 1);
+	info->slot_gen = (__u16)(v >> (ALLOC_SIZE_BITS + ALLOC_SLOT_BITS)) & ((1u << ALLOC_GEN_BITS) - 1);
+}
+
+/* The allocs key (bpf alloc_key()): the block's address in the low
+ * ALLOC_ADDRESS_BITS, the traced process's index in its session (0: a single
+ * process) in the high 16 bits, as the processes of a session share the map
+ * (user/session.c).  x86-64
+ * user addresses are below 2^47 (2^56 with 5-level paging, where the kernel
+ * hands out addresses above 2^47 only to mmap calls that ask for them):
+ * blocks above 2^48 are not tracked (lost events, LOST_HIGH_ADDRESS). */
+#define ALLOC_ADDRESS_BITS 48
 
 /* Each stack has a slot while it holds memory: its figures are
  * stack_stats[slot], an array userspace reads through mmap each interval (no

@@ -1,4 +1,5 @@
 """Growth ranking, threads, code without frame pointers, static executables, C++."""
+import json
 import re
 import subprocess
 
@@ -125,11 +126,13 @@ def test_full_maps_are_counted_and_tracked_figures_stay_right(procs):
 
 
 def allocs_map_size(leaktop_pid):
-    """max_entries of the live-allocation map leaktop holds (hash, 8-byte key,
-    32-byte struct alloc_info value)."""
-    sizes = [int(info["max_entries"]) for info in fdinfo(leaktop_pid)
-             if info.get("map_type") == "1" and info.get("key_size") == "8"
-             and info.get("value_size") == "32"]
+    """max_entries of the live-allocation map leaktop holds (by its name, as
+    bpftool shows it)."""
+    ids = {int(info["map_id"]): int(info["max_entries"]) for info in fdinfo(leaktop_pid)
+           if "map_id" in info and "max_entries" in info}
+    shown = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
+                                      text=True).stdout or "[]")
+    sizes = [ids[m["id"]] for m in shown if m["id"] in ids and m.get("name") == "allocs"]
     assert len(sizes) == 1, sizes
     return sizes[0]
 

@@ -131,7 +131,34 @@ static uint64_t process_of(uint64_t key)
 	return key & ~((1ULL << ALLOC_ADDRESS_BITS) - 1);
 }
 
-static void drop_allocs(int allocs_fd, uint64_t process_key, bool all, uint16_t gen);
+/* Was the record (word) made by an older program image than gen?  Its slot
+ * says: a record holds its slot until it is released, so the slot's key is
+ * the record's stack's, unless the slot was reset since (then the record is
+ * stale too). */
+static bool alloc_of_other_image(const struct collection *c, __u64 word, uint16_t gen)
+{
+	struct alloc_info info;
+	struct stack_key key;
+	uint16_t slot_generation;
+
+	alloc_unpack(word, &info);
+	if (!word || info.slot >= c->nslots)
+		return false;
+	slot_generation = slot_gen(c->stats[info.slot].allocs_gen);
+	if ((slot_generation ^ info.slot_gen) & ((1u << ALLOC_GEN_BITS) - 1))
+		return true;
+	return collection_slot_key(c, info.slot, slot_generation, &key) && older(key.generation, gen);
+}
+
+static void drop_alloc(int allocs_fd, int big_sizes_fd, __u64 key)
+{
+	bpf_map_delete_elem(allocs_fd, &key);
+	if (big_sizes_fd >= 0)
+		bpf_map_delete_elem(big_sizes_fd, &key); /* if it had one */
+}
+
+static void drop_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key, const struct collection *c,
+			uint16_t gen);
 
 void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 {
@@ -172,34 +199,35 @@ void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 	free(py.ids);
 	free(kept_py.ids);
 
-	drop_allocs(allocs_fd, maps->process_key, false, gen);
+	drop_allocs(allocs_fd, maps->big_sizes_fd, maps->process_key, maps->c, gen);
 }
 
 /* Deletes the records of one process (keys with process_key above the
- * address): all of them, or those of generations older than gen. */
-static void drop_allocs(int allocs_fd, uint64_t process_key, bool all, uint16_t gen)
+ * address), with their big_sizes entries (big_sizes_fd >= 0): all of them
+ * (c NULL), or those of program images older than gen (by c's slots). */
+static void drop_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key, const struct collection *c,
+			uint16_t gen)
 {
-	struct alloc_info info;
-	__u64 addr, next_addr;
+	__u64 addr, next_addr, word;
 	void *prev = NULL;
 	bool drop = false;
 
 	/* Deleting the current key would restart the walk: delete behind it. */
 	while (bpf_map_get_next_key(allocs_fd, prev, &next_addr) == 0) {
 		if (drop)
-			bpf_map_delete_elem(allocs_fd, &addr);
+			drop_alloc(allocs_fd, big_sizes_fd, addr);
 		addr = next_addr;
 		prev = &addr;
 		drop = process_of(addr) == process_key &&
-		       (all || (bpf_map_lookup_elem(allocs_fd, &addr, &info) == 0 && older(info.generation, gen)));
+		       (!c || (bpf_map_lookup_elem(allocs_fd, &addr, &word) == 0 && alloc_of_other_image(c, word, gen)));
 	}
 	if (drop)
-		bpf_map_delete_elem(allocs_fd, &addr);
+		drop_alloc(allocs_fd, big_sizes_fd, addr);
 }
 
-void drop_process_allocs(int allocs_fd, uint64_t process_key)
+void drop_process_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key)
 {
-	drop_allocs(allocs_fd, process_key, true, 0);
+	drop_allocs(allocs_fd, big_sizes_fd, process_key, NULL, 0);
 }
 
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH])

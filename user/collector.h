@@ -32,8 +32,9 @@ bool collection_slot_key(const struct collection *c, uint32_t slot, uint16_t gen
 
 /* The kernel maps an exec makes stale. */
 struct generation_maps {
-	int allocs_fd, index_fd, traces_fd, py_stacks_fd;
+	int allocs_fd, index_fd, traces_fd, py_stacks_fd, big_sizes_fd;
 	uint64_t process_key;	/* the process's allocs keys (bpf alloc_key()) */
+	const struct collection *c;	/* the process's slots, which its records name */
 };
 
 /* After an exec: deletes the live allocations, stack index entries, native
@@ -42,8 +43,9 @@ struct generation_maps {
  * keeps its own.  (Their slots stay taken; userspace ignores them.) */
 void drop_other_generations(const struct generation_maps *maps, uint16_t gen);
 /* Deletes the live allocations of one process from the allocations map its
- * session shares (it is gone, or no longer traced). */
-void drop_process_allocs(int allocs_fd, uint64_t process_key);
+ * session shares (it is gone, or no longer traced), and their big_sizes
+ * entries when big_sizes_fd >= 0 (-1: that map went with its BPF object). */
+void drop_process_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key);
 
 /* The native stack stored under id (bpf/unwind.bpf.h); returns its frames. */
 int read_stack_trace(int traces_fd, int32_t id, uint64_t ips[MAX_STACK_DEPTH]);

@@ -441,6 +441,17 @@ int model_add_hinted(struct model *m, uint32_t *hint, uint64_t id, int64_t bytes
 	return created ? MODEL_NEW_ENTRY : 0;
 }
 
+void model_forget(struct model *m, uint64_t id)
+{
+	struct entry *e = find(m, id);
+
+	if (!e)
+		return;
+	if (e->npoints > 1)
+		free(e->points.many);
+	e->npoints = 0;
+}
+
 /* Close e's snapshot: record its value, forget what is older than the window
  * (starting at time start), update its growth. */
 static void entry_end(struct model *m, struct entry *e, double start)

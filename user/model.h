@@ -52,6 +52,10 @@ int model_add_hinted(struct model *m, uint32_t *hint, uint64_t id, int64_t bytes
 /* Forget all history (growth restarts from the next snapshot); every entry
  * is dropped. */
 void model_reset(struct model *m);
+/* Forgets the history of stack id (between model_begin and model_end, before
+ * it is added): a stack no longer tracked (evicted) leaves at model_end,
+ * rather than showing as falling; if added again it starts afresh. */
+void model_forget(struct model *m, uint64_t id);
 
 /* The rows of the latest snapshot that hold bytes or grew, best first; returns
  * how many were written to rows (at most max). */

@@ -80,6 +80,10 @@ void report_json_header(json_object *o, const struct report *r)
 	if (r->duty_cycle > 0 && r->duty_cycle < 1) /* figures are estimates scaled by 1/duty_cycle */
 		json_object_object_add(o, "duty_cycle", json_object_new_double(r->duty_cycle));
 	json_object_object_add(o, "sample_bytes", json_object_new_uint64(r->sample_bytes));
+	if (r->stacks_evicted)
+		json_object_object_add(o, "stacks_evicted", json_object_new_uint64(r->stacks_evicted));
+	if (r->kernel_map_bytes)
+		json_object_object_add(o, "kernel_map_bytes", json_object_new_uint64(r->kernel_map_bytes));
 }
 
 char *report_json(const struct report *r)

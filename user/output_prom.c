@@ -100,6 +100,13 @@ void prom_format(FILE *out, const struct report *r, size_t top)
 	fputs("leaktop_lost_events_total", out);
 	labels(out, r, NULL, NULL);
 	fprintf(out, " %llu\n", (unsigned long long)r->lost_events);
+	if (r->kernel_map_bytes) {
+		header(out, "leaktop_kernel_map_bytes", "gauge",
+		       "Kernel memory leaktop's BPF maps hold for this target (locked, the host's).");
+		fputs("leaktop_kernel_map_bytes", out);
+		labels(out, r, NULL, NULL);
+		fprintf(out, " %llu\n", (unsigned long long)r->kernel_map_bytes);
+	}
 	if (!r->group)
 		return;
 	process_metric(out, r, "leaktop_process_outstanding_bytes",

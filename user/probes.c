@@ -67,6 +67,7 @@ struct probes {
 	bool multi;
 	pid_t pid;
 	bool paused;	/* --duty-cycle off-phase: allocation probes detached */
+	bool python_room; /* py_stacks sized for Python stacks */
 	struct probe_object *objects;
 	int nobjects;
 	size_t objects_cap;
@@ -360,8 +361,15 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	 * calls in flight hold theirs before they have a slot: room for both
 	 * (entries are allocated as stored). */
 	bpf_map__set_max_entries(p->skel->maps.stack_traces, 2 * cfg->max_stacks);
-	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->max_stacks);
+	/* A program without Python at the start gets none (a map must have
+	 * an entry): Python frames stay off if an interpreter shows up later. */
+	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->no_python ? 1 : cfg->max_stacks);
+	p->python_room = !cfg->no_python;
 	use_uprobe_multi(p);
+	/* For bench/allocs_cost.sh: the allocs map preallocated, to compare. */
+	if (getenv("LEAKTOP_ALLOCS_PREALLOC") && cfg->shared_allocs_fd < 0)
+		bpf_map__set_map_flags(p->skel->maps.allocs,
+				       bpf_map__map_flags(p->skel->maps.allocs) & ~(__u32)BPF_F_NO_PREALLOC);
 	/* 1 KiB a Python stack: memory only for those stored (none in a
 	 * program without Python), not for the whole map at load. */
 	bpf_map__set_map_flags(p->skel->maps.py_stacks,
@@ -510,13 +518,18 @@ void probes_detach(struct probes *p)
 	free(p);
 }
 
+bool probes_python_room(const struct probes *p)
+{
+	return p->python_room;
+}
+
 int probes_count(const struct probes *p)
 {
 	return p->nsites;
 }
 
 /* The kernel's account of the memory a map holds (fdinfo's memlock). */
-static uint64_t map_memory(int fd)
+uint64_t probes_fd_map_memory(int fd)
 {
 	char path[64], line[128];
 	uint64_t bytes = 0;
@@ -533,7 +546,7 @@ static uint64_t map_memory(int fd)
 	return bytes;
 }
 
-uint64_t probes_map_memory(const struct probes *p, char *largest, size_t len)
+uint64_t probes_map_memory(const struct probes *p, bool allocs_too, char *largest, size_t len)
 {
 	uint64_t total = 0, top[3] = { 0 };
 	const char *names[3] = { NULL };
@@ -541,9 +554,11 @@ uint64_t probes_map_memory(const struct probes *p, char *largest, size_t len)
 	size_t used = 0;
 
 	bpf_object__for_each_map(map, p->skel->obj) {
-		uint64_t bytes = map_memory(bpf_map__fd(map));
+		uint64_t bytes = probes_fd_map_memory(bpf_map__fd(map));
 		const char *name = bpf_map__name(map);
 
+		if (!allocs_too && map == p->skel->maps.allocs)
+			continue;
 		total += bytes;
 		for (int i = 0; i < 3; i++) {
 			if (bytes <= top[i])
@@ -656,6 +671,11 @@ int probes_hits_fd(const struct probes *p)
 int probes_allocs_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.allocs);
+}
+
+int probes_big_sizes_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.big_sizes);
 }
 
 int probes_py_stacks_fd(const struct probes *p)

@@ -3,6 +3,7 @@
 #define LEAKTOP_PROBES_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocators.h"
@@ -20,6 +21,7 @@ struct probes_config {
 	 * in the session, the high bits of its keys there (bpf alloc_key()). */
 	int shared_allocs_fd;
 	uint16_t process_index;
+	bool no_python;		/* no interpreter in the target: no room for Python stacks */
 	/* Called once the maps exist, before any uprobe is attached: what the
 	 * programs need from the start (the unwind tables) goes in here. */
 	void (*loaded)(struct probes *p, void *arg);
@@ -41,9 +43,16 @@ int probes_add_object(struct probes *p, const struct allocator_object *obj, char
 
 int probes_count(const struct probes *p);	/* uprobes attached */
 
+/* Whether the maps have room for Python stacks (see probes_config.no_python). */
+bool probes_python_room(const struct probes *p);
+
 /* Kernel memory the maps hold now (locked: the host's, not the target's),
- * in bytes; the largest three, named, go to `largest`. */
-uint64_t probes_map_memory(const struct probes *p, char *largest, size_t len);
+ * in bytes, with the allocations map or without (allocs_too false: shared
+ * with a session's other processes, counted once by the session); the
+ * largest three, named, go to `largest`. */
+uint64_t probes_map_memory(const struct probes *p, bool allocs_too, char *largest, size_t len);
+/* The kernel's account of the memory one map holds (its fdinfo's memlock). */
+uint64_t probes_fd_map_memory(int fd);
 
 /* --duty-cycle: stops recording and detaches the allocation probes (those
  * on free and the realloc family stay, to release blocks), and attaches
@@ -62,6 +71,7 @@ int probes_stack_traces_fd(const struct probes *p);
 int probes_lost_fd(const struct probes *p);
 int probes_hits_fd(const struct probes *p);
 int probes_allocs_fd(const struct probes *p);
+int probes_big_sizes_fd(const struct probes *p);
 
 int probes_py_stacks_fd(const struct probes *p);
 

@@ -38,8 +38,10 @@ struct report {
 	int64_t allocs;
 	double growth;
 	uint64_t lost_events;
+	uint64_t stacks_evicted;	/* stacks that gave their slot to new ones (more live than slots) */
 	double duty_cycle;		/* measured on-share of the allocation probes; 1 = always on */
 	uint64_t sample_bytes;		/* -s: figures are estimates from samples; 0 = exact */
+	uint64_t kernel_map_bytes;	/* memory leaktop's BPF maps hold (their memlock); 0 = unknown */
 	size_t nstacks;			/* stacks holding memory */
 	const struct report_stack *stacks; /* the top ones, ranked */
 	size_t count;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include "clock.h"
 #include "grow.h"
+#include "probes.h"
 #include "session.h"
 
 struct merged_row {
@@ -114,7 +115,12 @@ static bool processes(struct session *s, struct report *r)
 		r->allocs += p[i].allocs;
 		r->growth += p[i].growth;
 		r->lost_events += tracee_lost_events(t);
+		r->stacks_evicted += slot_table_evicted(t->slots, NULL, NULL);
+		/* A shared allocations map is counted once, below. */
+		r->kernel_map_bytes += probes_map_memory(t->probes, t->shared_allocs_fd < 0, NULL, 0);
 	}
+	if (s->allocs_fd >= 0)
+		r->kernel_map_bytes += probes_fd_map_memory(s->allocs_fd);
 	r->processes = p;
 	r->nprocesses = s->count;
 	return true;

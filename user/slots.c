@@ -32,11 +32,13 @@
 #include "id_map.h"
 #include "slots.h"
 
-enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_RESTING };
+enum slot_state { SLOT_WAITING, SLOT_HELD, SLOT_RESTING, SLOT_EVICTED /* resting from the next reading */ };
 
 struct slot {
 	struct stack *stack;	/* HELD: its stack, once built */
 	uint32_t idle;		/* readings in a row at zero */
+	int64_t peak;		/* HELD: the most bytes it has held */
+	uint32_t since_peak;	/* readings since it last rose above its peak */
 	uint16_t gen;		/* WAITING: the generation its next stack gets;
 				 * else its stack's */
 	uint16_t exec_gen;	/* HELD: its key's program image */
@@ -68,6 +70,14 @@ struct slot_table {
 	uint32_t claims, last_claims; /* slots claimed this reading, the last one */
 	uint64_t given_back;
 	uint64_t reading;
+	/* Stacks evicted (live stacks outnumbered the slots), with the
+	 * figures they held, untracked from then on; the kernel's count of
+	 * allocations that found no slot, at the last reading. */
+	uint64_t evicted, evicted_allocs;
+	int64_t evicted_bytes;
+	uint64_t stacks_lost;
+	void (*evicted_fn)(void *ctx, struct stack *st);
+	void *evicted_ctx;
 	/* Held slots whose keys name each native (by stack id) and Python
 	 * stack of the kernel's maps. */
 	struct id_map trace_refs, py_refs;
@@ -122,6 +132,21 @@ uint32_t slot_table_held(const struct slot_table *t)
 uint64_t slot_table_given_back(const struct slot_table *t)
 {
 	return t->given_back;
+}
+
+void slot_table_on_eviction(struct slot_table *t, void (*fn)(void *ctx, struct stack *st), void *ctx)
+{
+	t->evicted_fn = fn;
+	t->evicted_ctx = ctx;
+}
+
+uint64_t slot_table_evicted(const struct slot_table *t, uint64_t *allocs, int64_t *bytes)
+{
+	if (allocs)
+		*allocs = t->evicted_allocs;
+	if (bytes)
+		*bytes = t->evicted_bytes;
+	return t->evicted;
 }
 
 /* One held slot more (delta 1) or less (-1) names the stack `id`. */
@@ -288,9 +313,11 @@ static void give_back(struct slot_table *t, uint32_t slot)
 	push(t, slot);
 }
 
-/* A slot of an exec'd program image: zeroed and bumped now, pushed after a
- * reading at rest. */
-static void reset(struct slot_table *t, uint32_t slot)
+/* A slot of an exec'd program image, or evicted: zeroed and bumped now
+ * (its live allocations' releases then take nothing off: their records
+ * carry the old generation), pushed after a reading at rest.  Returns the
+ * allocation count (in 1/COUNT_UNIT) it held. */
+static int64_t reset(struct slot_table *t, uint32_t slot)
 {
 	volatile struct stack_stats *st = &t->c->stats[slot];
 	struct slot *s = &t->slots[slot];
@@ -306,6 +333,7 @@ static void reset(struct slot_table *t, uint32_t slot)
 	unhold(t, slot, &key);
 	s->gen++;
 	s->state = SLOT_RESTING;
+	return slot_allocs(old);
 }
 
 static void end_rest(struct slot_table *t, uint32_t slot)
@@ -356,8 +384,61 @@ void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen,
 	}
 }
 
+/* A held slot that may be evicted, and what it is worth keeping for. */
+struct candidate {
+	uint32_t slot;
+	int64_t bytes;
+};
+
+static int fewer_bytes(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
+}
+
+/* Live stacks outnumber the slots: allocations on new stacks found none
+ * since the last reading, and none is free.  Evicts the least useful held
+ * stacks (none that rose to a new peak in the last EVICT_STILL readings; of
+ * the others those holding fewest bytes), at most one slot per allocation
+ * that found none and EVICT_SHARE of the slots a reading.  Their figures
+ * leave the report (counted in slot_table_evicted); their slots go to new
+ * stacks after a reading at rest. */
+static void evict(struct slot_table *t, uint32_t used, uint16_t exec_gen, uint64_t lost)
+{
+	uint64_t wanted = lost, most = t->nslots / EVICT_SHARE ? t->nslots / EVICT_SHARE : 1;
+	struct candidate *c;
+	size_t n = 0;
+
+	if (wanted > most)
+		wanted = most;
+	c = malloc((size_t)used * sizeof(*c));
+	if (!c)
+		return;
+	for (uint32_t slot = 0; slot < used; slot++) {
+		const struct slot *s = &t->slots[slot];
+
+		if (s->state == SLOT_HELD && s->exec_gen == exec_gen && s->since_peak >= EVICT_STILL)
+			c[n++] = (struct candidate){ slot, t->figures[slot].bytes };
+	}
+	qsort(c, n, sizeof(*c), fewer_bytes);
+	for (size_t i = 0; i < n && i < wanted; i++) {
+		int64_t bytes = __atomic_load_n(&t->c->stats[c[i].slot].bytes, __ATOMIC_SEQ_CST), allocs;
+
+		if (t->evicted_fn && t->slots[c[i].slot].stack)
+			t->evicted_fn(t->evicted_ctx, t->slots[c[i].slot].stack);
+		allocs = reset(t, c[i].slot);
+		t->slots[c[i].slot].state = SLOT_EVICTED;
+
+		t->evicted++;
+		t->evicted_allocs += allocs > 0 ? (uint64_t)(allocs + COUNT_UNIT / 2) / COUNT_UNIT : 0;
+		t->evicted_bytes += bytes;
+	}
+	free(c);
+}
+
 void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, double interval_s,
-		       slot_stack_fn fn, void *ctx)
+		       uint64_t stacks_lost, slot_stack_fn fn, void *ctx)
 {
 	uint32_t idle_needed = (uint32_t)fmax(2, ceil(SLOT_IDLE_S / interval_s)), free_slots;
 
@@ -370,6 +451,10 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 		idle_needed = 2;
 	t->last_claims = t->claims;
 	t->claims = 0;
+	/* By the last reading's figures, before this one's go to the model. */
+	if (stacks_lost > t->stacks_lost && used >= t->nslots && !t->queued)
+		evict(t, used, exec_gen, stacks_lost - t->stacks_lost);
+	t->stacks_lost = stacks_lost;
 	t->reading++;
 	/* Each figure is one aligned 64-bit word, updated atomically. */
 	for (uint32_t slot = 0; slot < used; slot++) {
@@ -383,6 +468,10 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 
 		if (s->state == SLOT_RESTING) {
 			end_rest(t, slot);
+			continue;
+		}
+		if (s->state == SLOT_EVICTED) {
+			s->state = SLOT_RESTING;
 			continue;
 		}
 		if (s->state == SLOT_WAITING && !claim(t, slot))
@@ -399,6 +488,12 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 			continue;
 		}
 		s->idle = 0;
+		if (bytes > s->peak) {
+			s->peak = bytes;
+			s->since_peak = 0;
+		} else {
+			s->since_peak++;
+		}
 		stack = slot_stack(t, slot);
 		if (stack) /* counts are kept in 1/COUNT_UNIT (sampled estimates): round */
 			fn(ctx, stack, bytes, (allocs + COUNT_UNIT / 2) / COUNT_UNIT);

@@ -32,6 +32,14 @@ void slot_table_free(struct slot_table *t);
 
 typedef void (*slot_stack_fn)(void *ctx, struct stack *st, int64_t bytes, int64_t allocs);
 
+/* When live stacks outnumber the slots (stacks_lost, the kernel's count of
+ * allocations that found no slot, rose while none was free), the least
+ * useful held stacks are evicted: those that did not rise to a new peak in
+ * EVICT_STILL readings, fewest bytes first, up to 1/EVICT_SHARE of the
+ * slots a reading. */
+#define EVICT_STILL 2
+#define EVICT_SHARE 16
+
 /* One reading of the slots: hands the figures of each slot that holds
  * something, with its stack, to fn (several slots may have one stack), and
  * gives back slots idle long enough.  used: slots taken so far from those
@@ -40,7 +48,7 @@ typedef void (*slot_stack_fn)(void *ctx, struct stack *st, int64_t bytes, int64_
  * live allocations were dropped with drop_other_generations; slots of newer
  * ones wait for the caller to follow the exec). */
 void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, double interval_s,
-		       slot_stack_fn fn, void *ctx);
+		       uint64_t stacks_lost, slot_stack_fn fn, void *ctx);
 
 /* Claims the slots the kernel handed out since the last look and builds
  * their stacks (those of the program image exec_gen), whether they hold
@@ -54,5 +62,13 @@ void slot_table_name_new(struct slot_table *t, uint32_t used, uint16_t exec_gen,
 /* Slots that have a stack now, and slots given back so far. */
 uint32_t slot_table_held(const struct slot_table *t);
 uint64_t slot_table_given_back(const struct slot_table *t);
+
+/* fn(ctx, stack) is called for each stack evicted, before its slot is let
+ * go (at the start of a reading: its figures will be missing from it). */
+void slot_table_on_eviction(struct slot_table *t, void (*fn)(void *ctx, struct stack *st), void *ctx);
+
+/* Stacks evicted so far, and the allocations and bytes they held then
+ * (not tracked from then on: their frees take nothing off). */
+uint64_t slot_table_evicted(const struct slot_table *t, uint64_t *allocs, int64_t *bytes);
 
 #endif

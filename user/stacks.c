@@ -137,6 +137,7 @@ static int build(struct stack_table *t, const struct stack_key *key, uint32_t *f
 	struct frame f;
 
 	*missing = key->stack_id >= 0 && n == 0;
+	symbolizer_trim(t->sym); /* before any frame of this stack is resolved */
 	out.n = 0;
 	memset(&f, 0, sizeof(f));
 	if (n > 0)

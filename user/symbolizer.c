@@ -59,6 +59,7 @@ struct symbolizer {
 	size_t nmaps, maps_cap;
 	void *objects;		/* tsearch tree of struct object, by name */
 	void *cache;		/* tsearch tree of struct cache_entry */
+	size_t ncache, cache_limit; /* entries, and how many before a trim empties it */
 	void *strings;		/* tsearch tree of interned strings */
 	struct object **retired; /* objects whose file changed: cached frames */
 	size_t nretired;	 /* still point to them */
@@ -324,6 +325,7 @@ struct symbolizer *symbolizer_new(pid_t pid, const char *root)
 		return NULL;
 	elf_version(EV_CURRENT);
 	s->pid = pid;
+	s->cache_limit = SYMBOLIZER_CACHE_LIMIT;
 	s->root = strdup(root ? root : "");
 	if (!s->root) {
 		free(s);
@@ -459,6 +461,42 @@ static int compare_entries(const void *a, const void *b)
 	return (int)x->return_address - (int)y->return_address;
 }
 
+/* tdestroy has no context argument: the set the entries' strings go back
+ * to while a cache is emptied. */
+static void **trimmed_strings;
+
+static void drop_entry(void *p)
+{
+	struct cache_entry *e = p;
+
+	/* describe() interned these for the entry (the object's path is the
+	 * object's). */
+	string_set_put(trimmed_strings, e->frame.function);
+	string_set_put(trimmed_strings, e->frame.file);
+	free(e);
+}
+
+void symbolizer_trim(struct symbolizer *s)
+{
+	if (s->ncache <= s->cache_limit)
+		return;
+	trimmed_strings = &s->strings;
+	tdestroy(s->cache, drop_entry);
+	trimmed_strings = NULL;
+	s->cache = NULL;
+	s->ncache = 0;
+}
+
+void symbolizer_set_cache_limit(struct symbolizer *s, size_t entries)
+{
+	s->cache_limit = entries;
+}
+
+size_t symbolizer_cache_count(const struct symbolizer *s)
+{
+	return s->ncache;
+}
+
 bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address, struct frame *out)
 {
 	/* A return address belongs to the call before it: all is looked up at
@@ -501,6 +539,7 @@ bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address
 		free(e);
 		return false;
 	}
+	s->ncache++;
 	*out = e->frame;
 	return e->ok;
 }

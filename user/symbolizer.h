@@ -43,6 +43,17 @@ void symbolizer_forget_mappings(struct symbolizer *sym);
 bool symbolizer_add_mapping(struct symbolizer *sym, uint64_t start, uint64_t end, uint64_t pgoff,
 			    const char *path);
 
+/* Addresses resolved are cached (code is finite, but a program that loads
+ * and unloads code keeps bringing new addresses): once the cache holds more
+ * than SYMBOLIZER_CACHE_LIMIT entries (or the limit set), symbolizer_trim
+ * empties it, putting back the strings it held.  Frames given out before
+ * the trim lose their strings: trim only between uses (stacks.c: before
+ * building a stack, whose frames are copied into the frame table). */
+#define SYMBOLIZER_CACHE_LIMIT 65536
+void symbolizer_trim(struct symbolizer *sym);
+void symbolizer_set_cache_limit(struct symbolizer *sym, size_t entries);
+size_t symbolizer_cache_count(const struct symbolizer *sym);
+
 /* Resolve one address.  For a return address (every frame but the first), the
  * frame is looked up at addr - 1 so it names the call site, and the address
  * must directly follow a call instruction in an executable mapping; returns

@@ -70,6 +70,12 @@ static void use_python(struct tracee *s, struct python *py, enum python_heap_vie
 	struct python_config config;
 
 	s->python = py;
+	if (!probes_python_room(s->probes)) {
+		fprintf(stderr, "leaktop: Python %s in %s showed up after the start: Python frames are off for it "
+			"(leaktop made no Python stack map for a program without Python; restart it to see them)\n",
+			python_version(py), python_object_path(py));
+		return;
+	}
 	python_bpf_config(py, &config);
 	probes_set_python(s->probes, &config);
 	stack_table_set_python(s->stacks, py, probes_py_stacks_fd(s->probes));
@@ -182,11 +188,13 @@ static void follow_exec(struct tracee *s, uint32_t generation)
 	s->generation = generation;
 	if (!own_exec)
 		forget_python(s);
-	drop_other_generations(&(struct generation_maps){ probes_allocs_fd(s->probes),
-							  probes_stack_index_fd(s->probes),
-							  probes_stack_traces_fd(s->probes),
-							  probes_py_stacks_fd(s->probes),
-							  (uint64_t)s->index << ALLOC_ADDRESS_BITS },
+	drop_other_generations(&(struct generation_maps){ .allocs_fd = probes_allocs_fd(s->probes),
+							  .index_fd = probes_stack_index_fd(s->probes),
+							  .traces_fd = probes_stack_traces_fd(s->probes),
+							  .py_stacks_fd = probes_py_stacks_fd(s->probes),
+							  .big_sizes_fd = probes_big_sizes_fd(s->probes),
+							  .process_key = (uint64_t)s->index << ALLOC_ADDRESS_BITS,
+							  .c = &s->collection },
 			       (uint16_t)generation);
 	/* (The slots of the old image are given back at the next reading.) */
 	symbolizer_forget_mappings(s->sym);
@@ -314,6 +322,14 @@ static void add_to_model(void *ctx, struct stack *st, int64_t bytes, int64_t all
 		stack_table_hold(s->stacks, st);
 }
 
+/* A stack evicted from its slot is not tracked any more. */
+static void stack_evicted(void *ctx, struct stack *st)
+{
+	struct tracee *s = ctx;
+
+	model_forget(s->model, st->id);
+}
+
 static void model_dropped(void *ctx, const void *stack)
 {
 	struct tracee *s = ctx;
@@ -327,6 +343,17 @@ static void warn_full_maps(struct tracee *s)
 {
 	const uint64_t *lost = s->collection.lost;
 
+	if (slot_table_evicted(s->slots, NULL, NULL) && !s->said->evicted) {
+		fprintf(stderr, "leaktop: live stacks outnumber the stack slots (%" PRIu32 "): those holding least and "
+			"not growing give theirs to new ones (their blocks are not tracked from then on: lost events)\n",
+			s->opts->max_stacks);
+		s->said->evicted = true;
+	}
+	if (lost[LOST_HIGH_ADDRESS] && !s->said->high_address) {
+		fprintf(stderr, "leaktop: blocks at addresses above 2^48 (5-level paging) are not tracked "
+			"(lost events)\n");
+		s->said->high_address = true;
+	}
 	if (lost[LOST_ALLOCS_FULL] && !s->said->allocs_full) {
 		fprintf(stderr, "leaktop: %" PRIu32 " live allocations are tracked, the most --max-allocs allows: "
 			"newer ones are not counted (lost events); run with a larger --max-allocs\n",
@@ -368,7 +395,7 @@ void tracee_update(struct tracee *s, double scale)
 	s->scale = scale;
 	model_begin(s->model, t);
 	slot_table_update(s->slots, probes_stack_slots_used(s->probes), (uint16_t)s->generation,
-			  s->opts->interval_s, add_to_model, s);
+			  s->opts->interval_s, s->collection.lost[LOST_STACKS_FULL], add_to_model, s);
 	int err = collect_counters(&s->collection, probes_lost_fd(s->probes), probes_hits_fd(s->probes));
 
 	if (err)
@@ -462,10 +489,12 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 	if (pid && !o->max_allocs_given)
 		s->max_allocs = max_allocs_for(target_resident_bytes(&s->target));
 	struct unwind_start start_unwind = { s, &allocators };
+	/* Attach mode: no Python stack map for a program without Python now
+	 * (but a process found later may be caught before its exec). */
 	struct probes_config cfg = { .pid = s->target.pid, .max_allocs = s->max_allocs, .max_stacks = o->max_stacks,
 				     .sample_bytes = o->sample_bytes, .shared_allocs_fd = s->shared_allocs_fd,
-				     .process_index = s->index, .loaded = build_unwind_tables,
-				     .loaded_arg = &start_unwind };
+				     .process_index = s->index, .no_python = pid && !py && !later,
+				     .loaded = build_unwind_tables, .loaded_arg = &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes && s->shared_allocs_fd < 0 && !o->max_allocs_given && s->max_allocs > DEFAULT_MAX_ALLOCS) {
 		/* The map sized from the target may not fit (memory cgroup): the
@@ -505,7 +534,7 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 			allocators.objects[i].replaced ? " (replaced on disk: the file it maps is probed)" : "");
 	fprintf(stderr, " (%d entries moved to emulated instructions)\n", moved);
 	char largest[160];
-	uint64_t map_bytes = probes_map_memory(s->probes, largest, sizeof(largest));
+	uint64_t map_bytes = probes_map_memory(s->probes, true, largest, sizeof(largest));
 
 	fprintf(stderr, "leaktop: kernel maps hold %.1f MiB (%s; --max-allocs and --max-stacks size them)\n",
 		(double)map_bytes / (1 << 20), largest);
@@ -532,6 +561,7 @@ attached:
 		return 1;
 	}
 	model_set_dropped(s->model, model_dropped, s);
+	slot_table_on_eviction(s->slots, stack_evicted, s);
 	if (py)
 		use_python(s, py, view);
 	else if (s->target.spawned)
@@ -592,8 +622,8 @@ void tracee_finish(struct tracee *s)
 	s->unwind = NULL;
 	collection_close(&s->collection);
 	probes_detach(s->probes); /* no new records from it, then its old ones go */
-	if (s->probes && s->shared_allocs_fd >= 0)
-		drop_process_allocs(s->shared_allocs_fd, (uint64_t)s->index << ALLOC_ADDRESS_BITS);
+	if (s->probes && s->shared_allocs_fd >= 0) /* (its big_sizes went with its BPF object) */
+		drop_process_allocs(s->shared_allocs_fd, -1, (uint64_t)s->index << ALLOC_ADDRESS_BITS);
 	s->probes = NULL;
 	target_close(&s->target);
 	slot_table_free(s->slots);
@@ -614,6 +644,10 @@ void tracee_finish(struct tracee *s)
 uint64_t tracee_lost_events(const struct tracee *s)
 {
 	uint64_t n = 0;
+
+	/* Blocks of evicted stacks are not tracked any more. */
+	if (s->slots)
+		slot_table_evicted(s->slots, &n, NULL);
 
 	for (int i = 0; i < LOST_COUNT; i++)
 		if (i != LOST_STACK_TRUNCATED) /* the allocation was tracked */

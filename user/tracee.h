@@ -16,9 +16,10 @@
 #include "symbolizer.h"
 #include "target.h"
 
-/* A map filled up: said once (per session: all its processes share one). */
+/* A map filled up, stacks were evicted, a block was above 2^48: said once
+ * (per session: all its processes share one). */
 struct full_notes {
-	bool allocs_full, stacks_full;
+	bool allocs_full, stacks_full, evicted, high_address;
 };
 
 struct tracee {
@@ -69,6 +70,7 @@ void tracee_tick(struct tracee *s);
 /* Reads its maps and brings its model up to date (figures times scale). */
 void tracee_update(struct tracee *s, double scale);
 void tracee_exit_message(const struct tracee *s);
+/* Allocations not tracked: lost events, and the blocks of evicted stacks. */
 uint64_t tracee_lost_events(const struct tracee *s);
 /* Detaches, and frees what it holds; its live allocations leave a shared
  * allocations map too. */

@@ -584,3 +584,35 @@ TEST(hinted_adds_find_the_entry_whatever_the_hint)
 	CHECK(rows[0].id == 222 && rows[0].bytes == 7);
 	model_free(m);
 }
+
+/* A forgotten stack (evicted: no longer tracked) leaves at once instead of
+ * showing as falling for a window; added again, it starts afresh. */
+TEST(forgotten_stack_leaves_and_starts_afresh)
+{
+	struct model *m = model_new(10);
+	struct model_row rows[2];
+
+	for (int i = 0; i < 4; i++) {
+		model_begin(m, 100 + i);
+		model_add(m, 1, 1000 * (i + 1), 1, NULL);
+		model_add(m, 2, 50, 1, NULL);
+		model_end(m);
+	}
+	model_begin(m, 104);
+	model_forget(m, 1);
+	model_add(m, 2, 50, 1, NULL);
+	model_end(m);
+	CHECK_INT(model_rank(m, SORT_GROWTH, rows, 2), 1);
+	CHECK_INT(rows[0].id, 2);
+	for (int i = 1; i <= 2; i++) {
+		model_begin(m, 104 + i);
+		model_add(m, 1, 300 * i, 1, NULL);
+		model_add(m, 2, 50, 1, NULL);
+		model_end(m);
+	}
+	CHECK_INT(model_rank(m, SORT_BYTES, rows, 2), 2);
+	CHECK_INT(rows[0].id, 1);
+	CHECK_INT(rows[0].bytes, 600);
+	CHECK(fabs(rows[0].growth - 300) < 1e-6);
+	model_free(m);
+}

@@ -343,3 +343,28 @@ TEST(frame_fallback_names)
 	CHECK_STR(frame_fallback_name(&nameless, buf, sizeof(buf)), "libc.so.6+0x98930");
 	CHECK_STR(frame_fallback_name(&unknown, buf, sizeof(buf)), "[unknown]");
 }
+
+/* The address cache stays under its limit: past it, a trim empties it (its
+ * strings put back), and what is resolved afterwards is named as before. */
+TEST(symbolizer_cache_is_bounded)
+{
+	struct symbolizer *sym = symbolizer_new(getpid(), NULL);
+	uint64_t base = (uint64_t)(uintptr_t)&symbolized_caller;
+	struct frame f;
+	size_t most = 0;
+
+	symbolizer_set_cache_limit(sym, 100);
+	for (int round = 0; round < 20; round++) {
+		for (uint64_t i = 0; i < 30; i++)
+			symbolizer_resolve(sym, base + (uint64_t)round * 30 + i, false, &f);
+		symbolizer_trim(sym);
+		if (symbolizer_cache_count(sym) > most)
+			most = symbolizer_cache_count(sym);
+	}
+	CHECK(most <= 100);
+	symbolized_caller();
+	CHECK(symbolizer_resolve(sym, (uint64_t)(uintptr_t)return_address, true, &f));
+	CHECK(f.function && strcmp(f.function, "symbolized_caller") == 0);
+	CHECK_INT(f.line, call_line);
+	symbolizer_free(sym);
+}
