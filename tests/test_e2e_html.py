@@ -133,7 +133,10 @@ def test_html_python_frames_coloured_apart_and_markup_in_names_inert(procs, tmp_
     script = odd / "py_alloc.py"
     script.write_text((TARGET_SOURCES / "py_alloc.py").read_text())
     html = tmp_path / "report.html"
-    lt = procs(leaktop("--json", "-i", "0.5", "-n", "5000", "--html", html,
+    # Room for every stack: the interpreter's start-up and the script make
+    # ~16000 distinct stacks (see test_e2e_python.py), more than the default
+    # --max-stacks; the big blocks would otherwise wait for a slot to come back.
+    lt = procs(leaktop("--json", "-i", "0.5", "-n", "5000", "--max-stacks", "65536", "--html", html,
                        "--", "/usr/bin/python3", script, "--delay", "0.3"))
     deadline = time.monotonic() + 120
     while (line := lt.read_line(max(0.1, deadline - time.monotonic()))) != "ready":

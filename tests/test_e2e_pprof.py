@@ -215,7 +215,10 @@ def test_pprof_python_frames_show_file_and_line(procs, tmp_path):
     """A Python target: its frames are functions with their .py file and line,
     in the [python] mapping; figures as in the JSON and the script's own."""
     profile = tmp_path / "py.pb.gz"
-    lt = procs(leaktop("--json", "-i", "0.5", "-n", "5000", "--pprof", profile,
+    # Room for every stack: the interpreter's start-up and the script make
+    # ~16000 distinct stacks (see test_e2e_python.py), more than the default
+    # --max-stacks; the big blocks would otherwise wait for a slot to come back.
+    lt = procs(leaktop("--json", "-i", "0.5", "-n", "5000", "--max-stacks", "65536", "--pprof", profile,
                        "--", "/usr/bin/python3.11", SCRIPT, "--delay", "0"))
     deadline = time.monotonic() + 180
     while (line := lt.read_line(max(0.01, deadline - time.monotonic()))) != "ready":
