@@ -290,7 +290,8 @@ def fdinfo(pid):
 
 
 # The pytest-xdist worker running this test ("gw0"...; None in a serial run):
-# it is in the environment of every process a test starts.
+# it is in the environment of every process a test starts (a test giving
+# leaktop an environment of its own must keep PYTEST_XDIST_WORKER in it).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
