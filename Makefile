@@ -135,10 +135,14 @@ fuzz: $(FUZZERS)
 			-artifact_prefix=$(BUILD)/fuzz-findings/ $$corpus tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
 	done
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers (most tests wait on
+# intervals, not on a CPU; see tests/conftest.py for what they share).
+# PYTEST_WORKERS=0 runs every test in this process, one at a time.
+PYTEST_WORKERS ?= 3
 test: leaktop $(BUILD)/unit_tests $(TARGETS) $(FUZZERS)
 	LEAKTOP=$(CURDIR)/leaktop UNIT_TESTS=$(CURDIR)/$(BUILD)/unit_tests TARGETS_DIR=$(CURDIR)/$(BUILD)/targets \
 		FUZZERS_DIR=$(CURDIR)/$(BUILD) \
-		$(PYTHON) -m pytest -p no:cacheprovider -q -rfEs tests
+		$(PYTHON) -m pytest -p no:cacheprovider -q -rfEs -n $(PYTEST_WORKERS) --dist load tests
 
 # Mutation check (scripts/mutants.py): every deliberately broken leaktop must
 # fail a test.  Slow (a build and a suite run per mutant): not part of `test`.

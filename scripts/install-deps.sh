@@ -11,6 +11,7 @@ packages=(
   # --pprof: protobuf-c and pprof's own profile.proto, compiled at build time
   libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev
   libcap2-bin procps python3 python3-pytest
+  python3-pytest-xdist  # make test runs the suite on several workers
   # tests only: real exporters and servers, started by the suite on loopback
   prometheus prometheus-node-exporter curl tmux
   libjemalloc-dev libgoogle-perftools-dev redis-server redis-tools

@@ -1,11 +1,20 @@
 """Helpers for the end-to-end tests: start processes (always cleaned up by PID),
-read their output line by line with timeouts, find stacks in leaktop's JSON."""
+read their output line by line with timeouts, find stacks in leaktop's JSON.
+
+`make test` runs the suite on several pytest-xdist workers at once (Makefile,
+PYTEST_WORKERS): a test must not count what another test's leaktop does on
+the machine (see leaktop_links), and tests that share something beyond their
+own processes take a lock (the fixtures make_in_checkout and whole_cpu)."""
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import queue
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,6 +25,45 @@ ROOT = Path(__file__).resolve().parent.parent
 LEAKTOP = os.environ.get("LEAKTOP", str(ROOT / "leaktop"))
 TARGETS = Path(os.environ.get("TARGETS_DIR", str(ROOT / "build" / "targets")))
 TARGET_SOURCES = ROOT / "tests" / "targets"
+
+
+# The modules of the longest tests, started first on the xdist workers so
+# that none is left running alone at the end of the run (the same order on
+# every worker: xdist checks that they all collect the same list).
+LONG_FIRST = ("test_e2e_slots.py", "test_e2e_python.py", "test_e2e_tornado.py", "test_e2e_html.py")
+
+
+def pytest_collection_modifyitems(items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(LONG_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))  # stable
+
+
+@contextlib.contextmanager
+def one_at_a_time(name):
+    """Held by one test at a time among those of this checkout's suite that
+    ask for `name` (other xdist workers wait for it)."""
+    checkout = hashlib.sha1(str(ROOT).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"leaktop-test-{checkout}-{name}.lock"
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
+def make_in_checkout():
+    """For a test that runs make in this checkout (install, deb): two at once
+    would write the same build files."""
+    with one_at_a_time("make"):
+        yield
+
+
+@pytest.fixture
+def whole_cpu():
+    """For a test that keeps a CPU busy all along (a fuzzer): one at a time,
+    so that the tests beside it still get a CPU on a small machine."""
+    with one_at_a_time("cpu"):
+        yield
 
 
 class Proc:
@@ -241,17 +289,37 @@ def fdinfo(pid):
     return infos
 
 
+# The pytest-xdist worker running this test ("gw0"...; None in a serial run):
+# it is in the environment of every process a test starts (a test giving
+# leaktop an environment of its own must keep PYTEST_XDIST_WORKER in it).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _worker_of(pid):
+    """The xdist worker whose test started process pid (None if none did)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+    except OSError:
+        return None
+    for entry in env:
+        if entry.startswith(b"PYTEST_XDIST_WORKER="):
+            return entry.split(b"=", 1)[1].decode()
+    return None
+
+
 def _links_held_by_other_tracers():
-    """Link ids held open by processes other than the leaktop under test (a
-    second checkout or another build tracing at the same time must not fail
-    this suite; an exiting one whose exe is no longer readable included)."""
+    """Link ids held open by processes other than the leaktops this worker's
+    tests started (a second checkout, another build or another worker of
+    this suite tracing at the same time must not fail this test; an exiting
+    one whose exe is no longer readable included)."""
     held = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")  # rebuilt
         except OSError:
             exe = None
-        if exe == LEAKTOP:
+        if exe == LEAKTOP and _worker_of(pid) == WORKER:
             continue
         try:
             held |= {int(info["link_id"]) for info in fdinfo(pid) if "link_id" in info}
@@ -262,7 +330,8 @@ def _links_held_by_other_tracers():
 
 def leaktop_links():
     """Ids of BPF links whose program is one of leaktop's, except those of
-    other leaktop binaries running beside the suite."""
+    other leaktop binaries running beside the suite and those of the
+    leaktops of other xdist workers."""
     out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True).stdout
     progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
     ours = {p["id"] for p in json.loads(progs or "[]")

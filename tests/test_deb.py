@@ -39,7 +39,7 @@ def system_lock():
         yield
 
 
-def test_deb_install_run_remove(procs, system_lock):
+def test_deb_install_run_remove(procs, system_lock, make_in_checkout):
     if package_status().startswith("install ok installed"):
         pytest.skip("a leaktop package is installed on this system: not replacing it")
     deb = ROOT / run(["make", "-s", "-C", ROOT, "deb"], timeout=600).strip().splitlines()[-1]

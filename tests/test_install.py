@@ -28,7 +28,7 @@ def installed(root):
 
 
 @pytest.mark.parametrize("prefix", [None, "/usr", "/opt/leaktop"])
-def test_install_and_uninstall(tmp_path, prefix):
+def test_install_and_uninstall(tmp_path, prefix, make_in_checkout):
     destdir = tmp_path / "root"
     args = [f"DESTDIR={destdir}"] + ([f"PREFIX={prefix}"] if prefix else [])
     make("install", *args)
