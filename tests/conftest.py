@@ -185,6 +185,13 @@ class Proc:
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        # What is left of the process group it leads (a spawned target's own
+        # children, orphaned when leaktop ended first); while one is left, no
+        # new process can be given this id.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
