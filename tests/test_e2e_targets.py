@@ -106,7 +106,12 @@ def test_stripped_executable_gets_no_wrong_name(procs, tmp_path):
     assert report, lt.stderr()
     ours = [s for s in report["stacks"] if s["frames"][1]["object"] == str(stripped)]
     sizes = sorted(s["outstanding_bytes"] for s in ours)
-    assert 100000 in sizes and 65536 in sizes
+    # keep_blocks' 100 blocks of 1000 bytes are one stack, but under load a
+    # walk that saw the unwinder's tables change keeps only malloc and the
+    # caller: a cut-short twin with no name to fold it by here (exact figures
+    # are checked with names in test_e2e_exact.py).  The single 64 KiB block
+    # cannot be split.
+    assert 65536 in sizes and sum(sizes) >= 100000 + 65536, sizes
     for stack in ours:
         caller = stack["frames"][1]
         # keep_blocks & co. are static functions: no symbol is left for them.
