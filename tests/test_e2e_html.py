@@ -136,9 +136,11 @@ def test_html_python_frames_coloured_apart_and_markup_in_names_inert(procs, tmp_
     # Room for every stack: the interpreter's start-up and the script make
     # ~16000 distinct stacks (see test_e2e_python.py), more than the default
     # --max-stacks; the big blocks would otherwise wait for a slot to come back.
-    lt = procs(leaktop("--json", "-i", "0.5", "-n", "5000", "--max-stacks", "65536", "--html", html,
+    # A line of 5000 whole stacks is megabytes of JSON: one every 2 s, so that
+    # the reader keeps up and the script (sharing leaktop's stdout) never blocks.
+    lt = procs(leaktop("--json", "-i", "2", "-n", "5000", "--max-stacks", "65536", "--html", html,
                        "--", "/usr/bin/python3", script, "--delay", "0.3"))
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while (line := lt.read_line(max(0.1, deadline - time.monotonic()))) != "ready":
         assert line is not None and time.monotonic() < deadline, f"no ready: {lt.stderr()}"
     lt.json_lines(2, 30)

@@ -218,7 +218,9 @@ def test_pprof_python_frames_show_file_and_line(procs, tmp_path):
     # Room for every stack: the interpreter's start-up and the script make
     # ~16000 distinct stacks (see test_e2e_python.py), more than the default
     # --max-stacks; the big blocks would otherwise wait for a slot to come back.
-    lt = procs(leaktop("--json", "-i", "0.5", "-n", "5000", "--max-stacks", "65536", "--pprof", profile,
+    # A line of 5000 whole stacks is megabytes of JSON: one every 2 s, so that
+    # the reader keeps up and the script (sharing leaktop's stdout) never blocks.
+    lt = procs(leaktop("--json", "-i", "2", "-n", "5000", "--max-stacks", "65536", "--pprof", profile,
                        "--", "/usr/bin/python3.11", SCRIPT, "--delay", "0"))
     deadline = time.monotonic() + 180
     while (line := lt.read_line(max(0.01, deadline - time.monotonic()))) != "ready":
