@@ -367,3 +367,23 @@ def no_links_left(before, timeout=10):
             return False
         time.sleep(0.1)
     return True
+
+
+def spawn_python_to_exit(procs, python, script, *options, delay="0"):
+    """leaktop --json with `options` (a file view) starting `python script
+    --delay D`; once the script says "ready" and two more lines came, SIGTERM:
+    the last JSON line and the files written at exit are one snapshot.
+    Returns (leaktop's Proc, that last report)."""
+    # Room for every stack: the interpreter's start-up and the script make
+    # ~16000 distinct stacks (see test_e2e_python.py), more than the default
+    # --max-stacks.  A line of 5000 whole stacks is megabytes of JSON: one
+    # every 2 s, so that the reader keeps up and the script (sharing leaktop's
+    # stdout) never blocks.
+    lt = procs(leaktop("--json", "-i", "2", "-n", "5000", "--max-stacks", "65536", *options,
+                       "--", python, script, "--delay", delay))
+    deadline = time.monotonic() + 180
+    while (line := lt.read_line(max(0.1, deadline - time.monotonic()))) != "ready":
+        assert line is not None and time.monotonic() < deadline, f"no ready: {lt.stderr()}"
+    lt.json_lines(2, 30)
+    os.kill(lt.pid, signal.SIGTERM)
+    return lt, lt.all_json(60)[-1]

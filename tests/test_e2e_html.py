@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import TARGET_SOURCES, alloc_line, leaktop, target
+from conftest import TARGET_SOURCES, alloc_line, leaktop, spawn_python_to_exit, target
 from html_page import CHROMIUM, Page, chromium, expected_tree, frame_key, icicle_paths
 from test_e2e_exact import EXPECTED
 
@@ -133,19 +133,7 @@ def test_html_python_frames_coloured_apart_and_markup_in_names_inert(procs, tmp_
     script = odd / "py_alloc.py"
     script.write_text((TARGET_SOURCES / "py_alloc.py").read_text())
     html = tmp_path / "report.html"
-    # Room for every stack: the interpreter's start-up and the script make
-    # ~16000 distinct stacks (see test_e2e_python.py), more than the default
-    # --max-stacks; the big blocks would otherwise wait for a slot to come back.
-    # A line of 5000 whole stacks is megabytes of JSON: one every 2 s, so that
-    # the reader keeps up and the script (sharing leaktop's stdout) never blocks.
-    lt = procs(leaktop("--json", "-i", "2", "-n", "5000", "--max-stacks", "65536", "--html", html,
-                       "--", "/usr/bin/python3", script, "--delay", "0.3"))
-    deadline = time.monotonic() + 180
-    while (line := lt.read_line(max(0.1, deadline - time.monotonic()))) != "ready":
-        assert line is not None and time.monotonic() < deadline, f"no ready: {lt.stderr()}"
-    lt.json_lines(2, 30)
-    os.kill(lt.pid, signal.SIGTERM)  # a last line, then the file: one snapshot
-    last = lt.all_json(60)[-1]
+    lt, last = spawn_python_to_exit(procs, "/usr/bin/python3", script, "--html", html, delay="0.3")
     assert lt.wait(5) == 0
     # The data element ends where the data does, not in a file name.
     json.loads(html.read_text().split('id="leaktop-data">', 1)[1].split("</script>")[0])

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import TARGET_SOURCES, alloc_line, leaktop, target
+from conftest import TARGET_SOURCES, alloc_line, leaktop, spawn_python_to_exit, target
 from test_e2e_exact import EXPECTED
 
 PROTO = Path("/usr/share/gocode/src/github.com/google/pprof/proto/profile.proto")
@@ -215,19 +215,7 @@ def test_pprof_python_frames_show_file_and_line(procs, tmp_path):
     """A Python target: its frames are functions with their .py file and line,
     in the [python] mapping; figures as in the JSON and the script's own."""
     profile = tmp_path / "py.pb.gz"
-    # Room for every stack: the interpreter's start-up and the script make
-    # ~16000 distinct stacks (see test_e2e_python.py), more than the default
-    # --max-stacks; the big blocks would otherwise wait for a slot to come back.
-    # A line of 5000 whole stacks is megabytes of JSON: one every 2 s, so that
-    # the reader keeps up and the script (sharing leaktop's stdout) never blocks.
-    lt = procs(leaktop("--json", "-i", "2", "-n", "5000", "--max-stacks", "65536", "--pprof", profile,
-                       "--", "/usr/bin/python3.11", SCRIPT, "--delay", "0"))
-    deadline = time.monotonic() + 180
-    while (line := lt.read_line(max(0.01, deadline - time.monotonic()))) != "ready":
-        assert line is not None and time.monotonic() < deadline, f"no ready: {lt.stderr()}"
-    lt.json_lines(2, 30)
-    os.kill(lt.pid, signal.SIGTERM)  # a last report, then the profile at exit
-    report = lt.all_json(30)[-1]
+    lt, report = spawn_python_to_exit(procs, "/usr/bin/python3.11", SCRIPT, "--pprof", profile)
     check_same_as_json(tmp_path, profile, report)
     big_line = alloc_line("py_alloc.py", "big")
     lines = traces(go_pprof(tmp_path, profile, "-traces", "-lines", "-unit=bytes"))
