@@ -62,7 +62,8 @@ def test_late_leak_is_seen_after_slots_are_used_up_many_times(procs):
     before = max(b for t, b, _ in leaked if t <= report["time"])
     assert before <= stack["outstanding_bytes"] <= before + 11 * 8192, (stack, before)
     # Nothing lost over the last intervals: every new stack found a slot.
-    assert reports[-1]["lost_events"] == reports[0]["lost_events"], [r["lost_events"] for r in reports]
+    assert reports[-1]["lost_events"] == reports[0]["lost_events"], [
+        (r["lost_events"], r.get("lost_by_reason")) for r in reports]
 
 
 def path_of(folded_frames):

@@ -66,8 +66,35 @@ static json_object *processes_json(const struct report *r)
 	return a;
 }
 
+/* Why events were lost, or NULL when nothing was: names as in DESIGN.md. */
+static json_object *lost_by_reason(const struct report *r)
+{
+	static const char *const names[LOST_COUNT + 1] = {
+		[LOST_STACK] = "stack_map_full",
+		[LOST_ALLOCS_FULL] = "allocs_map_full",
+		[LOST_STACKS_FULL] = "no_stack_slot",
+		[LOST_PENDING_FULL] = "thread_state_full",
+		[LOST_PY_STACKS_FULL] = "python_stack_map_full",
+		[LOST_STACK_TRUNCATED] = "walks_cut_short",
+		[LOST_HIGH_ADDRESS] = "high_address",
+		[LOST_COUNT] = "evicted_stacks",
+	};
+	json_object *o = NULL;
+
+	for (int i = 0; i <= LOST_COUNT; i++) {
+		if (!r->lost_by_reason[i])
+			continue;
+		if (!o)
+			o = json_object_new_object();
+		json_object_object_add(o, names[i], json_object_new_uint64(r->lost_by_reason[i]));
+	}
+	return o;
+}
+
 void report_json_header(json_object *o, const struct report *r)
 {
+	json_object *lost;
+
 	json_object_object_add(o, "time", json_object_new_double(r->time));
 	json_object_object_add(o, "pid", json_object_new_int(r->pid));
 	json_object_object_add(o, "comm", string_or_null(r->comm));
@@ -77,6 +104,8 @@ void report_json_header(json_object *o, const struct report *r)
 	json_object_object_add(o, "outstanding_allocs", json_object_new_int64(r->allocs));
 	json_object_object_add(o, "growth_bytes_per_s", json_object_new_double(r->growth));
 	json_object_object_add(o, "lost_events", json_object_new_uint64(r->lost_events));
+	if ((lost = lost_by_reason(r)))
+		json_object_object_add(o, "lost_by_reason", lost);
 	if (r->duty_cycle > 0 && r->duty_cycle < 1) /* figures are estimates scaled by 1/duty_cycle */
 		json_object_object_add(o, "duty_cycle", json_object_new_double(r->duty_cycle));
 	json_object_object_add(o, "sample_bytes", json_object_new_uint64(r->sample_bytes));

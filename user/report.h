@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "leaktop_types.h"
 #include "symbolizer.h"
 
 struct report_stack {
@@ -38,6 +39,10 @@ struct report {
 	int64_t allocs;
 	double growth;
 	uint64_t lost_events;
+	/* lost_events by cause (enum lost_reason; LOST_COUNT: allocations of
+	 * evicted stacks); LOST_STACK_TRUNCATED counts walks cut short, whose
+	 * allocations were tracked and are not in lost_events. */
+	uint64_t lost_by_reason[LOST_COUNT + 1];
 	uint64_t stacks_evicted;	/* stacks that gave their slot to new ones (more live than slots) */
 	double duty_cycle;		/* measured on-share of the allocation probes; 1 = always on */
 	uint64_t sample_bytes;		/* -s: figures are estimates from samples; 0 = exact */

@@ -114,7 +114,7 @@ static bool processes(struct session *s, struct report *r)
 		r->bytes += p[i].bytes;
 		r->allocs += p[i].allocs;
 		r->growth += p[i].growth;
-		r->lost_events += tracee_lost_events(t);
+		r->lost_events += tracee_lost_events(t, r->lost_by_reason);
 		r->stacks_evicted += slot_table_evicted(t->slots, NULL, NULL);
 		/* A shared allocations map is counted once, below. */
 		r->kernel_map_bytes += probes_map_memory(t->probes, t->shared_allocs_fd < 0, NULL, 0);

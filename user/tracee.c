@@ -641,16 +641,22 @@ void tracee_finish(struct tracee *s)
 	allocator_scan_free(&s->exec.scan);
 }
 
-uint64_t tracee_lost_events(const struct tracee *s)
+uint64_t tracee_lost_events(const struct tracee *s, uint64_t by_reason[LOST_COUNT + 1])
 {
-	uint64_t n = 0;
+	uint64_t n = 0, evicted = 0;
 
 	/* Blocks of evicted stacks are not tracked any more. */
 	if (s->slots)
-		slot_table_evicted(s->slots, &n, NULL);
+		slot_table_evicted(s->slots, &evicted, NULL);
+	n = evicted;
+	if (by_reason)
+		by_reason[LOST_COUNT] += evicted;
 
-	for (int i = 0; i < LOST_COUNT; i++)
+	for (int i = 0; i < LOST_COUNT; i++) {
+		if (by_reason)
+			by_reason[i] += s->collection.lost[i];
 		if (i != LOST_STACK_TRUNCATED) /* the allocation was tracked */
 			n += s->collection.lost[i];
+	}
 	return n;
 }

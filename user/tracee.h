@@ -70,8 +70,11 @@ void tracee_tick(struct tracee *s);
 /* Reads its maps and brings its model up to date (figures times scale). */
 void tracee_update(struct tracee *s, double scale);
 void tracee_exit_message(const struct tracee *s);
-/* Allocations not tracked: lost events, and the blocks of evicted stacks. */
-uint64_t tracee_lost_events(const struct tracee *s);
+/* Allocations not tracked: lost events, and the blocks of evicted stacks.
+ * Adds each cause to by_reason[] (enum lost_reason; [LOST_COUNT]: blocks of
+ * evicted stacks; [LOST_STACK_TRUNCATED]: walks cut short, not counted as
+ * lost), when not NULL. */
+uint64_t tracee_lost_events(const struct tracee *s, uint64_t by_reason[LOST_COUNT + 1]);
 /* Detaches, and frees what it holds; its live allocations leave a shared
  * allocations map too. */
 void tracee_finish(struct tracee *s);
