@@ -285,13 +285,17 @@ static __always_inline void release(__u64 ptr)
 static __always_inline void keep_trace(const struct stack_key *key, struct cfi_scratch *sc)
 {
 	__u32 id = (__u32)key->stack_id;
-	__u64 hash;
 
 	if (key->stack_id < 0 || bpf_map_lookup_elem(&stack_traces, &id))
 		return;
-	hash = sc->trace.hash;
-	if (((__u32)(hash ^ (hash >> 32)) & 0x7fffffff) == id) /* as unwind_user_stack() */
-		bpf_map_update_elem(&stack_traces, &id, &sc->trace, BPF_NOEXIST);
+	/* The scratch holds this key's stack if the id is one of its own
+	 * (as store_trace() chose them). */
+#pragma unroll
+	for (__u32 probe = 0; probe < STACK_ID_PROBES; probe++)
+		if (stack_id_at(sc->trace.hash, probe) == id) {
+			bpf_map_update_elem(&stack_traces, &id, &sc->trace, BPF_NOEXIST);
+			return;
+		}
 }
 
 /* A slot for a key that has none: a free one, else one never used; false

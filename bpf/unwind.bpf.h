@@ -504,11 +504,49 @@ int BPF_PROG(unwind_mmap_released, struct mm_struct *mm, bool write)
 	return 0;
 }
 
+/* A native stack's id: its hash folded to 31 bits (< 0 means none), then the
+ * next ids (open addressing), so that two stacks whose hashes fold alike
+ * both find a place; a long run over many stacks meets such pairs. */
+#define STACK_ID_PROBES 4
+
+static __always_inline __u32 stack_id_at(__u64 hash, __u32 probe)
+{
+	return ((__u32)(hash ^ (hash >> 32)) + probe) & 0x7fffffff;
+}
+
+/* Stores `trace` in stack_traces unless it is there already; its id, or -1
+ * when every id it may take holds another stack or the map is full. */
+static __always_inline long store_trace(const struct stack_trace *trace)
+{
+	struct stack_trace *found;
+	__u32 id, free_id = 0;
+	bool have_free = false;
+
+	/* Where it is already: the warm path, mostly the first lookup. */
+#pragma unroll
+	for (__u32 probe = 0; probe < STACK_ID_PROBES; probe++) {
+		id = stack_id_at(trace->hash, probe);
+		found = bpf_map_lookup_elem(&stack_traces, &id);
+		if (found && found->hash == trace->hash)
+			return id;
+		if (!found && !have_free) {
+			free_id = id;
+			have_free = true;
+		}
+	}
+	if (!have_free)
+		return -1;
+	if (bpf_map_update_elem(&stack_traces, &free_id, trace, BPF_NOEXIST) == 0)
+		return free_id;
+	found = bpf_map_lookup_elem(&stack_traces, &free_id); /* another CPU stored one */
+	return found && found->hash == trace->hash ? (long)free_id : -1;
+}
+
 /* Unwinds the user stack at an entry probe of a function whose return
  * address, `caller`, is at `sp` (rbp still the caller's), with the thread's
  * scratch, whose window holds the stack from sp on (stack_window()); stores
- * it in stack_traces and returns its id; -1 when it could not be stored (map
- * full, hash collision).
+ * it in stack_traces (store_trace()) and returns its id, -1 when it could not
+ * be stored.
  * A walk that stops before the outermost frame counts LOST_STACK_TRUNCATED
  * and keeps the frames it found.  With a Python stack (py_stack != 0) the
  * walk ends at the interpreter's first frame: the Python frames replace the
@@ -518,8 +556,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 					      __u64 caller, __u64 py_stack)
 {
 	struct cfi_ctx walk_ctx = { sc };
-	struct stack_trace *found;
-	__u32 active, count, id, seq, rows_seq, changes;
+	__u32 active, count, seq, rows_seq, changes;
 	__u64 ra = caller, certain_hash;
 
 	if (!sc)
@@ -570,15 +607,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 		sc->trace.ips[sc->walk.depth] = 0; /* the end mark; later entries are stale */
 	sc->trace.hash = hash_mix(sc->walk.hash, sc->walk.depth);
 
-	id = (__u32)(sc->trace.hash ^ (sc->trace.hash >> 32)) & 0x7fffffff; /* < 0: none */
-	found = bpf_map_lookup_elem(&stack_traces, &id);
-	if (!found && bpf_map_update_elem(&stack_traces, &id, &sc->trace, BPF_NOEXIST) == 0)
-		return id;
-	if (!found)
-		found = bpf_map_lookup_elem(&stack_traces, &id); /* another CPU stored it */
-	/* (long)id: with `id : -1` the -1 would become the __u32 0xffffffff,
-	 * a positive long, and the failure would go uncounted. */
-	return found && found->hash == sc->trace.hash ? (long)id : -1;
+	return store_trace(&sc->trace);
 }
 
 #endif
