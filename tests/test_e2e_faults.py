@@ -233,6 +233,12 @@ def test_full_stack_map_is_counted(procs):
         pass
     report = lt.json_lines(2, 10)[-1]
     assert report["lost_events"] > 0
+    # Said why: stacks found no slot or no room in the stack map; the
+    # allocations map (262144 entries) is far from full.
+    reasons = report["lost_by_reason"]
+    assert sum(n for why, n in reasons.items() if why != "walks_cut_short") == report["lost_events"], reasons
+    assert reasons.get("no_stack_slot", 0) + reasons.get("stack_map_full", 0) > 0, reasons
+    assert "allocs_map_full" not in reasons, reasons
     assert len(report["stacks"]) <= 16
     for stack in report["stacks"]:  # what is tracked is never negative
         assert stack["outstanding_bytes"] >= 0 and stack["outstanding_allocs"] >= 0

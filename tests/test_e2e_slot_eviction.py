@@ -51,4 +51,5 @@ def test_a_late_leak_gets_a_slot_when_live_stacks_outnumber_them(procs):
         stack["growth_bytes_per_s"], true_rate)
     # What could not be tracked is counted and said.
     assert report["stacks_evicted"] > 0 and report["lost_events"] > 0, report
+    assert report["lost_by_reason"]["evicted_stacks"] > 0, report["lost_by_reason"]
     assert "live stacks outnumber the stack slots (256)" in lt.stderr()
