@@ -24,7 +24,7 @@ void report_text(FILE *out, const struct report *r, int full_stacks)
 		fprintf(out, "estimates: allocation probes on %.0f%% of the time, figures scaled up\n",
 			100 * r->duty_cycle);
 	if (r->group) { /* each traced process's own totals */
-		fprintf(out, "%zu processes:", r->nprocesses);
+		fprintf(out, "%zu process%s:", r->nprocesses, r->nprocesses == 1 ? "" : "es");
 		for (size_t i = 0; i < r->nprocesses; i++)
 			fprintf(out, " %d (%s) %s%s", r->processes[i].pid, r->processes[i].comm ? r->processes[i].comm : "?",
 				format_bytes(bytes, sizeof(bytes), (double)r->processes[i].bytes),
