@@ -552,15 +552,15 @@ static __always_inline long store_trace(const struct stack_trace *trace)
  * walk ends at the interpreter's first frame: the Python frames replace the
  * interpreter's (stacks.c folds them), and every distinct path through the
  * eval loop would otherwise be a stack of its own in the kernel maps. */
-static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_scratch *sc, __u64 sp,
-					      __u64 caller, __u64 py_stack)
+/* One walk from the caller on, with the tables as they are when it starts;
+ * false when they changed under it (its frames beyond 0 and 1 may then come
+ * from rows or mappings it should not have used). */
+static __always_inline bool walk_once(struct pt_regs *ctx, struct cfi_scratch *sc, __u64 sp, __u64 ra,
+				      __u64 py_stack)
 {
 	struct cfi_ctx walk_ctx = { sc };
 	__u32 active, count, seq, rows_seq, changes;
-	__u64 ra = caller, certain_hash;
 
-	if (!sc)
-		return -1;
 	seq = READ_ONCE_U32(unwind_index.seq);
 	rows_seq = READ_ONCE_U32(unwind_index.rows_seq);
 	changes = READ_ONCE_U32(unwind_index.changes);
@@ -584,22 +584,32 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 
 	/* Frames 0 and 1: the probed function and its caller, from sp. */
 	unwind_append(sc, PT_REGS_IP(ctx));
-	if (ra) {
-		unwind_append(sc, ra);
-		certain_hash = sc->walk.hash;
-		sc->walk.pc = ra;
-		sc->walk.sp = sp + 8;
-		sc->walk.rbp = PT_REGS_FP(ctx);
-		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
-		barrier();
-		if (READ_ONCE_U32(unwind_index.rows_seq) != rows_seq ||
-		    ((count || sc->walk.cached) && (READ_ONCE_U32(unwind_index.seq) != seq ||
-			       READ_ONCE_U32(unwind_index.changes) != changes))) {
-			/* Tables changed under the walk: keep frames 0 and 1. */
-			sc->walk.depth = 2;
-			sc->walk.hash = certain_hash;
-			sc->walk.clean = false;
-		}
+	if (!ra)
+		return true;
+	unwind_append(sc, ra);
+	sc->walk.pc = ra;
+	sc->walk.sp = sp + 8;
+	sc->walk.rbp = PT_REGS_FP(ctx);
+	bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
+	barrier();
+	return READ_ONCE_U32(unwind_index.rows_seq) == rows_seq &&
+	       !((count || sc->walk.cached) && (READ_ONCE_U32(unwind_index.seq) != seq ||
+						 READ_ONCE_U32(unwind_index.changes) != changes));
+}
+
+static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_scratch *sc, __u64 sp,
+					      __u64 caller, __u64 py_stack)
+{
+	if (!sc)
+		return -1;
+	/* Tables change under a walk when userspace publishes new ones (a
+	 * program starting, a dlopen): walk again with the new ones, once. */
+	if (!walk_once(ctx, sc, sp, caller, py_stack) && !walk_once(ctx, sc, sp, caller, py_stack)) {
+		/* Changed again: keep the frames that are certain, 0 and 1. */
+		sc->walk.depth = 2;
+		sc->walk.hash = hash_mix(hash_mix(hash_mix(0xcbf29ce484222325ULL, generation), PT_REGS_IP(ctx)),
+					 caller);
+		sc->walk.clean = false;
 	}
 	if (!sc->walk.clean || sc->walk.dropped)
 		count_lost(LOST_STACK_TRUNCATED);
