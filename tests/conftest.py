@@ -122,6 +122,16 @@ class Proc:
         raise AssertionError(f"{self.argv[0]}: no line {wanted!r} within {timeout}s; "
                              f"stderr: {self.stderr()}")
 
+    def wait_stderr_line(self, wanted, timeout):
+        """Waits until a whole stderr line is `wanted` (a spawned target's own)."""
+        deadline = time.monotonic() + timeout
+        while wanted not in list(self.stderr_lines):
+            ended = self.popen.poll() is not None
+            time.sleep(0.05)  # the pump may still be reading its last lines
+            if (ended or time.monotonic() > deadline) and wanted not in list(self.stderr_lines):
+                raise AssertionError(f"{self.argv[0]}: no stderr line {wanted!r} within {timeout}s"
+                                     f"{' (it ended)' if ended else ''}: {self.stderr()}")
+
     def wait_stderr(self, text, timeout):
         """Waits until a stderr line holds `text` (e.g. leaktop's "tracing PID")."""
         deadline = time.monotonic() + timeout
@@ -379,11 +389,12 @@ def spawn_python_to_exit(procs, python, script, *options, delay="0"):
     # --max-stacks.  A line of 5000 whole stacks is megabytes of JSON: one
     # every 2 s, so that the reader keeps up and the script (sharing leaktop's
     # stdout) never blocks.
+    # The script's "ready" on stderr: on the shared stdout it may land inside a
+    # JSON line (see py_alloc.py).
     lt = procs(leaktop("--json", "-i", "2", "-n", "5000", "--max-stacks", "65536", *options,
-                       "--", python, script, "--delay", delay))
-    deadline = time.monotonic() + 180
-    while (line := lt.read_line(max(0.1, deadline - time.monotonic()))) != "ready":
-        assert line is not None and time.monotonic() < deadline, f"no ready: {lt.stderr()}"
+                       "--", python, script, "--delay", delay),
+               env={**os.environ, "PY_ALLOC_STATUS": "stderr"})
+    lt.wait_stderr_line("ready", 180)
     lt.json_lines(2, 30)
     os.kill(lt.pid, signal.SIGTERM)
     return lt, lt.all_json(60)[-1]

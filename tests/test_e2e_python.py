@@ -142,9 +142,12 @@ def test_static_spawn_runs_with_malloc_and_counts_like_tracemalloc(procs, python
     # unwinder; some still hold memory), the script ~14000 Python ones.  A
     # report of 2500 whole stacks is ~4.6 MB of JSON: one every 2 s, so that the
     # reader keeps up and the script (sharing leaktop's stdout) never blocks.
+    # The script's "ready" on stderr (see py_alloc.py: a JSON line of megabytes
+    # on the shared stdout is several writes).
     lt = procs(leaktop("--json", "-i", "2", "-n", "2500", "--max-stacks", "65536", "--", python,
-                       SCRIPT, "--delay", "1"))
-    report = report_after_work(procs, lt, lt)
+                       SCRIPT, "--delay", "1"), env={**os.environ, "PY_ALLOC_STATUS": "stderr"})
+    lt.wait_stderr_line("ready", 180)
+    report = lt.fresh_json(3, 30)
     assert "Python 3.1" in lt.stderr() and "Python frames on" in lt.stderr()
     check_against_tracemalloc(report, expected, SMALL + BIG)
     check_frames_and_churn(report)

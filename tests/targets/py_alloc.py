@@ -60,6 +60,11 @@ def thread_b_keeps():
         time.sleep(0.001)
 
 
+def status(line):
+    out = sys.stderr if os.environ.get("PY_ALLOC_STATUS") == "stderr" else sys.stdout
+    print(line, file=out, flush=True)
+
+
 def work():
     keep_small()
     keep_big()
@@ -106,7 +111,7 @@ def main():
         return
     if sys.argv[1] == "--wait":
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
-        print("waiting", flush=True)
+        status("waiting")
         signal.sigwait([signal.SIGUSR1])
     else:
         time.sleep(float(sys.argv[2]))
@@ -114,15 +119,15 @@ def main():
     work()
     after = arena_counts() if before else None
     if after:
-        print(f"arenas allocated {after[0] - before[0]} reclaimed {after[1] - before[1]}", flush=True)
-    print("ready", flush=True)
+        status(f"arenas allocated {after[0] - before[0]} reclaimed {after[1] - before[1]}")
+    status("ready")
     if sys.argv[1] == "--wait":
         # Blocks made under one allocator are freed after it changed.
         signal.sigwait([signal.SIGUSR1])
         kept.clear()
         work()
         kept.clear()
-        print("again", flush=True)
+        status("again")
     while True:
         time.sleep(1)
 
