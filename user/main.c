@@ -199,11 +199,8 @@ static void draw_tui(struct session *s)
 /* One interval: update, then every view. false when stdout is gone. */
 static bool report_interval(struct session *s)
 {
-	struct report total;
-
 	session_update(s);
-	if (session_report(s, SORT_GROWTH, 1, &total))
-		heap_history_add(&s->history, now(CLOCK_MONOTONIC) - s->start, total.bytes);
+	heap_history_add(&s->history, now(CLOCK_MONOTONIC) - s->start, session_total_bytes(s));
 	write_exports(s);
 	if (s->tui) {
 		draw_tui(s);

@@ -61,6 +61,10 @@ void session_reap(struct session *s);
 void session_update(struct session *s);
 /* The latest snapshot as a report of its best `max` stacks. */
 bool session_report(struct session *s, enum model_sort sort, size_t max, struct report *r);
+
+/* Outstanding bytes of every traced process: the heap's total, without the
+ * work of a report. */
+int64_t session_total_bytes(const struct session *s);
 /* The model the TUI draws each stack's trend from. */
 const struct model *session_trend(const struct session *s);
 /* The leader's pidfd (readable when it exits), for the event loop's poll. */

@@ -126,6 +126,15 @@ static bool processes(struct session *s, struct report *r)
 	return true;
 }
 
+int64_t session_total_bytes(const struct session *s)
+{
+	int64_t bytes = 0;
+
+	for (size_t i = 0; i < s->count; i++)
+		bytes += model_total_bytes(s->members[i]->model);
+	return bytes;
+}
+
 bool session_report(struct session *s, enum model_sort sort, size_t max, struct report *r)
 {
 	size_t n, all;
