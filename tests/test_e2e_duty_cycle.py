@@ -19,7 +19,7 @@ def test_duty_cycle_detaches_allocation_probes_and_scales_the_figures(procs):
     tgt = procs([target("busy_leak")])
     tgt.wait_line("ready", 10)
     lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "1", "--duty-cycle", "20"))
-    lt.json_lines(1, 20)
+    first = lt.json_lines(1, 20)[0]  # the probes are live from here
     # Over a few cycles the allocation probes come and go; free probes stay.
     seen = set()
     deadline = time.monotonic() + 3
@@ -34,10 +34,18 @@ def test_duty_cycle_detaches_allocation_probes_and_scales_the_figures(procs):
     assert 0 < share <= 0.23
     leak = find_stack(report, "leak_small")
     # Seen for that share of the time, scaled by it: right within an error
-    # that grows as less is seen (10% at the requested fifth).
-    rel = min(0.5, 0.10 * (0.2 / share) ** 0.5)
+    # that grows as less is seen (10% at the requested fifth on an idle
+    # machine; 15% here: on a loaded one the target's own pace comes in bursts,
+    # and an on-phase may catch more or less than its share of them — an
+    # unscaled or wrongly scaled figure is off by far more).
+    rel = min(0.5, 0.15 * (0.2 / share) ** 0.5)
     assert leak["growth_bytes_per_s"] == pytest.approx(LEAK_RATE, rel=rel), share
-    assert leak["outstanding_bytes"] == pytest.approx(LEAK_RATE * report["elapsed_s"], rel=rel + 0.05), share
+    # Outstanding bytes scaled too: what the target leaked between two reports
+    # (from leaktop's start, attaching under load would take its part).
+    before = [s["outstanding_bytes"] for s in first["stacks"] if len(s["frames"]) > 1
+              and s["frames"][1]["function"] == "leak_small"]
+    held = leak["outstanding_bytes"] - sum(before)
+    assert held == pytest.approx(LEAK_RATE * (report["elapsed_s"] - first["elapsed_s"]), rel=rel + 0.05), share
     # Blocks freed are matched whenever their free comes: no growth.
     churn = [s for s in report["stacks"] if len(s["frames"]) > 1
              and s["frames"][1]["function"] == "churn_small"]
