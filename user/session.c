@@ -70,6 +70,7 @@ static int add_member(struct session *s, pid_t pid, bool later)
 	s->members = grown;
 	t->shared_allocs_fd = -1;
 	t->said = &s->said;
+	t->symbols = s->symbols;
 	if (s->count)
 		t->max_allocs = s->members[0]->max_allocs;
 	if (s->group && s->allocs_fd >= 0 && !take_index(s, t)) {
@@ -241,6 +242,10 @@ int session_start(struct session *s)
 		return 2;
 	}
 	s->group = o->npids > 1 || o->children || s->cgroup[0];
+	if (!(s->symbols = symbol_store_new())) {
+		fprintf(stderr, "leaktop: out of memory\n");
+		return 1;
+	}
 	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
 	s->scale = 1;
 	if (o->command && add_member(s, 0, false))
@@ -398,6 +403,8 @@ void session_finish(struct session *s)
 		remove_member(s, s->count - 1);
 	free(s->members);
 	s->members = NULL;
+	symbol_store_put(s->symbols); /* after its symbolizers */
+	s->symbols = NULL;
 	model_free(s->trend);
 	s->trend = NULL;
 	id_map_free(&s->ignored);
