@@ -129,7 +129,12 @@ def test_exited_worker_leaves_the_totals(procs):
     report = report_where(lt, lambda r: workers[0] not in by_pid(r))
     assert sorted(allocs_processes(lt.pid).values()) == [1, BLOCKS]  # the dead one's records left
     assert report["outstanding_bytes"] == TABLE_SIZE + BLOCKS * BLOCK_SIZE
-    assert find_stack(report, "worker_leak")["processes"] == 1
+    leak = find_stack(report, "worker_leak")
+    assert leak["processes"] == 1
+    # The frames the processes shared are still the survivor's.
+    assert leak["frames"][1]["line"] == alloc_line("prefork.c", "worker_leak")
+    functions = [f["function"] for f in leak["frames"]]
+    assert functions[1] == "worker_leak" and "main" in functions, functions
     assert by_pid(report)[workers[1]]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE
 
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "atomic_file.h"
+#include "frame_table.h"
 #include "grow.h"
 #include "probes.h"
 #include "process_discovery.h"
@@ -71,6 +72,7 @@ static int add_member(struct session *s, pid_t pid, bool later)
 	t->shared_allocs_fd = -1;
 	t->said = &s->said;
 	t->symbols = s->symbols;
+	t->frames = s->frames;
 	if (s->count)
 		t->max_allocs = s->members[0]->max_allocs;
 	if (s->group && s->allocs_fd >= 0 && !take_index(s, t)) {
@@ -242,7 +244,9 @@ int session_start(struct session *s)
 		return 2;
 	}
 	s->group = o->npids > 1 || o->children || s->cgroup[0];
-	if (!(s->symbols = symbol_store_new())) {
+	s->symbols = symbol_store_new();
+	s->frames = frame_table_new();
+	if (!s->symbols || !s->frames) {
 		fprintf(stderr, "leaktop: out of memory\n");
 		return 1;
 	}
@@ -405,6 +409,8 @@ void session_finish(struct session *s)
 	s->members = NULL;
 	symbol_store_put(s->symbols); /* after its symbolizers */
 	s->symbols = NULL;
+	frame_table_free(s->frames); /* after its stack tables */
+	s->frames = NULL;
 	model_free(s->trend);
 	s->trend = NULL;
 	id_map_free(&s->ignored);
