@@ -593,6 +593,37 @@ def test_same_binary_at_two_load_addresses_each_named_right(procs):
     assert len(sites) == len(EXPECTED), [(s["frames"][1:2], s["processes"]) for s in sites]
 
 
+def files_open(pid, path):
+    """How many descriptors process pid holds on the file at path."""
+    real, n = os.path.realpath(path), 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == real
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
+def test_objects_only_an_exited_process_mapped_are_closed(procs):
+    """The processes share the objects they map; one that exits takes the
+    objects only it mapped with it (leaktop's descriptors on its program
+    close, and the DWARF read for it is freed) even if no other process
+    makes a new stack to name afterwards."""
+    steady = procs([target("leak_rate")])
+    steady.wait_line("ready", 10)
+    other = procs([target("exact"), "--wait"])
+    other.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", f"{steady.pid},{other.pid}", "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    wait_traced(lt, [steady.pid, other.pid])
+    assert files_open(lt.pid, target("exact")) > 0  # (the check sees them)
+    os.kill(other.pid, signal.SIGKILL)
+    report_where(lt, lambda r: other.pid not in by_pid(r))
+    lt.json_lines(1, 30)
+    assert files_open(lt.pid, target("exact")) == 0
+    assert files_open(lt.pid, target("leak_rate")) > 0  # the steady one's stay
+
+
 def leaktop_rss_kib(procs, n):
     """leaktop's resident memory tracing n leak_rate processes (-p list),
     once every one's leak is symbolized and counted."""

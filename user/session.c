@@ -103,6 +103,9 @@ static int add_member(struct session *s, pid_t pid, bool later)
 static void remove_member(struct session *s, size_t i)
 {
 	tracee_finish(s->members[i]);
+	/* The objects only it mapped are closed now, not when the next new
+	 * stack is named (the other processes may make none for long). */
+	symbol_store_trim(s->symbols);
 	give_index(s, s->members[i]);
 	free(s->members[i]);
 	memmove(&s->members[i], &s->members[i + 1], (s->count - i - 1) * sizeof(s->members[0]));

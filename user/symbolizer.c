@@ -667,10 +667,8 @@ static void close_unused(struct symbol_store *s)
 	s->nunused = 0;
 }
 
-void symbolizer_trim(struct symbolizer *sym)
+void symbol_store_trim(struct symbol_store *s)
 {
-	struct symbol_store *s = sym->store;
-
 	if (s->nunused)
 		close_unused(s);
 	if (s->ncache <= s->cache_limit)
@@ -680,6 +678,11 @@ void symbolizer_trim(struct symbolizer *sym)
 	trimmed = NULL;
 	s->cache = NULL;
 	s->ncache = 0;
+}
+
+void symbolizer_trim(struct symbolizer *sym)
+{
+	symbol_store_trim(sym->store);
 }
 
 void symbolizer_set_cache_limit(struct symbolizer *s, size_t entries)

@@ -65,12 +65,14 @@ bool symbolizer_add_mapping(struct symbolizer *sym, uint64_t start, uint64_t end
  * and unloads code keeps bringing new addresses): once the store's cache
  * holds more than SYMBOLIZER_CACHE_LIMIT entries (or the limit set),
  * symbolizer_trim empties it, putting back the strings it held; it also
- * closes the objects no process maps any more.  Frames given out before
+ * closes the objects no process maps any more (symbol_store_trim: the same,
+ * for the store).  Frames given out before
  * the trim (by any symbolizer of the store) lose their strings: trim only
  * between uses (stacks.c: before building a stack, whose frames are copied
  * into the frame table). */
 #define SYMBOLIZER_CACHE_LIMIT 65536
 void symbolizer_trim(struct symbolizer *sym);
+void symbol_store_trim(struct symbol_store *store);
 void symbolizer_set_cache_limit(struct symbolizer *sym, size_t entries);
 size_t symbolizer_cache_count(const struct symbolizer *sym);
 
