@@ -4,10 +4,12 @@
 # attach time (leaktop's start to its first report, less one interval),
 # leaktop's RSS once the reports run, its CPU share over MEASURE_SECONDS, and
 # the kernel memory its maps hold.  Usage: sudo bench/processes.sh
-#   (COUNTS="1 8 32" MEASURE_SECONDS=10)
+#   (COUNTS="1 8 32" MEASURE_SECONDS=10; LEAKTOP=path: another build, e.g.
+#   the one before a change, measured under the same conditions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s leaktop build/targets/leak_rate
+leaktop_bin=${LEAKTOP:-./leaktop}
 counts=${COUNTS:-1 8 32}
 measure=${MEASURE_SECONDS:-10}
 dir=$(mktemp -d)
@@ -31,7 +33,7 @@ for n in $counts; do
   list=$(IFS=,; echo "${targets[*]}")
   : > "$dir/out"
   t0=$(now)
-  ./leaktop -p "$list" --json -i 1 > "$dir/out" 2> "$dir/err" & leaktop=$!
+  "$leaktop_bin" -p "$list" --json -i 1 > "$dir/out" 2> "$dir/err" & leaktop=$!
   until [[ -s $dir/out ]]; do
     kill -0 "$leaktop" 2>/dev/null || { cat "$dir/err"; exit 1; }
     sleep 0.05

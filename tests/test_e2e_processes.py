@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import LEAKTOP, TARGET_SOURCES, alloc_line, fdinfo, find_stack, leaktop, target
+from conftest import LEAKTOP, TARGET_SOURCES, alloc_line, caller_name, fdinfo, find_stack, leaktop, target
 
 TABLE_SIZE = 8 << 20
 BLOCKS, BLOCK_SIZE = 100, 10000
@@ -129,7 +129,12 @@ def test_exited_worker_leaves_the_totals(procs):
     report = report_where(lt, lambda r: workers[0] not in by_pid(r))
     assert sorted(allocs_processes(lt.pid).values()) == [1, BLOCKS]  # the dead one's records left
     assert report["outstanding_bytes"] == TABLE_SIZE + BLOCKS * BLOCK_SIZE
-    assert find_stack(report, "worker_leak")["processes"] == 1
+    leak = find_stack(report, "worker_leak")
+    assert leak["processes"] == 1
+    # The frames the processes shared are still the survivor's.
+    assert leak["frames"][1]["line"] == alloc_line("prefork.c", "worker_leak")
+    functions = [f["function"] for f in leak["frames"]]
+    assert functions[1] == "worker_leak" and "main" in functions, functions
     assert by_pid(report)[workers[1]]["outstanding_bytes"] == BLOCKS * BLOCK_SIZE
 
 
@@ -532,3 +537,123 @@ def test_full_shared_map_is_counted_and_said_once(procs):
     said = [line for line in lt.stderr_lines if "the most --max-allocs allows" in line]
     assert len(said) == 1, said
     assert "128 live allocations" in said[0]
+
+
+def load_base(pid, path):
+    """Where process pid maps the file at path: its first mapping's start
+    less the file offset, from /proc/PID/maps (the kernel's truth)."""
+    real = os.path.realpath(path)
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5] == real:
+                return int(fields[0].split("-")[0], 16) - int(fields[2], 16)
+    raise AssertionError(f"{real} not mapped in {pid}")
+
+
+def test_same_binary_at_two_load_addresses_each_named_right(procs):
+    """Symbols are read once per object and shared by the processes, but
+    each process maps it at its own base: both processes' stacks must name
+    the target's own functions and ALLOC lines, and so merge into one stack
+    per call site held by both (a frame translated with the other process's
+    base would name other code, or nothing, and split the stacks)."""
+    from test_e2e_exact import EXPECTED
+    exact = target("exact")
+    # One without address randomization, one with: their bases differ.
+    fixed = procs(["setarch", os.uname().machine, "-R", exact, "--wait"])
+    aslr = procs([exact, "--wait"])
+    for tgt in (fixed, aslr):
+        tgt.wait_line("waiting", 10)
+    assert load_base(fixed.pid, exact) != load_base(aslr.pid, exact)
+    lt = procs(leaktop("-p", f"{fixed.pid},{aslr.pid}", "--json", "-i", "0.5", "-n", "60"))
+    lt.json_lines(1, 30)
+    wait_traced(lt, [fixed.pid, aslr.pid])
+    for tgt in (fixed, aslr):
+        os.kill(tgt.pid, signal.SIGUSR1)
+        tgt.wait_line("ready", 15)
+
+    def complete(report):
+        return sum(p["outstanding_bytes"] for p in report["processes"]) == \
+            2 * sum(size for _, size, _ in EXPECTED.values())
+
+    report = report_where(lt, complete)
+    for caller, (allocator, size, count) in EXPECTED.items():
+        stack = find_stack(report, caller)
+        frames = stack["frames"]
+        assert stack["processes"] == 2, (caller, stack)
+        assert stack["outstanding_bytes"] == 2 * size, caller
+        assert stack["outstanding_allocs"] == 2 * count, caller
+        assert frames[0]["object"].endswith("/libc.so.6")
+        assert frames[1]["function"] == caller
+        assert frames[1]["file"].endswith("exact.c") and frames[1]["object"] == os.path.realpath(exact)
+        assert frames[1]["line"] == alloc_line("exact.c", caller), caller
+        assert frames[2]["function"] == "main" and frames[2]["file"].endswith("exact.c"), frames
+    # No stray stack: each call site is one stack, the same in both.
+    sites = [s for s in report["stacks"] if s["outstanding_bytes"]]
+    assert len(sites) == len(EXPECTED), [(s["frames"][1:2], s["processes"]) for s in sites]
+
+
+def files_open(pid, path):
+    """How many descriptors process pid holds on the file at path."""
+    real, n = os.path.realpath(path), 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == real
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
+def test_objects_only_an_exited_process_mapped_are_closed(procs):
+    """The processes share the objects they map; one that exits takes the
+    objects only it mapped with it (leaktop's descriptors on its program
+    close, and the DWARF read for it is freed) even if no other process
+    makes a new stack to name afterwards."""
+    steady = procs([target("leak_rate")])
+    steady.wait_line("ready", 10)
+    other = procs([target("exact"), "--wait"])
+    other.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", f"{steady.pid},{other.pid}", "--json", "-i", "0.5"))
+    lt.json_lines(1, 30)
+    wait_traced(lt, [steady.pid, other.pid])
+    assert files_open(lt.pid, target("exact")) > 0  # (the check sees them)
+    os.kill(other.pid, signal.SIGKILL)
+    report_where(lt, lambda r: other.pid not in by_pid(r))
+    lt.json_lines(1, 30)
+    assert files_open(lt.pid, target("exact")) == 0
+    assert files_open(lt.pid, target("leak_rate")) > 0  # the steady one's stay
+
+
+def leaktop_rss_kib(procs, n):
+    """leaktop's resident memory tracing n leak_rate processes (-p list),
+    once every one's leak is symbolized and counted."""
+    tgts = [procs([target("leak_rate")]) for _ in range(n)]
+    for tgt in tgts:
+        tgt.wait_line("ready", 15)
+    pids = [t.pid for t in tgts]
+    lt = procs(leaktop("-p", ",".join(str(p) for p in pids), "--json", "-i", "0.5"))
+    wait_traced(lt, pids)
+
+    def all_leaking(report):
+        stacks = [s for s in report["stacks"] if caller_name(s) == "leak_slowly"]
+        # (One process: no per-process figures in the report.)
+        return any(s.get("processes", 1) == n and s["outstanding_bytes"] for s in stacks)
+
+    report_where(lt, all_leaking)
+    lt.json_lines(2, 30)  # (anything read lazily is read by now)
+    with open(f"/proc/{lt.pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    lt.kill()
+    for tgt in tgts:
+        tgt.kill()
+    return rss
+
+
+def test_leaktop_memory_does_not_multiply_with_workers_of_one_binary(procs):
+    """The objects' symbols (libc's DWARF: megabytes) are read once for the
+    processes of a session, not once per process: with 8 processes of one
+    binary leaktop holds well under 8 times what it holds with 1 (before
+    the store was shared: 5.4 times)."""
+    one = leaktop_rss_kib(procs, 1)
+    eight = leaktop_rss_kib(procs, 8)
+    assert eight < 3 * one, (one, eight)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "atomic_file.h"
+#include "frame_table.h"
 #include "grow.h"
 #include "probes.h"
 #include "process_discovery.h"
@@ -70,6 +71,8 @@ static int add_member(struct session *s, pid_t pid, bool later)
 	s->members = grown;
 	t->shared_allocs_fd = -1;
 	t->said = &s->said;
+	t->symbols = s->symbols;
+	t->frames = s->frames;
 	if (s->count)
 		t->max_allocs = s->members[0]->max_allocs;
 	if (s->group && s->allocs_fd >= 0 && !take_index(s, t)) {
@@ -100,6 +103,9 @@ static int add_member(struct session *s, pid_t pid, bool later)
 static void remove_member(struct session *s, size_t i)
 {
 	tracee_finish(s->members[i]);
+	/* The objects only it mapped are closed now, not when the next new
+	 * stack is named (the other processes may make none for long). */
+	symbol_store_trim(s->symbols);
 	give_index(s, s->members[i]);
 	free(s->members[i]);
 	memmove(&s->members[i], &s->members[i + 1], (s->count - i - 1) * sizeof(s->members[0]));
@@ -241,6 +247,12 @@ int session_start(struct session *s)
 		return 2;
 	}
 	s->group = o->npids > 1 || o->children || s->cgroup[0];
+	s->symbols = symbol_store_new();
+	s->frames = frame_table_new();
+	if (!s->symbols || !s->frames) {
+		fprintf(stderr, "leaktop: out of memory\n");
+		return 1;
+	}
 	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
 	s->scale = 1;
 	if (o->command && add_member(s, 0, false))
@@ -398,6 +410,10 @@ void session_finish(struct session *s)
 		remove_member(s, s->count - 1);
 	free(s->members);
 	s->members = NULL;
+	symbol_store_put(s->symbols); /* after its symbolizers */
+	s->symbols = NULL;
+	frame_table_free(s->frames); /* after its stack tables */
+	s->frames = NULL;
 	model_free(s->trend);
 	s->trend = NULL;
 	id_map_free(&s->ignored);

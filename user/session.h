@@ -24,6 +24,8 @@ struct session {
 	struct id_map ignored;	/* pids seen and not traced (no allocator, gone) */
 	int allocs_fd;		/* group: the allocations map all processes share */
 	struct full_notes said;	/* a full map, said for the first process it fills in */
+	struct symbol_store *symbols; /* the processes' objects, symbolized once for all */
+	struct frame_table *frames; /* the frames of their stacks, each kept once */
 	uint8_t index_used[65536 / 8]; /* group: the processes' indexes in it */
 	double next_discovery;	/* monotonic time of the next look for new processes */
 	pid_t leader_pid;	/* what the report's "pid" and "comm" name */

@@ -16,19 +16,21 @@
 struct stack_table {
 	struct symbolizer *sym;
 	struct frame_table *frames;
+	bool own_frames;	/* frames is its own, not a session's */
 	int traces_fd;
 	struct python *python;	/* the target's interpreter, when it has one */
 	int py_stacks_fd;
 	struct id_map by_id;	/* id -> struct stack * */
 };
 
-struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd)
+struct stack_table *stack_table_new(struct symbolizer *sym, struct frame_table *frames, int traces_fd)
 {
 	struct stack_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	t->frames = frame_table_new();
+	t->own_frames = !frames;
+	t->frames = frames ? frames : frame_table_new();
 	if (!t->frames) {
 		free(t);
 		return NULL;
@@ -46,18 +48,24 @@ void stack_table_set_python(struct stack_table *t, struct python *py, int py_sta
 
 static void free_stack(void *ctx, uint64_t id, uint64_t stack)
 {
-	(void)ctx;
+	struct stack_table *t = ctx;
+	struct stack *s = (struct stack *)(uintptr_t)stack;
+
 	(void)id;
-	free((struct stack *)(uintptr_t)stack);
+	/* (An own frame table goes whole, without counting.) */
+	for (int i = 0; !t->own_frames && i < s->nframes; i++)
+		frame_table_put(t->frames, s->frames[i]);
+	free(s);
 }
 
 void stack_table_free(struct stack_table *t)
 {
 	if (!t)
 		return;
-	id_map_each(&t->by_id, free_stack, NULL); /* its frames are the frame table's */
+	id_map_each(&t->by_id, free_stack, t);
 	id_map_free(&t->by_id);
-	frame_table_free(t->frames);
+	if (t->own_frames)
+		frame_table_free(t->frames);
 	free(t);
 }
 

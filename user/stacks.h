@@ -21,8 +21,13 @@ struct stack {
 };
 
 struct stack_table;
+struct frame_table;
 
-struct stack_table *stack_table_new(struct symbolizer *sym, int traces_fd);
+/* frames: the frame table the stacks' frames are kept in, shared with the
+ * stack tables of a session's other processes (their workers' stacks name
+ * the same frames); NULL: one of its own. */
+struct stack_table *stack_table_new(struct symbolizer *sym, struct frame_table *frames, int traces_fd);
+/* Frees its stacks, putting their frames back (a shared frame table stays). */
 void stack_table_free(struct stack_table *t);
 
 struct python;

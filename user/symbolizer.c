@@ -1,6 +1,7 @@
 /* Symbolization with libdwfl: one Dwfl per object file, addresses translated
  * to the object's own ELF address space, results cached per object and
- * address.  Strings are interned and live as long as the symbolizer. */
+ * address.  Objects, cache and strings are a store's, which the symbolizers
+ * of a session's processes share: each process has only its mappings. */
 #define _GNU_SOURCE
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
@@ -14,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+#include "grow.h"
 #include "string_set.h"
 #include "symbolizer.h"
 
@@ -24,7 +27,11 @@ char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 static const char deleted_suffix[] = " (deleted)";
 
 struct object {
-	const char *name;	/* as in the maps, " (deleted)" included: its identity */
+	/* Its identity: the mapped file's device and inode (as the maps give
+	 * them) and name (as in the maps, " (deleted)" included), so that a
+	 * file a deploy put at the same path is another object. */
+	uint64_t dev, ino;
+	const char *name;
 	const char *path;	/* as the target sees it */
 	int fd;			/* the file, for the call check; -1 if unreadable */
 	Elf *elf;		/* program headers: file offset -> vaddr */
@@ -33,6 +40,11 @@ struct object {
 	const char *build_id;	/* GNU build id in hex, NULL when none */
 	off_t size;		/* of the file when read: rewritten in place (a */
 	struct timespec mtime;	/* plugin copied over), it is read again */
+	uint32_t refs;		/* mappings (of any process) naming it */
+	bool listed;		/* in the store's tree (not replaced since) */
+	bool queued;		/* in the store's unused list */
+	char *debuginfo_path;	/* the host's debug directories, then the target's */
+	Dwfl_Callbacks callbacks; /* (libdwfl keeps a pointer to them) */
 };
 
 struct mapping {
@@ -49,23 +61,27 @@ struct cache_entry {
 	struct frame frame;
 };
 
-struct symbolizer {
-	pid_t pid;
-	int proc_fd;		/* /proc/PID: this process, even once the PID is reused */
-	char *root;
-	char *debuginfo_path;	/* the host's debug directories, then the target's */
-	Dwfl_Callbacks callbacks;
-	struct mapping *maps;
-	size_t nmaps, maps_cap;
-	void *objects;		/* tsearch tree of struct object, by name */
+struct symbol_store {
+	uint32_t refs;		/* symbolizers using it */
+	void *objects;		/* tsearch tree of struct object, by identity */
+	size_t nobjects;	/* open: listed or not */
 	void *cache;		/* tsearch tree of struct cache_entry */
 	size_t ncache, cache_limit; /* entries, and how many before a trim empties it */
 	void *strings;		/* tsearch tree of interned strings */
-	struct object **retired; /* objects whose file changed: cached frames */
-	size_t nretired;	 /* still point to them */
+	struct object **unused;	/* objects no mapping names any more: closed, */
+	size_t nunused, unused_cap; /* with their cached frames, at the next trim */
 };
 
-static const char *intern(struct symbolizer *s, const char *str)
+struct symbolizer {
+	struct symbol_store *store;
+	pid_t pid;
+	int proc_fd;		/* /proc/PID: this process, even once the PID is reused */
+	char *root;
+	struct mapping *maps;	/* each holds a reference to its object */
+	size_t nmaps, maps_cap;
+};
+
+static const char *intern(struct symbol_store *s, const char *str)
 {
 	return string_set_intern(&s->strings, str);
 }
@@ -74,6 +90,10 @@ static int compare_objects(const void *a, const void *b)
 {
 	const struct object *x = a, *y = b;
 
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
@@ -85,7 +105,7 @@ static bool ends_with(const char *str, const char *suffix)
 }
 
 /* The GNU build id of the object's ELF (its .note.gnu.build-id), in hex. */
-static void read_build_id(struct symbolizer *s, struct object *obj)
+static void read_build_id(struct symbol_store *s, struct object *obj)
 {
 	const unsigned char *id;
 	char hex[2 * 64 + 1];
@@ -102,7 +122,7 @@ static void read_build_id(struct symbolizer *s, struct object *obj)
  * p_vaddr, so the module's addresses are the file's own vaddrs less the first
  * PT_LOAD's (the bias dwfl_module_getelf gives back: 0 for an ordinary PIE or
  * .so; ET_EXEC is always reported at its own addresses). */
-static void object_load(struct symbolizer *s, struct object *obj, const char *file_name)
+static void object_load(struct symbol_store *s, struct object *obj, const char *file_name)
 {
 	int dwfl_fd;
 
@@ -112,7 +132,7 @@ static void object_load(struct symbolizer *s, struct object *obj, const char *fi
 	if (!obj->elf || elf_kind(obj->elf) != ELF_K_ELF)
 		return;
 	read_build_id(s, obj);
-	obj->dwfl = dwfl_begin(&s->callbacks);
+	obj->dwfl = dwfl_begin(&obj->callbacks);
 	if (!obj->dwfl)
 		return;
 	/* libdwfl closes the descriptor of a module it keeps, so it gets its
@@ -144,7 +164,9 @@ static int open_regular(int dirfd, const char *path)
 	return fd;
 }
 
-static void object_close(void *p)
+/* (void *: also tdestroy's callback, when the whole store goes with its
+ * strings.) */
+static void object_free(void *p)
 {
 	struct object *obj = p;
 
@@ -154,10 +176,34 @@ static void object_close(void *p)
 		elf_end(obj->elf);
 	if (obj->fd >= 0)
 		close(obj->fd);
+	free(obj->debuginfo_path);
 	free(obj);
 }
 
-/* The object mapped under `name` at [start, end), opened once per name. */
+static void object_close(struct symbol_store *s, struct object *obj)
+{
+	/* Frames given out name it with these: they are copied (frame
+	 * table) before the next trim, the only caller. */
+	string_set_put(&s->strings, obj->name);
+	string_set_put(&s->strings, obj->path);
+	string_set_put(&s->strings, obj->build_id);
+	s->nobjects--;
+	object_free(obj);
+}
+
+/* Where libdwfl looks for obj's separate debug file (build id, then
+ * .gnu_debuglink): the host's /usr/lib/debug first, then the target's own
+ * (a container's debug packages) under root. */
+static void set_debuginfo_search(struct object *obj, const char *root)
+{
+	if (root[0] && asprintf(&obj->debuginfo_path, ":.debug:/usr/lib/debug:%s/usr/lib/debug", root) < 0)
+		obj->debuginfo_path = NULL;
+	obj->callbacks.find_elf = dwfl_build_id_find_elf;
+	obj->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	obj->callbacks.section_address = dwfl_offline_section_address;
+	obj->callbacks.debuginfo_path = obj->debuginfo_path ? &obj->debuginfo_path : NULL;
+}
+
 /* The file an object was read from has the size and change time it had. */
 static bool object_current(const struct object *obj)
 {
@@ -169,38 +215,58 @@ static bool object_current(const struct object *obj)
 	       st.st_mtim.tv_nsec == obj->mtime.tv_nsec;
 }
 
-static struct object *object_get(struct symbolizer *s, const char *name, uint64_t start,
-				 uint64_t end)
+/* No mapping names obj any more: it is closed at the next trim, unless a
+ * mapping names it again by then (an exec maps the same libraries). */
+static void object_put(struct symbol_store *s, struct object *obj)
 {
-	struct object probe = { .name = name }, *obj, **found;
+	struct object **grown;
+
+	if (!obj || --obj->refs || obj->queued)
+		return;
+	grown = grow_array(s->unused, &s->unused_cap, s->nunused + 1, sizeof(*grown), 16);
+	if (!grown)
+		return; /* kept open until the store goes */
+	s->unused = grown;
+	s->unused[s->nunused++] = obj;
+	obj->queued = true;
+}
+
+/* The object with identity (dev, ino, name), mapped by sym at [start,
+ * end), with a reference: opened once for all the store's processes. */
+static struct object *object_get(struct symbolizer *sym, uint64_t dev, uint64_t ino, const char *name,
+				 uint64_t start, uint64_t end)
+{
+	struct symbol_store *s = sym->store;
+	struct object probe = { .dev = dev, .ino = ino, .name = name }, *obj, **found;
 	char open_path[PATH_MAX + 64], *path;
 
 	found = tfind(&probe, &s->objects, compare_objects);
-	if (found && object_current(*found))
+	if (found && object_current(*found)) {
+		(*found)->refs++;
 		return *found;
+	}
 	if (found) { /* rewritten since: read again, the old one kept for old frames */
-		struct object *old = *found, **grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
-
-		if (!grown)
-			return old;
-		s->retired = grown;
-		s->retired[s->nretired++] = old;
-		tdelete(old, &s->objects, compare_objects);
+		(*found)->listed = false;
+		tdelete(*found, &s->objects, compare_objects);
 	}
 	obj = calloc(1, sizeof(*obj));
-	if (obj)
+	if (obj) {
 		obj->fd = -1;
+		s->nobjects++;
+	}
 	path = strdup(name);
 	if (!obj || !path)
 		goto fail;
+	obj->dev = dev;
+	obj->ino = ino;
 	if (ends_with(path, deleted_suffix)) {
 		/* The file at the path, if any, is not the one mapped (an
 		 * upgraded library): read the mapped one through map_files. */
 		path[strlen(path) - strlen(deleted_suffix)] = '\0';
 		snprintf(open_path, sizeof(open_path), "map_files/%" PRIx64 "-%" PRIx64, start, end);
-		if (s->proc_fd >= 0)
-			obj->fd = open_regular(s->proc_fd, open_path);
-	} else if (snprintf(open_path, sizeof(open_path), "%s%s", s->root, path) <
+		if (sym->proc_fd >= 0)
+			obj->fd = open_regular(sym->proc_fd, open_path);
+	} else if (snprintf(open_path, sizeof(open_path), "%s%s", sym->root, path) <
 		   (int)sizeof(open_path)) {
 		obj->fd = open_regular(AT_FDCWD, open_path);
 	}
@@ -210,9 +276,10 @@ static struct object *object_get(struct symbolizer *s, const char *name, uint64_
 	path = NULL;
 	if (!obj->name || !obj->path)
 		goto fail;
+	set_debuginfo_search(obj, sym->root);
 	/* Debug files are searched next to the path, even for a deleted file:
 	 * build-id and CRC checks keep a newer version's from being taken. */
-	snprintf(open_path, sizeof(open_path), "%s%s", s->root, obj->path);
+	snprintf(open_path, sizeof(open_path), "%s%s", sym->root, obj->path);
 	if (obj->fd >= 0) {
 		struct stat st;
 
@@ -224,10 +291,12 @@ static struct object *object_get(struct symbolizer *s, const char *name, uint64_
 	}
 	if (!tsearch(obj, &s->objects, compare_objects))
 		goto fail;
+	obj->listed = true;
+	obj->refs = 1;
 	return obj;
 fail:
 	if (obj)
-		object_close(obj);
+		object_close(s, obj);
 	free(path);
 	return NULL;
 }
@@ -266,32 +335,37 @@ bool symbolizer_refresh(struct symbolizer *s)
 	while (getline(&line, &line_len, f) > 0) {
 		struct mapping m = { 0 };
 		char perms[8];
+		unsigned int major, minor;
+		uint64_t ino;
 		int path_at = 0;
 		const char *name;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*x:%*x %*s %n", &m.start,
-			   &m.end, perms, &m.pgoff, &path_at) < 4 || !path_at)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &m.start,
+			   &m.end, perms, &m.pgoff, &major, &minor, &ino, &path_at) < 7 || !path_at)
 			continue;
 		name = line + path_at;
 		if (perms[2] != 'x' || name[0] != '/')
 			continue; /* data, anonymous JIT code, [vdso]: no object to read */
-		m.obj = object_get(s, name, m.start, m.end);
-		if (m.obj && !append_mapping(&maps, &n, &cap, &m))
+		m.obj = object_get(s, makedev(major, minor), ino, name, m.start, m.end);
+		if (m.obj && !append_mapping(&maps, &n, &cap, &m)) {
+			object_put(s->store, m.obj);
 			break;
+		}
 	}
 	free(line);
 	fclose(f);
 	/* Keep what was mapped before and is not overlapped now: a library
 	 * dlclose'd since a stack was recorded still names its frames. */
-	for (size_t i = 0; i < s->nmaps; i++) {
+	for (size_t i = 0, fresh = n; i < s->nmaps; i++) {
 		const struct mapping *old = &s->maps[i];
 		bool overlapped = false;
 
-		for (size_t j = 0; j < n && !overlapped; j++)
+		for (size_t j = 0; j < fresh && !overlapped; j++)
 			overlapped = old->start < maps[j].end && maps[j].start < old->end;
-		if (!overlapped && !append_mapping(&maps, &n, &cap, old))
-			break;
+		/* (Kept: its reference goes with it.) */
+		if (overlapped || !append_mapping(&maps, &n, &cap, old))
+			object_put(s->store, old->obj);
 	}
 	free(s->maps);
 	s->maps = maps;
@@ -300,49 +374,95 @@ bool symbolizer_refresh(struct symbolizer *s)
 	return true;
 }
 
+static void put_mappings(struct symbolizer *s)
+{
+	for (size_t i = 0; i < s->nmaps; i++)
+		object_put(s->store, s->maps[i].obj);
+	s->nmaps = 0;
+}
+
 void symbolizer_forget_mappings(struct symbolizer *s)
 {
-	s->nmaps = 0; /* objects and cached frames stay: they are keyed by file */
+	/* Objects and cached frames stay until the next trim (they are keyed
+	 * by file): the new program's mappings take those it maps again. */
+	put_mappings(s);
 }
 
 bool symbolizer_add_mapping(struct symbolizer *s, uint64_t start, uint64_t end, uint64_t pgoff,
 			    const char *path)
 {
 	struct mapping m = { start, end, pgoff, NULL };
+	char at[PATH_MAX + 64];
+	struct stat st = { 0 };
 
 	if (!path || start >= end)
 		return false;
-	m.obj = object_get(s, path, start, end);
-	return m.obj && append_mapping(&s->maps, &s->nmaps, &s->maps_cap, &m);
+	/* The file's identity as the maps would give it (none for a file
+	 * that is not there). */
+	if (snprintf(at, sizeof(at), "%s%s", s->root, path) >= (int)sizeof(at) || stat(at, &st))
+		memset(&st, 0, sizeof(st));
+	m.obj = object_get(s, st.st_dev, st.st_ino, path, start, end);
+	if (m.obj && append_mapping(&s->maps, &s->nmaps, &s->maps_cap, &m))
+		return true;
+	object_put(s->store, m.obj);
+	return false;
 }
 
-struct symbolizer *symbolizer_new(pid_t pid, const char *root)
+struct symbol_store *symbol_store_new(void)
 {
-	struct symbolizer *s = calloc(1, sizeof(*s));
-	char proc[32];
+	struct symbol_store *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	elf_version(EV_CURRENT);
-	s->pid = pid;
+	s->refs = 1;
 	s->cache_limit = SYMBOLIZER_CACHE_LIMIT;
+	return s;
+}
+
+void symbol_store_put(struct symbol_store *s)
+{
+	if (!s || --s->refs)
+		return;
+	/* Every symbolizer is gone, and their mappings: objects left are
+	 * listed (closed through the tree) or queued, unlisted (closed here). */
+	for (size_t i = 0; i < s->nunused; i++)
+		if (!s->unused[i]->listed)
+			object_free(s->unused[i]);
+	free(s->unused);
+	tdestroy(s->cache, free);
+	tdestroy(s->objects, object_free);
+	string_set_free(&s->strings);
+	free(s);
+}
+
+struct symbolizer *symbolizer_new_shared(struct symbol_store *store, pid_t pid, const char *root)
+{
+	struct symbolizer *s = store ? calloc(1, sizeof(*s)) : NULL;
+	char proc[32];
+
+	if (!s)
+		return NULL;
+	s->pid = pid;
 	s->root = strdup(root ? root : "");
 	if (!s->root) {
 		free(s);
 		return NULL;
 	}
-	/* Build-id and .gnu_debuglink search: the host's /usr/lib/debug
-	 * first, then the target's own (a container's debug packages). */
-	if (s->root[0] &&
-	    asprintf(&s->debuginfo_path, ":.debug:/usr/lib/debug:%s/usr/lib/debug", s->root) < 0)
-		s->debuginfo_path = NULL;
-	s->callbacks.find_elf = dwfl_build_id_find_elf;
-	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-	s->callbacks.section_address = dwfl_offline_section_address;
-	s->callbacks.debuginfo_path = s->debuginfo_path ? &s->debuginfo_path : NULL;
+	s->store = store;
+	store->refs++;
 	snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
 	s->proc_fd = pid > 0 ? open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	symbolizer_refresh(s);
+	return s;
+}
+
+struct symbolizer *symbolizer_new(pid_t pid, const char *root)
+{
+	struct symbol_store *store = symbol_store_new();
+	struct symbolizer *s = symbolizer_new_shared(store, pid, root);
+
+	symbol_store_put(store); /* the symbolizer's reference is the one left */
 	return s;
 }
 
@@ -350,18 +470,18 @@ void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
-	tdestroy(s->cache, free);
-	tdestroy(s->objects, object_close);
-	for (size_t i = 0; i < s->nretired; i++)
-		object_close(s->retired[i]);
-	free(s->retired);
-	string_set_free(&s->strings);
+	put_mappings(s);
+	symbol_store_put(s->store);
 	free(s->maps);
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
-	free(s->debuginfo_path);
 	free(s->root);
 	free(s);
+}
+
+size_t symbolizer_objects(const struct symbolizer *s)
+{
+	return s->store->nobjects;
 }
 
 static const struct mapping *find_mapping(const struct symbolizer *s, uint64_t addr)
@@ -415,7 +535,7 @@ static bool follows_call(const struct object *obj, uint64_t ret)
 }
 
 /* Function, file and line at `vaddr` in the object's ELF address space. */
-static void describe(struct symbolizer *s, const struct object *obj, uint64_t vaddr,
+static void describe(struct symbol_store *s, const struct object *obj, uint64_t vaddr,
 		     struct frame *f)
 {
 	GElf_Addr bias = 0, offset = 0, addr;
@@ -461,40 +581,118 @@ static int compare_entries(const void *a, const void *b)
 	return (int)x->return_address - (int)y->return_address;
 }
 
-/* tdestroy has no context argument: the set the entries' strings go back
- * to while a cache is emptied. */
-static void **trimmed_strings;
-
-static void drop_entry(void *p)
+static void drop_entry(struct symbol_store *s, struct cache_entry *e)
 {
-	struct cache_entry *e = p;
-
 	/* describe() interned these for the entry (the object's path is the
 	 * object's). */
-	string_set_put(trimmed_strings, e->frame.function);
-	string_set_put(trimmed_strings, e->frame.file);
+	string_set_put(&s->strings, e->frame.function);
+	string_set_put(&s->strings, e->frame.file);
 	free(e);
 }
 
-void symbolizer_trim(struct symbolizer *s)
+/* tdestroy has no context argument: the store whose cache is emptied. */
+static struct symbol_store *trimmed;
+
+static void drop_any_entry(void *p)
 {
+	drop_entry(trimmed, p);
+}
+
+/* Entries of objects about to be closed, collected by twalk_r. */
+struct doomed {
+	struct cache_entry **entries;
+	size_t n, cap;
+	bool failed;
+};
+
+static void collect_doomed(const void *node, VISIT which, void *arg)
+{
+	struct cache_entry *e = *(struct cache_entry *const *)node;
+	struct doomed *d = arg;
+	struct cache_entry **grown;
+
+	if ((which != postorder && which != leaf) || e->obj->refs)
+		return;
+	grown = grow_array(d->entries, &d->cap, d->n + 1, sizeof(*grown), 256);
+	if (!grown) {
+		d->failed = true;
+		return;
+	}
+	d->entries = grown;
+	d->entries[d->n++] = e;
+}
+
+/* Closes the objects no mapping names any more (every process that mapped
+ * them has let go), after their cached frames.  Objects are held only by
+ * mappings and cache entries, so the store stays as big as what its live
+ * processes map. */
+static void close_unused(struct symbol_store *s)
+{
+	struct doomed d = { 0 };
+	bool any = false;
+
+	for (size_t i = 0; i < s->nunused && !any; i++)
+		any = s->unused[i]->refs == 0;
+	if (!any) {
+		for (size_t i = 0; i < s->nunused; i++)
+			s->unused[i]->queued = false;
+		s->nunused = 0;
+		return;
+	}
+	twalk_r(s->cache, collect_doomed, &d);
+	if (d.failed) { /* out of memory: all entries go instead */
+		trimmed = s;
+		tdestroy(s->cache, drop_any_entry);
+		trimmed = NULL;
+		s->cache = NULL;
+		s->ncache = 0;
+	} else {
+		for (size_t i = 0; i < d.n; i++) {
+			tdelete(d.entries[i], &s->cache, compare_entries);
+			drop_entry(s, d.entries[i]);
+		}
+		s->ncache -= d.n;
+	}
+	free(d.entries);
+	for (size_t i = 0; i < s->nunused; i++) {
+		struct object *obj = s->unused[i];
+
+		obj->queued = false;
+		if (obj->refs)
+			continue; /* named again meanwhile */
+		if (obj->listed)
+			tdelete(obj, &s->objects, compare_objects);
+		object_close(s, obj);
+	}
+	s->nunused = 0;
+}
+
+void symbol_store_trim(struct symbol_store *s)
+{
+	if (s->nunused)
+		close_unused(s);
 	if (s->ncache <= s->cache_limit)
 		return;
-	trimmed_strings = &s->strings;
-	tdestroy(s->cache, drop_entry);
-	trimmed_strings = NULL;
+	trimmed = s;
+	tdestroy(s->cache, drop_any_entry);
+	trimmed = NULL;
 	s->cache = NULL;
 	s->ncache = 0;
 }
 
+void symbolizer_trim(struct symbolizer *sym)
+{
+	symbol_store_trim(sym->store);
+}
+
 void symbolizer_set_cache_limit(struct symbolizer *s, size_t entries)
 {
-	s->cache_limit = entries;
+	s->store->cache_limit = entries;
 }
 
 size_t symbolizer_cache_count(const struct symbolizer *s)
 {
-	return s->ncache;
+	return s->store->ncache;
 }
 
 bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address, struct frame *out)
@@ -502,6 +700,7 @@ bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address
 	/* A return address belongs to the call before it: all is looked up at
 	 * addr - 1, also the mapping (a call can end one). */
 	uint64_t at = return_address ? addr - 1 : addr, vaddr;
+	struct symbol_store *store = s->store;
 	struct cache_entry probe = { 0 }, *e, **found;
 	const struct mapping *m;
 
@@ -516,7 +715,7 @@ bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address
 	probe.obj = m->obj;
 	probe.file_offset = at - m->start + m->pgoff;
 	probe.return_address = return_address;
-	found = tfind(&probe, &s->cache, compare_entries);
+	found = tfind(&probe, &store->cache, compare_entries);
 	if (found) {
 		*out = (*found)->frame;
 		return (*found)->ok;
@@ -530,16 +729,16 @@ bool symbolizer_resolve(struct symbolizer *s, uint64_t addr, bool return_address
 	e->ok = !return_address || follows_call(m->obj, probe.file_offset + 1);
 	if (file_offset_to_vaddr(m->obj->elf, probe.file_offset, &vaddr)) {
 		if (e->ok)
-			describe(s, m->obj, vaddr, &e->frame);
+			describe(store, m->obj, vaddr, &e->frame);
 	} else {
 		vaddr = probe.file_offset; /* unreadable object: still name it by offset */
 	}
 	e->frame.offset = vaddr + (return_address ? 1 : 0);
-	if (!tsearch(e, &s->cache, compare_entries)) {
-		free(e);
+	if (!tsearch(e, &store->cache, compare_entries)) {
+		drop_entry(store, e);
 		return false;
 	}
-	s->ncache++;
+	store->ncache++;
 	*out = e->frame;
 	return e->ok;
 }

@@ -3,7 +3,13 @@
  * Objects are opened through /proc/PID/root (so a process in a container works)
  * and symbolized with libdwfl, one Dwfl per object file, in the object's own
  * ELF address space; results are cached per object and address.  After the
- * target has exited, addresses in mappings already seen still resolve. */
+ * target has exited, addresses in mappings already seen still resolve.
+ *
+ * Several processes (a session's workers) share one store of objects, cache
+ * and strings: an object is opened and its DWARF read once for all of them,
+ * found by the mapped file's identity (device, inode and name as the maps
+ * give them: a file a deploy put at the same path is another object), while
+ * each process's symbolizer has its own mappings (its own load addresses). */
 #ifndef LEAKTOP_SYMBOLIZER_H
 #define LEAKTOP_SYMBOLIZER_H
 
@@ -24,11 +30,23 @@ struct frame {
 };
 
 struct symbolizer;
+struct symbol_store;
+
+/* A store for symbolizers to share, with one reference, put back with
+ * symbol_store_put (each symbolizer holds its own). */
+struct symbol_store *symbol_store_new(void);
+void symbol_store_put(struct symbol_store *store);
 
 /* root: directory under which the target's paths are opened, normally
- * "/proc/PID/root"; NULL or "" for the host's root (used by tests). */
+ * "/proc/PID/root"; NULL or "" for the host's root (used by tests).
+ * symbolizer_new: with a store of its own. */
+struct symbolizer *symbolizer_new_shared(struct symbol_store *store, pid_t pid, const char *root);
 struct symbolizer *symbolizer_new(pid_t pid, const char *root);
+/* Objects only the freed symbolizer mapped are closed at the store's next
+ * trim. */
 void symbolizer_free(struct symbolizer *sym);
+/* Objects open in the symbolizer's store (for tests). */
+size_t symbolizer_objects(const struct symbolizer *sym);
 
 /* Re-read /proc/PID/maps (new libraries, dlopen). Done automatically when an
  * address is in no known mapping; returns false once the process is gone. */
@@ -44,13 +62,17 @@ bool symbolizer_add_mapping(struct symbolizer *sym, uint64_t start, uint64_t end
 			    const char *path);
 
 /* Addresses resolved are cached (code is finite, but a program that loads
- * and unloads code keeps bringing new addresses): once the cache holds more
- * than SYMBOLIZER_CACHE_LIMIT entries (or the limit set), symbolizer_trim
- * empties it, putting back the strings it held.  Frames given out before
- * the trim lose their strings: trim only between uses (stacks.c: before
- * building a stack, whose frames are copied into the frame table). */
+ * and unloads code keeps bringing new addresses): once the store's cache
+ * holds more than SYMBOLIZER_CACHE_LIMIT entries (or the limit set),
+ * symbolizer_trim empties it, putting back the strings it held; it also
+ * closes the objects no process maps any more (symbol_store_trim: the same,
+ * for the store).  Frames given out before
+ * the trim (by any symbolizer of the store) lose their strings: trim only
+ * between uses (stacks.c: before building a stack, whose frames are copied
+ * into the frame table). */
 #define SYMBOLIZER_CACHE_LIMIT 65536
 void symbolizer_trim(struct symbolizer *sym);
+void symbol_store_trim(struct symbol_store *store);
 void symbolizer_set_cache_limit(struct symbolizer *sym, size_t entries);
 size_t symbolizer_cache_count(const struct symbolizer *sym);
 

@@ -549,8 +549,11 @@ attached:
 		fprintf(stderr, "leaktop: %s\n", err);
 		return 1;
 	}
-	s->sym = symbolizer_new(s->target.pid, s->target.root);
-	s->stacks = s->sym ? stack_table_new(s->sym, probes_stack_traces_fd(s->probes)) : NULL;
+	/* The session's processes share their objects' symbols (a forked
+	 * worker's frames cost nothing new); each has its own mappings. */
+	s->sym = s->symbols ? symbolizer_new_shared(s->symbols, s->target.pid, s->target.root)
+			    : symbolizer_new(s->target.pid, s->target.root);
+	s->stacks = s->sym ? stack_table_new(s->sym, s->frames, probes_stack_traces_fd(s->probes)) : NULL;
 	s->model = model_new(o->window_s);
 	struct slot_maps slot_maps = { probes_stack_index_fd(s->probes), probes_free_slots_fd(s->probes),
 				       probes_stack_traces_fd(s->probes), probes_py_stacks_fd(s->probes) };

@@ -30,6 +30,8 @@ struct tracee {
 	int shared_allocs_fd;
 	uint16_t index;
 	struct full_notes *said; /* where a full map is noted (NULL: own_notes) */
+	struct symbol_store *symbols; /* the objects' symbols, shared (NULL: its own) */
+	struct frame_table *frames; /* the stacks' frames, shared (NULL: its own) */
 	bool later;		/* found after the start (a child, a cgroup's newcomer) */
 	uint32_t max_allocs;	/* the allocs map's size */
 	struct target target;

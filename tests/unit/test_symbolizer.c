@@ -368,3 +368,103 @@ TEST(symbolizer_cache_is_bounded)
 	CHECK_INT(f.line, call_line);
 	symbolizer_free(sym);
 }
+
+/* Two processes of one store map the same file at different bases (ASLR):
+ * it is opened once, and each process's addresses are translated with its
+ * own mapping. */
+TEST(symbolizer_store_shares_objects_translated_per_process)
+{
+	struct symbol_store *store = symbol_store_new();
+	struct symbolizer *a = symbolizer_new_shared(store, 0, NULL), *b = symbolizer_new_shared(store, 0, NULL);
+	const uint64_t other = 0x7f1234560000ULL;
+	char path[PATH_MAX];
+	struct frame f;
+
+	symbol_store_put(store); /* the symbolizers hold it */
+	CHECK(corpus_file("cxx_dwarf.so", path, sizeof(path)));
+	CHECK(symbolizer_add_mapping(a, BASE + 0x1000, BASE + 0x2000, 0x1000, path));
+	CHECK(symbolizer_add_mapping(b, other + 0x1000, other + 0x2000, 0x1000, path));
+	CHECK_INT(symbolizer_objects(a), 1);
+	CHECK(symbolizer_resolve(a, BASE + 0x110a, false, &f));
+	CHECK_STR(f.function, "seed::Box::grow(int)");
+	CHECK_INT(f.line, 2);
+	CHECK_INT(f.offset, 0x110a);
+	CHECK(symbolizer_resolve(b, other + 0x110a, false, &f)); /* from the cache */
+	CHECK_STR(f.function, "seed::Box::grow(int)");
+	CHECK_INT(f.line, 2);
+	CHECK_INT(f.offset, 0x110a);
+	CHECK(symbolizer_resolve(b, other + 0x10c0, false, &f));
+	CHECK_STR(f.function, "__do_global_dtors_aux");
+	/* Each has only its own mappings. */
+	CHECK(!symbolizer_resolve(b, BASE + 0x110a, false, &f));
+	CHECK(!symbolizer_resolve(a, other + 0x110a, false, &f));
+	/* One process gone: the other still names its frames; an object no
+	 * process maps any more is closed at the next trim, not before. */
+	symbolizer_free(a);
+	symbolizer_trim(b);
+	CHECK_INT(symbolizer_objects(b), 1);
+	CHECK(symbolizer_resolve(b, other + 0x110a, false, &f));
+	CHECK_STR(f.function, "seed::Box::grow(int)");
+	symbolizer_forget_mappings(b); /* an exec: mapped again at once, kept */
+	CHECK(symbolizer_add_mapping(b, other + 0x1000, other + 0x2000, 0x1000, path));
+	symbolizer_trim(b);
+	CHECK_INT(symbolizer_objects(b), 1);
+	CHECK(symbolizer_resolve(b, other + 0x110a, false, &f));
+	CHECK_STR(f.function, "seed::Box::grow(int)");
+	symbolizer_forget_mappings(b);
+	CHECK_INT(symbolizer_objects(b), 1);
+	symbolizer_trim(b);
+	CHECK_INT(symbolizer_objects(b), 0);
+	CHECK_INT(symbolizer_cache_count(b), 0);
+	symbolizer_free(b);
+}
+
+static bool copy_file(const char *from, const char *to)
+{
+	char buf[4096];
+	ssize_t n = 0;
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	bool ok = in >= 0 && out >= 0;
+
+	while (ok && (n = read(in, buf, sizeof(buf))) > 0)
+		ok = write(out, buf, (size_t)n) == n;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ok && n == 0;
+}
+
+/* A deploy puts another file at the same path (a new inode, renamed over
+ * the old): a process started since maps the new one, and must be named by
+ * it, not by what an older process of the store read at that path. */
+TEST(symbolizer_store_tells_a_replaced_file_apart)
+{
+	struct symbol_store *store = symbol_store_new();
+	struct symbolizer *old = symbolizer_new_shared(store, 0, NULL), *new = symbolizer_new_shared(store, 0, NULL);
+	char dwarf[PATH_MAX], stripped[PATH_MAX], dir[] = "/tmp/leaktop-unit-XXXXXX", path[PATH_MAX + 16],
+		next[PATH_MAX + 16];
+	struct frame f;
+
+	symbol_store_put(store);
+	CHECK(corpus_file("cxx_dwarf.so", dwarf, sizeof(dwarf)));
+	CHECK(corpus_file("cxx_stripped.so", stripped, sizeof(stripped)));
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/libseed.so", dir);
+	snprintf(next, sizeof(next), "%s/libseed.so.new", dir);
+	CHECK(copy_file(dwarf, path));
+	CHECK(symbolizer_add_mapping(old, BASE + 0x1000, BASE + 0x2000, 0x1000, path));
+	CHECK(copy_file(stripped, next));
+	CHECK(rename(next, path) == 0);
+	CHECK(symbolizer_add_mapping(new, BASE + 0x1000, BASE + 0x2000, 0x1000, path));
+	CHECK_INT(symbolizer_objects(new), 2);
+	CHECK(symbolizer_resolve(old, BASE + 0x110a, false, &f));
+	CHECK_STR(f.file, "/tmp/seed.cc"); /* the old file's DWARF */
+	CHECK(symbolizer_resolve(new, BASE + 0x110a, false, &f));
+	CHECK(f.file == NULL);		   /* the stripped one's: none */
+	CHECK_STR(f.function, "seed::Box::grow(int)");
+	unlink(path);
+	rmdir(dir);
+	symbolizer_free(old);
+	symbolizer_free(new);
+}
