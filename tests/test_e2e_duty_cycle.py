@@ -28,10 +28,11 @@ def test_duty_cycle_detaches_allocation_probes_and_scales_the_figures(procs):
         time.sleep(0.02)
     assert len(seen) >= 2 and min(seen) > 0, seen
     report = lt.json_lines(6, 30)[-1]
-    # The share actually on: at most what was asked (attaching takes part of
-    # each on-phase, more so on a loaded machine), never nothing.
+    # The share actually on: about what was asked (an on-phase a loaded
+    # machine ends late is made up for by the off-phase after it: unit-tested
+    # in test_duty_cycle.c), never nothing.
     share = report["duty_cycle"]
-    assert 0 < share <= 0.23
+    assert 0 < share <= 0.3
     leak = find_stack(report, "leak_small")
     # Seen for that share of the time, scaled by it: right within an error
     # that grows as less is seen (10% at the requested fifth on an idle

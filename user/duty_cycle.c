@@ -14,9 +14,19 @@ void duty_cycle_init(struct duty_cycle *d, double fraction, double period_s, dou
 
 double duty_cycle_next_switch(const struct duty_cycle *d)
 {
+	double off_s, catch_up;
+
 	if (d->fraction >= 1)
 		return INFINITY;
-	return d->since + d->period_s * (d->on ? d->fraction : 1 - d->fraction);
+	if (d->on)
+		return d->since + d->period_s * d->fraction;
+	/* An off-phase ends when the share since the start is back to the
+	 * one asked for: on-phases that ran long (a late wake-up on a loaded
+	 * machine) are made up for, so the target pays what it was promised.
+	 * Within half to twice a phase, so a very late one is spread out. */
+	off_s = d->period_s * (1 - d->fraction);
+	catch_up = d->started + d->on_s / d->fraction;
+	return fmin(fmax(catch_up, d->since + off_s / 2), d->since + 2 * off_s);
 }
 
 void duty_cycle_switch(struct duty_cycle *d, double now)

@@ -55,3 +55,34 @@ TEST(duty_cycle_measures_the_real_on_share)
 	duty_cycle_switch(&d, 1.25);
 	CHECK(NEAR(duty_cycle_measured(&d, 2.0), 0.55 / 2.0));
 }
+
+TEST(duty_cycle_makes_up_for_on_phases_that_ran_long)
+{
+	struct duty_cycle d;
+	double t = 0;
+
+	duty_cycle_init(&d, 0.2, 1, 0);
+	/* Every detach comes 50 ms late (a loaded machine): the off-phases that
+	 * follow are longer, and the share stays the one asked for. */
+	for (int i = 0; i < 20; i++) {
+		t = duty_cycle_next_switch(&d) + 0.05;
+		duty_cycle_switch(&d, t);
+		t = duty_cycle_next_switch(&d);
+		CHECK(t - d.since >= 0.8 && t - d.since <= 1.6);
+		duty_cycle_switch(&d, t);
+	}
+	CHECK(fabs(duty_cycle_measured(&d, t) - 0.2) < 1e-9);
+}
+
+TEST(duty_cycle_spreads_a_very_late_phase_over_the_next_ones)
+{
+	struct duty_cycle d;
+
+	duty_cycle_init(&d, 0.2, 1, 0);
+	duty_cycle_switch(&d, 2.0); /* an on-phase of 2 s instead of 0.2 */
+	/* At most twice an off-phase, not the 8 s that would make it up at once. */
+	CHECK(NEAR(duty_cycle_next_switch(&d), 3.6));
+	duty_cycle_switch(&d, 3.6);
+	/* On-phases keep their length. */
+	CHECK(NEAR(duty_cycle_next_switch(&d), 3.8));
+}
