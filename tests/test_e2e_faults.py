@@ -239,7 +239,11 @@ def test_full_stack_map_is_counted(procs):
     assert sum(n for why, n in reasons.items() if why != "walks_cut_short") == report["lost_events"], reasons
     assert reasons.get("no_stack_slot", 0) + reasons.get("stack_map_full", 0) > 0, reasons
     assert "allocs_map_full" not in reasons, reasons
-    assert len(report["stacks"]) <= 16, [(s["outstanding_bytes"], s["outstanding_allocs"], s["growth_bytes_per_s"], [f["function"] for f in s["frames"]][:4]) for s in report["stacks"]]
+    # At most one stack per slot holds memory (a stack that gave its slot back
+    # may still be listed a while, at 0 B with the fall of its growth window).
+    holding = [st for st in report["stacks"] if st["outstanding_bytes"] or st["outstanding_allocs"]]
+    assert len(holding) <= 16, [(st["outstanding_bytes"], st["growth_bytes_per_s"],
+                                 [f["function"] for f in st["frames"]][:4]) for st in report["stacks"]]
     for stack in report["stacks"]:  # what is tracked is never negative
         assert stack["outstanding_bytes"] >= 0 and stack["outstanding_allocs"] >= 0
     assert lt.stderr().count("run with a larger --max-stacks") == 1, lt.stderr()
