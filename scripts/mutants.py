@@ -59,6 +59,11 @@ MUTANTS = [
     Mutant("caller read from the wrong stack slot", "bpf/leaktop.bpf.c",
            [("stack_word(&t->unwind, sp, sp, &call.key.caller);",
              "stack_word(&t->unwind, sp + 8, sp, &call.key.caller);")], [EXACT]),
+    Mutant("an unsampled operator new's caller read from the wrong stack slot", "bpf/leaktop.bpf.c",
+           [("\t\tbpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);\n",
+             "\t\tbpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)(sp + 8));\n")],
+           ["tests/test_e2e_sampling.py::"
+            "test_unsampled_operator_new_s_own_malloc_is_not_an_allocation_of_its_own"]),
     Mutant("nested allocator calls counted twice", "bpf/leaktop.bpf.c",
            [("if (t->call.depth && t->call.epoch == duty_epoch && nested(",
              "if (0 && t->call.depth && t->call.epoch == duty_epoch && nested(")], [EXACT]),
