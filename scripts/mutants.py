@@ -206,7 +206,7 @@ def run_tests(workdir, tests, own_unit_tests):
                              "-rf", *tests], cwd=ROOT, env=env, capture_output=True, text=True)
     killed = re.findall(r"^FAILED (\S+)", result.stdout, re.M)
     if killed:
-        return killed[0].split("::", 1)[-1][:70]
+        return killed[0].split("::", 1)[-1][:100]
     if result.returncode not in (0, 1):  # errors, not failures
         errors = re.findall(r"^ERROR (\S+)", result.stdout, re.M)
         return f"error: {errors[0] if errors else result.returncode}"
