@@ -53,3 +53,34 @@ def test_a_late_leak_gets_a_slot_when_live_stacks_outnumber_them(procs):
     assert report["stacks_evicted"] > 0 and report["lost_events"] > 0, report
     assert report["lost_by_reason"]["evicted_stacks"] > 0, report["lost_by_reason"]
     assert "live stacks outnumber the stack slots (256)" in lt.stderr()
+
+
+def test_an_evicted_stack_s_frees_take_nothing_off_its_slot_s_next_stack(procs):
+    # 16 stacks hold a 64 KiB block each in 16 slots; 8 new stacks keep
+    # making 1000-byte blocks, so still old stacks are evicted and their
+    # slots go to new ones; then the old blocks are freed.  Each new
+    # stack's figures are its own: 1000 bytes for each allocation counted.
+    tgt = procs([target("evicted_frees"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.1", "-n", "100", "--max-stacks", "16"))
+    lt.json_lines(1, 15)
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("held", 15)
+    lt.fresh_json(4, 30)  # the old stacks are still: eviction candidates
+    os.kill(tgt.pid, signal.SIGUSR1)
+
+    def new_stacks(report):
+        return [s for s in report["stacks"] if any(f["function"] == "new_block" for f in s["frames"])]
+
+    deadline = time.monotonic() + 60
+    while len(new_stacks(report := lt.fresh_json(1, 30))) < 4:
+        assert time.monotonic() < deadline, f"new stacks never got slots: {report}"
+    os.kill(tgt.pid, signal.SIGUSR1)
+    tgt.wait_line("freed", 15)
+    report = lt.fresh_json(3, 30)
+    assert report["stacks_evicted"] > 0, report
+    assert len(new_stacks(report)) >= 4
+    for stack in report["stacks"]:
+        assert stack["outstanding_bytes"] >= 0 and stack["outstanding_allocs"] >= 0, stack
+    for stack in new_stacks(report):
+        assert stack["outstanding_bytes"] == 1000 * stack["outstanding_allocs"] > 0, stack

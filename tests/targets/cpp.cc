@@ -1,4 +1,4 @@
-// C++: the caller's name must come out demangled.
+// C++: the caller's name must come out demangled.  Usage: cpp [--wait] [--objects N]
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +53,12 @@ int main(int argc, char **argv)
 {
 	static leaky::Cache cache;
 	sigset_t set;
-	int sig;
+	int sig, objects = 7;
+
+	/* --objects N: calls of store_objects' loop (up to 64). */
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "--objects") == 0)
+			objects = atoi(argv[i + 1]);
 
 	if (argc > 1 && strcmp(argv[1], "--wait") == 0) {
 		sigemptyset(&set);
@@ -64,7 +69,7 @@ int main(int argc, char **argv)
 		sigwait(&set, &sig);
 	}
 	cache.store(10);
-	cache.store_objects(7);
+	cache.store_objects(objects);
 	cache.churn_objects(50);
 	std::printf("ready\n");
 	std::fflush(stdout);
