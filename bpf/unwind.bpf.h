@@ -65,6 +65,7 @@ struct cfi_walk {
 	__u32 base, count;	/* the active buffer of the mapping index; count 0
 				 * when it is stale (see struct unwind_index) */
 	__u64 stop_start, stop_end; /* code whose frames end the walk */
+	__u64 top;		/* the end of the highest stack word read */
 	bool rbp_ok;		/* false once rbp could not be recovered */
 	bool clean;		/* the walk reached the outermost frame */
 	bool dropped;		/* went through an object whose table did not fit */
@@ -131,6 +132,7 @@ struct cfi_scratch {
 	 * user memory for many frames instead of one or two per frame. */
 	__u64 win_base;
 	__u32 win_len;
+	__u32 win_want;		/* bytes the first read takes (0: all it can) */
 	__u8 window[UNWIND_WINDOW];
 };
 
@@ -312,23 +314,29 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 	return true;
 }
 
-/* Fills the window with the thread's stack from `from` on (8-aligned): up to
- * the window's size, or when those bytes are not all readable, to the end of
- * from's page.  The stack does not change meanwhile: its thread is in the
- * probe.  Each read of user memory costs about 50 ns here (much of it the
- * hardened usercopy checks), whatever its size up to a page, so one read does
- * for the whole stack of most walks. */
-static __always_inline void stack_window(struct cfi_scratch *sc, __u64 from)
+/* Fills the window with the thread's stack from `from` on (8-aligned): `want`
+ * bytes (0: the window's size), or when those bytes are not all readable, to
+ * the end of from's page.  The stack does not change meanwhile: its thread is
+ * in the probe.  A read of user memory has a large fixed cost (~150 ns on the
+ * VM measured, whatever its size; 2 KiB cost ~30 ns more than 128 bytes), so
+ * one read does for the whole stack of most walks, and the first read of a
+ * walk takes about what the thread's last walks needed (win_want). */
+static __always_inline void stack_window(struct cfi_scratch *sc, __u64 from, __u32 want)
 {
-	__u32 len;
+	__u32 len = want;
 
 	sc->win_base = from;
 	sc->win_len = 0;
-	if (!bpf_probe_read_user(sc->window, UNWIND_WINDOW, (void *)from)) {
-		sc->win_len = UNWIND_WINDOW;
+	if (len < 64 || len > UNWIND_WINDOW)
+		len = UNWIND_WINDOW;
+	barrier_var(len);
+	if (len >= 8 && len <= UNWIND_WINDOW && !bpf_probe_read_user(sc->window, len, (void *)from)) {
+		sc->win_len = len;
 		return;
 	}
 	len = 4096 - (from & 4095);
+	if (len > want && want >= 64)
+		len = want;
 	if (len > UNWIND_WINDOW)
 		len = UNWIND_WINDOW;
 	barrier_var(len);
@@ -348,12 +356,14 @@ static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64
 	if (addr & 7)
 		return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
 	if (off >= sc->win_len || sc->win_len - off < 8) {
-		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr);
+		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr, 0);
 		off = addr - sc->win_base;
 		if (off >= sc->win_len || sc->win_len - off < 8)
 			return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
 	}
 	*value = *(__u64 *)&sc->window[off & (UNWIND_WINDOW - 8)];
+	if (addr + 8 > sc->walk.top)
+		sc->walk.top = addr + 8;
 	return true;
 }
 
@@ -390,8 +400,8 @@ static __always_inline __u32 cache_epoch(struct cfi_ctx *ctx, __u32 changes, __u
 	return cs->epoch;
 }
 
-/* One frame: from pc/sp/rbp of a frame to its caller's (a bpf_loop callback). */
-static long unwind_step(__u32 index, struct cfi_ctx *ctx)
+/* One frame: from pc/sp/rbp of a frame to its caller's; non-zero to stop. */
+static __always_inline long unwind_frame(struct cfi_ctx *ctx)
 {
 	struct unwind_row row = { .cfa = UNWIND_CFA_NONE };
 	struct cfi_scratch *sc = ctx->sc;
@@ -470,6 +480,30 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 		return 1;
 	}
 	return unwind_append(sc, ra) ? 0 : 1;
+}
+
+/* Frames per bpf_loop callback: fewer calls for a walk. */
+#define UNWIND_FRAMES_PER_STEP 4
+
+static long unwind_steps(__u32 index, struct cfi_ctx *ctx)
+{
+#pragma unroll
+	for (int i = 0; i < UNWIND_FRAMES_PER_STEP; i++)
+		if (unwind_frame(ctx))
+			return 1;
+	return 0;
+}
+
+/* What the thread's next walk reads first: what this one read from sp on
+ * and a little more, or after a deeper walk, an eighth less each time, so
+ * that a thread whose stacks differ in depth does not read twice often. */
+static __always_inline void window_want(struct cfi_scratch *sc, __u64 sp)
+{
+	__u64 need = sc->walk.top > sp ? sc->walk.top - sp : 0;
+	__u32 next = need < UNWIND_WINDOW - 128 ? ((__u32)need + 128) & ~63u : UNWIND_WINDOW;
+	__u32 decayed = sc->win_want - sc->win_want / 8;
+
+	sc->win_want = next > decayed ? next : decayed;
 }
 
 /* The target's mappings changed under the index (it exec'd, or code was
@@ -590,8 +624,10 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 		sc->walk.pc = ra;
 		sc->walk.sp = sp + 8;
 		sc->walk.rbp = PT_REGS_FP(ctx);
-		bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
+		bpf_loop((MAX_STACK_DEPTH + UNWIND_FRAMES_PER_STEP - 1) / UNWIND_FRAMES_PER_STEP,
+			 unwind_steps, &walk_ctx, 0);
 		barrier();
+		window_want(sc, sp);
 		if (READ_ONCE_U32(unwind_index.rows_seq) != rows_seq ||
 		    ((count || sc->walk.cached) && (READ_ONCE_U32(unwind_index.seq) != seq ||
 			       READ_ONCE_U32(unwind_index.changes) != changes))) {
