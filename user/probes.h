@@ -22,6 +22,7 @@ struct probes_config {
 	int shared_allocs_fd;
 	uint16_t process_index;
 	bool no_python;		/* no interpreter in the target: no room for Python stacks */
+	uint32_t unwind_rows;	/* rows the unwind_rows map holds (0: UNWIND_MAX_ROWS) */
 	/* Called once the maps exist, before any uprobe is attached: what the
 	 * programs need from the start (the unwind tables) goes in here. */
 	void (*loaded)(struct probes *p, void *arg);

@@ -20,6 +20,7 @@
 #include "python_redirect.h"
 #include "tracee.h"
 #include "unwind_maps.h"
+#include "unwind_sizing.h"
 
 /* How long after an exec its mappings are read at every tick: the loader
  * maps the libraries within milliseconds, unless the machine is loaded. */
@@ -494,6 +495,8 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 	struct probes_config cfg = { .pid = s->target.pid, .max_allocs = s->max_allocs, .max_stacks = o->max_stacks,
 				     .sample_bytes = o->sample_bytes, .shared_allocs_fd = s->shared_allocs_fd,
 				     .process_index = s->index, .no_python = pid && !py && !later,
+				     .unwind_rows = unwind_rows_for(s->target.pid, s->target.spawned ? s->target.exe : NULL,
+								    &allocators),
 				     .loaded = build_unwind_tables, .loaded_arg = &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes && s->shared_allocs_fd < 0 && !o->max_allocs_given && s->max_allocs > DEFAULT_MAX_ALLOCS) {
