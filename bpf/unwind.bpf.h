@@ -115,6 +115,14 @@ struct cfi_cache_state {
 	__u32 epoch;
 };
 
+/* The ids of the thread's last stacks (store_trace_once()). */
+#define TRACE_MEMO_SIZE 16u
+struct trace_memo {
+	__u64 hash;		/* struct stack_trace's */
+	__u32 id;
+	__u32 traces_seq;	/* + 1; 0: empty */
+};
+
 /* The walk's whole state lives in map memory, not on the BPF stack: the
  * stack is too big for it, and the verifier does not track values in map
  * memory, so the bpf_loop callbacks below converge after a pass or two
@@ -128,6 +136,7 @@ struct cfi_scratch {
 	struct stack_trace trace;
 	struct cfi_cache_state cache_state;
 	struct cfi_cached_rule cache[UNWIND_CACHE_SIZE];
+	struct trace_memo memo[TRACE_MEMO_SIZE];
 	/* A copy of the stack from win_base on (win_len bytes): one read of
 	 * user memory for many frames instead of one or two per frame. */
 	__u64 win_base;
@@ -576,6 +585,37 @@ static __always_inline long store_trace(const struct stack_trace *trace)
 	return found && found->hash == trace->hash ? (long)free_id : -1;
 }
 
+/* Userspace deletes stacks from stack_traces (those no slot names, those of
+ * an older program image) with traces_seq odd: +1 before, +1 after. */
+__u32 traces_seq = 0;
+
+/* store_trace(), but a stack the thread stored lately is not looked up
+ * again: its id is remembered with traces_seq, while that is even (no
+ * deletion under way), as read before the lookup that found the id.  It is
+ * used while traces_seq has not moved: then no deletion began since that
+ * lookup, which found the stack at the id (a deletion that had begun by
+ * then moved it on by the time it ended), so the stack is there as that
+ * lookup saw it, and a lookup now would answer the same.  Stacks of an older
+ * image are not remembered wrongly either: an id of this image's stacks is
+ * never one of theirs (the hash has the generation in it). */
+static __always_inline long store_trace_once(struct cfi_scratch *sc)
+{
+	__u32 seq = READ_ONCE_U32(traces_seq);
+	struct trace_memo *m = &sc->memo[sc->trace.hash & (TRACE_MEMO_SIZE - 1)];
+	long id;
+
+	barrier();
+	if (m->hash == sc->trace.hash && m->traces_seq == seq + 1 && !(seq & 1))
+		return m->id;
+	id = store_trace(&sc->trace);
+	if (id >= 0 && !(seq & 1)) {
+		m->hash = sc->trace.hash;
+		m->id = (__u32)id;
+		m->traces_seq = seq + 1;
+	}
+	return id;
+}
+
 /* Unwinds the user stack at an entry probe of a function whose return
  * address, `caller`, is at `sp` (rbp still the caller's), with the thread's
  * scratch, whose window holds the stack from sp on (stack_window()); stores
@@ -643,7 +683,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 		sc->trace.ips[sc->walk.depth] = 0; /* the end mark; later entries are stale */
 	sc->trace.hash = hash_mix(sc->walk.hash, sc->walk.depth);
 
-	return store_trace(&sc->trace);
+	return store_trace_once(sc);
 }
 
 #endif

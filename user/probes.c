@@ -713,6 +713,11 @@ int probes_unwind_objects_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.unwind_objects);
 }
 
+__u32 *probes_traces_seq(struct probes *p)
+{
+	return &p->skel->bss->traces_seq;
+}
+
 struct unwind_index *probes_unwind_index(struct probes *p)
 {
 	return &p->skel->bss->unwind_index;

@@ -172,11 +172,27 @@ static void name_stacks(struct slot_table *t, const struct stack_key *key, int d
 		name_stack(t, &t->py_refs, key->py_stack, delta, true);
 }
 
+/* Stacks are deleted from stack_traces between these two: the kernel
+ * remembers the ids of stacks it stored only while none is (see
+ * store_trace_once()). */
+static void traces_deleting(const struct slot_maps *maps)
+{
+	if (maps->traces_seq)
+		__atomic_fetch_add(maps->traces_seq, 1, __ATOMIC_SEQ_CST);
+}
+
+static void traces_deleted(const struct slot_maps *maps)
+{
+	traces_deleting(maps); /* even again */
+}
+
 /* Deletes the kernel's stacks that have been unnamed since an earlier
  * reading (in order of reading: the oldest come first). */
 static void delete_unnamed(struct slot_table *t)
 {
 	size_t done = 0;
+
+	traces_deleting(&t->maps);
 
 	for (; done < t->nunnamed && t->unnamed[done].reading < t->reading; done++) {
 		const struct unnamed *u = &t->unnamed[done];
@@ -190,6 +206,7 @@ static void delete_unnamed(struct slot_table *t)
 			bpf_map_delete_elem(t->maps.traces_fd, &id);
 		}
 	}
+	traces_deleted(&t->maps);
 	memmove(t->unnamed, t->unnamed + done, (t->nunnamed - done) * sizeof(*t->unnamed));
 	t->nunnamed -= done;
 }
@@ -501,7 +518,9 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 	/* After the claims: a stack a new slot names is not deleted. */
 	delete_unnamed(t);
 	if (t->reading >= t->next_sweep) {
+		traces_deleting(&t->maps);
 		sweep(t->maps.traces_fd, &t->trace_refs, &t->swept_traces);
+		traces_deleted(&t->maps);
 		sweep(t->maps.py_stacks_fd, &t->py_refs, &t->swept_py);
 		t->next_sweep = t->reading + (uint64_t)ceil(SLOT_IDLE_S / interval_s);
 	}

@@ -556,7 +556,8 @@ attached:
 	s->stacks = s->sym ? stack_table_new(s->sym, probes_stack_traces_fd(s->probes)) : NULL;
 	s->model = model_new(o->window_s);
 	struct slot_maps slot_maps = { probes_stack_index_fd(s->probes), probes_free_slots_fd(s->probes),
-				       probes_stack_traces_fd(s->probes), probes_py_stacks_fd(s->probes) };
+				       probes_stack_traces_fd(s->probes), probes_py_stacks_fd(s->probes),
+				       probes_traces_seq(s->probes) };
 	s->slots = s->stacks ? slot_table_new(&s->collection, s->stacks, &slot_maps) : NULL;
 	if (!s->stacks || !s->model || !s->slots) {
 		fprintf(stderr, "leaktop: out of memory\n");
