@@ -142,7 +142,8 @@ struct cfi_scratch {
 	__u64 win_base;
 	__u32 win_len;
 	__u32 win_want;		/* bytes the first read takes (0: all it can) */
-	__u8 window[UNWIND_WINDOW];
+	__u64 window[UNWIND_WINDOW / 8]; /* words: a byte array's words are
+					  * read a byte at a time */
 };
 
 /* What the bpf_loop callbacks get: the thread's scratch, looked up once. */
@@ -364,13 +365,15 @@ static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64
 
 	if (addr & 7)
 		return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
-	if (off >= sc->win_len || sc->win_len - off < 8) {
+	/* (A window read from an sp that is not 8-aligned holds no whole word
+	 * at an aligned addr: read again from addr, or a little below.) */
+	if (off >= sc->win_len || sc->win_len - off < 8 || (off & 7)) {
 		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr, 0);
 		off = addr - sc->win_base;
 		if (off >= sc->win_len || sc->win_len - off < 8)
 			return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
 	}
-	*value = *(__u64 *)&sc->window[off & (UNWIND_WINDOW - 8)];
+	*value = sc->window[(off / 8) & (UNWIND_WINDOW / 8 - 1)];
 	if (addr + 8 > sc->walk.top)
 		sc->walk.top = addr + 8;
 	return true;
