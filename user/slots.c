@@ -191,8 +191,7 @@ static void traces_deleted(const struct slot_maps *maps)
 static void delete_unnamed(struct slot_table *t)
 {
 	size_t done = 0;
-
-	traces_deleting(&t->maps);
+	bool deleting = false;
 
 	for (; done < t->nunnamed && t->unnamed[done].reading < t->reading; done++) {
 		const struct unnamed *u = &t->unnamed[done];
@@ -203,18 +202,23 @@ static void delete_unnamed(struct slot_table *t)
 		} else if (!id_map_get(&t->trace_refs, u->id)) {
 			__u32 id = (__u32)u->id;
 
+			if (!deleting)
+				traces_deleting(&t->maps);
+			deleting = true;
 			bpf_map_delete_elem(t->maps.traces_fd, &id);
 		}
 	}
-	traces_deleted(&t->maps);
+	if (deleting)
+		traces_deleted(&t->maps);
 	memmove(t->unnamed, t->unnamed + done, (t->nunnamed - done) * sizeof(*t->unnamed));
 	t->nunnamed -= done;
 }
 
 /* Deletes the stacks of a map (stack_traces: 32-bit keys, py_stacks:
  * 64-bit) that no held slot names and that were unnamed at the last sweep
- * too; remembers the others that are unnamed now. */
-static void sweep(int fd, const struct id_map *refs, struct id_map *swept)
+ * too; remembers the others that are unnamed now.  maps: for stack_traces
+ * (traces_seq), NULL for py_stacks. */
+static void sweep(int fd, const struct id_map *refs, struct id_map *swept, const struct slot_maps *maps)
 {
 	struct id_map unnamed = { 0 };
 	uint64_t key = 0, next = 0, *doomed = NULL;
@@ -240,8 +244,12 @@ static void sweep(int fd, const struct id_map *refs, struct id_map *swept)
 		doomed = grown;
 		doomed[ndoomed++] = id;
 	}
+	if (ndoomed && maps)
+		traces_deleting(maps);
 	for (size_t i = 0; i < ndoomed; i++)
 		bpf_map_delete_elem(fd, &doomed[i]);
+	if (ndoomed && maps)
+		traces_deleted(maps);
 	free(doomed);
 	id_map_free(swept);
 	*swept = unnamed;
@@ -518,10 +526,8 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 	/* After the claims: a stack a new slot names is not deleted. */
 	delete_unnamed(t);
 	if (t->reading >= t->next_sweep) {
-		traces_deleting(&t->maps);
-		sweep(t->maps.traces_fd, &t->trace_refs, &t->swept_traces);
-		traces_deleted(&t->maps);
-		sweep(t->maps.py_stacks_fd, &t->py_refs, &t->swept_py);
+		sweep(t->maps.traces_fd, &t->trace_refs, &t->swept_traces, &t->maps);
+		sweep(t->maps.py_stacks_fd, &t->py_refs, &t->swept_py, NULL);
 		t->next_sweep = t->reading + (uint64_t)ceil(SLOT_IDLE_S / interval_s);
 	}
 }
