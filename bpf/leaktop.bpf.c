@@ -576,7 +576,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 	 * ended (see nested()). */
 	if (call.sampled) {
 		/* The stack from sp on, for the walk; the caller is its first word. */
-		stack_window(&t->unwind, sp);
+		stack_window(&t->unwind, sp, t->unwind.win_want);
 		stack_word(&t->unwind, sp, sp, &call.key.caller);
 	} else if (is_operator_new(call.key.fn)) {
 		bpf_probe_read_user(&call.key.caller, sizeof(call.key.caller), (void *)sp);

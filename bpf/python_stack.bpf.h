@@ -39,7 +39,7 @@ struct py_scratch {
 	/* The thread's memory below the last frame read (py_frame_read()). */
 	__u64 span_base;
 	__u32 span_len;
-	__u8 span[PY_SPAN];
+	__u64 span[PY_SPAN / 8]; /* words: a byte array's are read a byte at a time */
 };
 
 struct {
@@ -103,7 +103,7 @@ static __always_inline bool py_frame_read(struct py_scratch *scratch, __u64 addr
 		off = addr - low;
 	}
 	for (__u32 i = 0; i < PY_WINDOW / 8; i++)
-		scratch->frame[i] = *(__u64 *)&scratch->span[(off + i * 8) & (PY_SPAN - 8)];
+		scratch->frame[i] = scratch->span[(off / 8 + i) & (PY_SPAN / 8 - 1)];
 	return true;
 }
 

@@ -65,6 +65,7 @@ struct cfi_walk {
 	__u32 base, count;	/* the active buffer of the mapping index; count 0
 				 * when it is stale (see struct unwind_index) */
 	__u64 stop_start, stop_end; /* code whose frames end the walk */
+	__u64 top;		/* the end of the highest stack word read */
 	bool rbp_ok;		/* false once rbp could not be recovered */
 	bool clean;		/* the walk reached the outermost frame */
 	bool dropped;		/* went through an object whose table did not fit */
@@ -114,6 +115,14 @@ struct cfi_cache_state {
 	__u32 epoch;
 };
 
+/* The ids of the thread's last stacks (store_trace_once()). */
+#define TRACE_MEMO_SIZE 16u
+struct trace_memo {
+	__u64 hash;		/* struct stack_trace's */
+	__u32 id;
+	__u32 traces_seq;	/* + 1; 0: empty */
+};
+
 /* The walk's whole state lives in map memory, not on the BPF stack: the
  * stack is too big for it, and the verifier does not track values in map
  * memory, so the bpf_loop callbacks below converge after a pass or two
@@ -127,11 +136,14 @@ struct cfi_scratch {
 	struct stack_trace trace;
 	struct cfi_cache_state cache_state;
 	struct cfi_cached_rule cache[UNWIND_CACHE_SIZE];
+	struct trace_memo memo[TRACE_MEMO_SIZE];
 	/* A copy of the stack from win_base on (win_len bytes): one read of
 	 * user memory for many frames instead of one or two per frame. */
 	__u64 win_base;
 	__u32 win_len;
-	__u8 window[UNWIND_WINDOW];
+	__u32 win_want;		/* bytes the first read takes (0: all it can) */
+	__u64 window[UNWIND_WINDOW / 8]; /* words: a byte array's words are
+					  * read a byte at a time */
 };
 
 /* What the bpf_loop callbacks get: the thread's scratch, looked up once. */
@@ -312,23 +324,29 @@ static __always_inline bool unwind_append(struct cfi_scratch *sc, __u64 pc)
 	return true;
 }
 
-/* Fills the window with the thread's stack from `from` on (8-aligned): up to
- * the window's size, or when those bytes are not all readable, to the end of
- * from's page.  The stack does not change meanwhile: its thread is in the
- * probe.  Each read of user memory costs about 50 ns here (much of it the
- * hardened usercopy checks), whatever its size up to a page, so one read does
- * for the whole stack of most walks. */
-static __always_inline void stack_window(struct cfi_scratch *sc, __u64 from)
+/* Fills the window with the thread's stack from `from` on (8-aligned): `want`
+ * bytes (0: the window's size), or when those bytes are not all readable, to
+ * the end of from's page.  The stack does not change meanwhile: its thread is
+ * in the probe.  A read of user memory has a large fixed cost (~150 ns on the
+ * VM measured, whatever its size; 2 KiB cost ~30 ns more than 128 bytes), so
+ * one read does for the whole stack of most walks, and the first read of a
+ * walk takes about what the thread's last walks needed (win_want). */
+static __always_inline void stack_window(struct cfi_scratch *sc, __u64 from, __u32 want)
 {
-	__u32 len;
+	__u32 len = want;
 
 	sc->win_base = from;
 	sc->win_len = 0;
-	if (!bpf_probe_read_user(sc->window, UNWIND_WINDOW, (void *)from)) {
-		sc->win_len = UNWIND_WINDOW;
+	if (len < 64 || len > UNWIND_WINDOW)
+		len = UNWIND_WINDOW;
+	barrier_var(len);
+	if (len >= 8 && len <= UNWIND_WINDOW && !bpf_probe_read_user(sc->window, len, (void *)from)) {
+		sc->win_len = len;
 		return;
 	}
 	len = 4096 - (from & 4095);
+	if (len > want && want >= 64)
+		len = want;
 	if (len > UNWIND_WINDOW)
 		len = UNWIND_WINDOW;
 	barrier_var(len);
@@ -347,13 +365,17 @@ static __always_inline bool stack_word(struct cfi_scratch *sc, __u64 addr, __u64
 
 	if (addr & 7)
 		return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
-	if (off >= sc->win_len || sc->win_len - off < 8) {
-		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr);
+	/* (A window read from an sp that is not 8-aligned holds no whole word
+	 * at an aligned addr: read again from addr, or a little below.) */
+	if (off >= sc->win_len || sc->win_len - off < 8 || (off & 7)) {
+		stack_window(sc, addr >= floor + 128 && !(floor & 7) ? addr - 128 : addr, 0);
 		off = addr - sc->win_base;
 		if (off >= sc->win_len || sc->win_len - off < 8)
 			return !bpf_probe_read_user(value, sizeof(*value), (void *)addr);
 	}
-	*value = *(__u64 *)&sc->window[off & (UNWIND_WINDOW - 8)];
+	*value = sc->window[(off / 8) & (UNWIND_WINDOW / 8 - 1)];
+	if (addr + 8 > sc->walk.top)
+		sc->walk.top = addr + 8;
 	return true;
 }
 
@@ -390,8 +412,8 @@ static __always_inline __u32 cache_epoch(struct cfi_ctx *ctx, __u32 changes, __u
 	return cs->epoch;
 }
 
-/* One frame: from pc/sp/rbp of a frame to its caller's (a bpf_loop callback). */
-static long unwind_step(__u32 index, struct cfi_ctx *ctx)
+/* One frame: from pc/sp/rbp of a frame to its caller's; non-zero to stop. */
+static __always_inline long unwind_frame(struct cfi_ctx *ctx)
 {
 	struct unwind_row row = { .cfa = UNWIND_CFA_NONE };
 	struct cfi_scratch *sc = ctx->sc;
@@ -472,6 +494,30 @@ static long unwind_step(__u32 index, struct cfi_ctx *ctx)
 	return unwind_append(sc, ra) ? 0 : 1;
 }
 
+/* Frames per bpf_loop callback: fewer calls for a walk. */
+#define UNWIND_FRAMES_PER_STEP 4
+
+static long unwind_steps(__u32 index, struct cfi_ctx *ctx)
+{
+#pragma unroll
+	for (int i = 0; i < UNWIND_FRAMES_PER_STEP; i++)
+		if (unwind_frame(ctx))
+			return 1;
+	return 0;
+}
+
+/* What the thread's next walk reads first: what this one read from sp on
+ * and a little more, or after a deeper walk, an eighth less each time, so
+ * that a thread whose stacks differ in depth does not read twice often. */
+static __always_inline void window_want(struct cfi_scratch *sc, __u64 sp)
+{
+	__u64 need = sc->walk.top > sp ? sc->walk.top - sp : 0;
+	__u32 next = need < UNWIND_WINDOW - 128 ? ((__u32)need + 128) & ~63u : UNWIND_WINDOW;
+	__u32 decayed = sc->win_want - sc->win_want / 8;
+
+	sc->win_want = next > decayed ? next : decayed;
+}
+
 /* The target's mappings changed under the index (it exec'd, or code was
  * unmapped): walks stop using it until userspace has read the maps again. */
 static __always_inline void unwind_invalidate(void)
@@ -542,16 +588,37 @@ static __always_inline long store_trace(const struct stack_trace *trace)
 	return found && found->hash == trace->hash ? (long)free_id : -1;
 }
 
-/* Unwinds the user stack at an entry probe of a function whose return
- * address, `caller`, is at `sp` (rbp still the caller's), with the thread's
- * scratch, whose window holds the stack from sp on (stack_window()); stores
- * it in stack_traces (store_trace()) and returns its id, -1 when it could not
- * be stored.
- * A walk that stops before the outermost frame counts LOST_STACK_TRUNCATED
- * and keeps the frames it found.  With a Python stack (py_stack != 0) the
- * walk ends at the interpreter's first frame: the Python frames replace the
- * interpreter's (stacks.c folds them), and every distinct path through the
- * eval loop would otherwise be a stack of its own in the kernel maps. */
+/* Userspace deletes stacks from stack_traces (those no slot names, those of
+ * an older program image) with traces_seq odd: +1 before, +1 after. */
+__u32 traces_seq = 0;
+
+/* store_trace(), but a stack the thread stored lately is not looked up
+ * again: its id is remembered with traces_seq, while that is even (no
+ * deletion under way), as read before the lookup that found the id.  It is
+ * used while traces_seq has not moved: then no deletion began since that
+ * lookup, which found the stack at the id (a deletion that had begun by
+ * then moved it on by the time it ended), so the stack is there as that
+ * lookup saw it, and a lookup now would answer the same.  Stacks of an older
+ * image are not remembered wrongly either: an id of this image's stacks is
+ * never one of theirs (the hash has the generation in it). */
+static __always_inline long store_trace_once(struct cfi_scratch *sc)
+{
+	__u32 seq = READ_ONCE_U32(traces_seq);
+	struct trace_memo *m = &sc->memo[sc->trace.hash & (TRACE_MEMO_SIZE - 1)];
+	long id;
+
+	barrier();
+	if (m->hash == sc->trace.hash && m->traces_seq == seq + 1 && !(seq & 1))
+		return m->id;
+	id = store_trace(&sc->trace);
+	if (id >= 0 && !(seq & 1)) {
+		m->hash = sc->trace.hash;
+		m->id = (__u32)id;
+		m->traces_seq = seq + 1;
+	}
+	return id;
+}
+
 /* One walk from the caller on, with the tables as they are when it starts;
  * false when they changed under it (its frames beyond 0 and 1 may then come
  * from rows or mappings it should not have used). */
@@ -590,13 +657,25 @@ static __always_inline bool walk_once(struct pt_regs *ctx, struct cfi_scratch *s
 	sc->walk.pc = ra;
 	sc->walk.sp = sp + 8;
 	sc->walk.rbp = PT_REGS_FP(ctx);
-	bpf_loop(MAX_STACK_DEPTH, unwind_step, &walk_ctx, 0);
+	bpf_loop((MAX_STACK_DEPTH + UNWIND_FRAMES_PER_STEP - 1) / UNWIND_FRAMES_PER_STEP,
+		 unwind_steps, &walk_ctx, 0);
 	barrier();
+	window_want(sc, sp);
 	return READ_ONCE_U32(unwind_index.rows_seq) == rows_seq &&
 	       !((count || sc->walk.cached) && (READ_ONCE_U32(unwind_index.seq) != seq ||
 						 READ_ONCE_U32(unwind_index.changes) != changes));
 }
 
+/* Unwinds the user stack at an entry probe of a function whose return
+ * address, `caller`, is at `sp` (rbp still the caller's), with the thread's
+ * scratch, whose window holds the stack from sp on (stack_window()); stores
+ * it in stack_traces (store_trace()) and returns its id, -1 when it could not
+ * be stored.
+ * A walk that stops before the outermost frame counts LOST_STACK_TRUNCATED
+ * and keeps the frames it found.  With a Python stack (py_stack != 0) the
+ * walk ends at the interpreter's first frame: the Python frames replace the
+ * interpreter's (stacks.c folds them), and every distinct path through the
+ * eval loop would otherwise be a stack of its own in the kernel maps. */
 static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_scratch *sc, __u64 sp,
 					      __u64 caller, __u64 py_stack)
 {
@@ -617,7 +696,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 		sc->trace.ips[sc->walk.depth] = 0; /* the end mark; later entries are stale */
 	sc->trace.hash = hash_mix(sc->walk.hash, sc->walk.depth);
 
-	return store_trace(&sc->trace);
+	return store_trace_once(sc);
 }
 
 #endif

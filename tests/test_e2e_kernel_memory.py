@@ -112,3 +112,25 @@ def test_map_memory_of_a_group_counts_the_shared_map_once(procs):
     truth = sum(maps.values())
     assert len(report["processes"]) == 2, report["processes"]
     assert abs(report["kernel_map_bytes"] - truth) <= 0.02 * truth, (report["kernel_map_bytes"], truth)
+
+
+def test_unwind_rows_are_sized_from_what_the_target_maps(procs):
+    """The unwind rows (8 MiB whatever the target, before) get room for the
+    objects the target maps at the start, twice over and a margin: a small C
+    program through libc takes well under 2 MiB; attached to the Python
+    interpreter (python3.11 alone has ~65,000 rows), everything it maps
+    fits, with no "unwind rows full" said."""
+    tgt = procs([target("leak_rate"), "--wait"])
+    tgt.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"))
+    lt.json_lines(1, 15)
+    rows = map_memory(lt.pid)["unwind_rows"]
+    assert rows < 2 << 20, rows
+
+    py = procs(["/usr/bin/python3", "-c", "import time; print('waiting', flush=True); time.sleep(60)"])
+    py.wait_line("waiting", 10)
+    lt = procs(leaktop("-p", py.pid, "--json", "-i", "0.5"))
+    lt.json_lines(2, 15)
+    rows = map_memory(lt.pid)["unwind_rows"]
+    assert "full" not in lt.stderr(), lt.stderr()
+    assert 8 * 65000 < rows < 8 << 20, rows

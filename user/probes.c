@@ -365,6 +365,8 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	 * an entry): Python frames stay off if an interpreter shows up later. */
 	bpf_map__set_max_entries(p->skel->maps.py_stacks, cfg->no_python ? 1 : cfg->max_stacks);
 	p->python_room = !cfg->no_python;
+	if (cfg->unwind_rows)
+		bpf_map__set_max_entries(p->skel->maps.unwind_rows, cfg->unwind_rows);
 	use_uprobe_multi(p);
 	/* For bench/allocs_cost.sh: the allocs map preallocated, to compare. */
 	if (getenv("LEAKTOP_ALLOCS_PREALLOC") && cfg->shared_allocs_fd < 0)
@@ -709,6 +711,11 @@ int probes_unwind_mappings_fd(const struct probes *p)
 int probes_unwind_objects_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.unwind_objects);
+}
+
+__u32 *probes_traces_seq(struct probes *p)
+{
+	return &p->skel->bss->traces_seq;
 }
 
 struct unwind_index *probes_unwind_index(struct probes *p)

@@ -22,6 +22,7 @@ struct probes_config {
 	int shared_allocs_fd;
 	uint16_t process_index;
 	bool no_python;		/* no interpreter in the target: no room for Python stacks */
+	uint32_t unwind_rows;	/* rows the unwind_rows map holds (0: UNWIND_MAX_ROWS) */
 	/* Called once the maps exist, before any uprobe is attached: what the
 	 * programs need from the start (the unwind tables) goes in here. */
 	void (*loaded)(struct probes *p, void *arg);
@@ -85,6 +86,8 @@ int probes_unwind_mappings_fd(const struct probes *p);
 int probes_unwind_objects_fd(const struct probes *p);
 struct unwind_index *probes_unwind_index(struct probes *p);
 uint64_t probes_unwind_misses(const struct probes *p);
+/* The kernel's traces_seq: bumped around deletions from stack_traces. */
+__u32 *probes_traces_seq(struct probes *p);
 
 /* How many times the target has exec'd since the probes were attached. */
 uint32_t probes_generation(const struct probes *p);

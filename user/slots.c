@@ -172,11 +172,26 @@ static void name_stacks(struct slot_table *t, const struct stack_key *key, int d
 		name_stack(t, &t->py_refs, key->py_stack, delta, true);
 }
 
+/* Stacks are deleted from stack_traces between these two: the kernel
+ * remembers the ids of stacks it stored only while none is (see
+ * store_trace_once()). */
+static void traces_deleting(const struct slot_maps *maps)
+{
+	if (maps->traces_seq)
+		__atomic_fetch_add(maps->traces_seq, 1, __ATOMIC_SEQ_CST);
+}
+
+static void traces_deleted(const struct slot_maps *maps)
+{
+	traces_deleting(maps); /* even again */
+}
+
 /* Deletes the kernel's stacks that have been unnamed since an earlier
  * reading (in order of reading: the oldest come first). */
 static void delete_unnamed(struct slot_table *t)
 {
 	size_t done = 0;
+	bool deleting = false;
 
 	for (; done < t->nunnamed && t->unnamed[done].reading < t->reading; done++) {
 		const struct unnamed *u = &t->unnamed[done];
@@ -187,17 +202,23 @@ static void delete_unnamed(struct slot_table *t)
 		} else if (!id_map_get(&t->trace_refs, u->id)) {
 			__u32 id = (__u32)u->id;
 
+			if (!deleting)
+				traces_deleting(&t->maps);
+			deleting = true;
 			bpf_map_delete_elem(t->maps.traces_fd, &id);
 		}
 	}
+	if (deleting)
+		traces_deleted(&t->maps);
 	memmove(t->unnamed, t->unnamed + done, (t->nunnamed - done) * sizeof(*t->unnamed));
 	t->nunnamed -= done;
 }
 
 /* Deletes the stacks of a map (stack_traces: 32-bit keys, py_stacks:
  * 64-bit) that no held slot names and that were unnamed at the last sweep
- * too; remembers the others that are unnamed now. */
-static void sweep(int fd, const struct id_map *refs, struct id_map *swept)
+ * too; remembers the others that are unnamed now.  maps: for stack_traces
+ * (traces_seq), NULL for py_stacks. */
+static void sweep(int fd, const struct id_map *refs, struct id_map *swept, const struct slot_maps *maps)
 {
 	struct id_map unnamed = { 0 };
 	uint64_t key = 0, next = 0, *doomed = NULL;
@@ -223,8 +244,12 @@ static void sweep(int fd, const struct id_map *refs, struct id_map *swept)
 		doomed = grown;
 		doomed[ndoomed++] = id;
 	}
+	if (ndoomed && maps)
+		traces_deleting(maps);
 	for (size_t i = 0; i < ndoomed; i++)
 		bpf_map_delete_elem(fd, &doomed[i]);
+	if (ndoomed && maps)
+		traces_deleted(maps);
 	free(doomed);
 	id_map_free(swept);
 	*swept = unnamed;
@@ -501,8 +526,8 @@ void slot_table_update(struct slot_table *t, uint32_t used, uint16_t exec_gen, d
 	/* After the claims: a stack a new slot names is not deleted. */
 	delete_unnamed(t);
 	if (t->reading >= t->next_sweep) {
-		sweep(t->maps.traces_fd, &t->trace_refs, &t->swept_traces);
-		sweep(t->maps.py_stacks_fd, &t->py_refs, &t->swept_py);
+		sweep(t->maps.traces_fd, &t->trace_refs, &t->swept_traces, &t->maps);
+		sweep(t->maps.py_stacks_fd, &t->py_refs, &t->swept_py, NULL);
 		t->next_sweep = t->reading + (uint64_t)ceil(SLOT_IDLE_S / interval_s);
 	}
 }

@@ -15,6 +15,9 @@ struct slot_maps {
 	int free_fd;		/* free_slots */
 	int traces_fd;		/* stack_traces */
 	int py_stacks_fd;	/* py_stacks */
+	/* The kernel's traces_seq (bpf/unwind.bpf.h): odd while stacks are
+	 * being deleted from stack_traces. */
+	__u32 *traces_seq;
 };
 
 /* A slot whose stack has held nothing for this long is given back; sooner

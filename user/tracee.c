@@ -20,6 +20,7 @@
 #include "python_redirect.h"
 #include "tracee.h"
 #include "unwind_maps.h"
+#include "unwind_sizing.h"
 
 /* How long after an exec its mappings are read at every tick: the loader
  * maps the libraries within milliseconds, unless the machine is loaded. */
@@ -494,6 +495,8 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 	struct probes_config cfg = { .pid = s->target.pid, .max_allocs = s->max_allocs, .max_stacks = o->max_stacks,
 				     .sample_bytes = o->sample_bytes, .shared_allocs_fd = s->shared_allocs_fd,
 				     .process_index = s->index, .no_python = pid && !py && !later,
+				     .unwind_rows = unwind_rows_for(s->target.pid, s->target.spawned ? s->target.exe : NULL,
+								    &allocators),
 				     .loaded = build_unwind_tables, .loaded_arg = &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	if (!s->probes && s->shared_allocs_fd < 0 && !o->max_allocs_given && s->max_allocs > DEFAULT_MAX_ALLOCS) {
@@ -556,7 +559,8 @@ attached:
 	s->stacks = s->sym ? stack_table_new(s->sym, s->frames, probes_stack_traces_fd(s->probes)) : NULL;
 	s->model = model_new(o->window_s);
 	struct slot_maps slot_maps = { probes_stack_index_fd(s->probes), probes_free_slots_fd(s->probes),
-				       probes_stack_traces_fd(s->probes), probes_py_stacks_fd(s->probes) };
+				       probes_stack_traces_fd(s->probes), probes_py_stacks_fd(s->probes),
+				       probes_traces_seq(s->probes) };
 	s->slots = s->stacks ? slot_table_new(&s->collection, s->stacks, &slot_maps) : NULL;
 	if (!s->stacks || !s->model || !s->slots) {
 		fprintf(stderr, "leaktop: out of memory\n");

@@ -96,6 +96,18 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The rows the map was made with (user/unwind_sizing.c chose them); 0 when
+ * it cannot be told. */
+static __u32 rows_in_map(int rows_fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(rows_fd, &info, &len) || info.max_entries > UNWIND_MAX_ROWS)
+		return 0;
+	return info.max_entries;
+}
+
 struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd, int objects_fd,
 				    struct unwind_index *live)
 {
@@ -111,13 +123,13 @@ struct unwind_maps *unwind_maps_new(pid_t pid, int rows_fd, int mappings_fd, int
 	u->objects_fd = objects_fd;
 	u->live = live;
 	u->max_objects = UNWIND_MAX_MAPPINGS;
-	u->max_rows = UNWIND_MAX_ROWS;
+	u->max_rows = rows_in_map(rows_fd);
 	/* Smaller tables, for tests: "objects,rows". */
 	if (limits && sscanf(limits, "%u,%u", &objects, &rows) == 2) {
 		u->max_objects = objects < u->max_objects ? objects : u->max_objects;
 		u->max_rows = rows < u->max_rows ? rows : u->max_rows;
 	}
-	if (!row_ranges_init(&u->free_rows, u->max_rows)) {
+	if (!u->max_rows || !row_ranges_init(&u->free_rows, u->max_rows)) {
 		free(u);
 		return NULL;
 	}
