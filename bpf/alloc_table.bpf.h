@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* The live-allocation table (layout: bpf/alloc_table.h), lock free.
+ *
+ * An entry is stored by a compare-and-swap of its key (from empty or gone
+ * to the key), then its word; taken out by a compare-and-swap of its word
+ * to 0 (of threads racing for one record, the one that zeroes the word has
+ * it: a double free, a realloc and a free, userspace dropping a departed
+ * process's records), then its key set to gone.  A block's record is
+ * stored when its allocation returns and taken when it is freed, each
+ * before the program goes on with the block: one address's record is never
+ * stored and taken at once, so a search that finds the key finds its word,
+ * and only one record per key is ever stored, the store checking the keys
+ * within reach first (a free that went by unseen leaves one behind).
+ * Included in leaktop.bpf.c. */
+#include "alloc_table.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ALLOC_PROBE_BUCKETS + 1); /* resized by userspace (--max-allocs) */
+	__uint(map_flags, BPF_F_MMAPABLE); /* userspace walks it (user/alloc_table_walk.c) */
+	__type(key, __u32);
+	__type(value, struct alloc_bucket);
+} allocs SEC(".maps");
+
+/* Set by userspace before load: buckets - 1, and --max-allocs. */
+const volatile __u32 alloc_buckets_mask = ALLOC_PROBE_BUCKETS - 1;
+const volatile __u64 alloc_records_max = 0;
+
+static __always_inline struct alloc_bucket *alloc_bucket_at(__u32 home, __u32 probe)
+{
+	__u32 i = alloc_table_bucket(home, probe, alloc_buckets_mask);
+
+	return bpf_map_lookup_elem(&allocs, &i);
+}
+
+/* Takes the record out of entry `way` of b, which has its key. */
+static __always_inline bool table_take_entry(struct alloc_bucket *b, __u32 way, __u64 *word)
+{
+	__u32 header = alloc_buckets_mask + 1;
+	struct alloc_bucket *h;
+	__u64 w = *(volatile __u64 *)&b->words[way];
+
+	if (!w || __sync_val_compare_and_swap(&b->words[way], w, 0) != w)
+		return false; /* another thread is taking it */
+	*(volatile __u64 *)&b->keys[way] = ALLOC_KEY_GONE;
+	h = bpf_map_lookup_elem(&allocs, &header);
+	if (h)
+		__sync_fetch_and_add(&ALLOC_TABLE_COUNT(h), -1);
+	*word = w;
+	return true;
+}
+
+/* An entry of the table. */
+struct table_pos {
+	struct alloc_bucket *bucket;	/* NULL: none */
+	__u32 way;
+	__u64 key;			/* its key when seen */
+};
+
+/* Searches key's buckets: true when key is in *at.  Else *room is the
+ * first entry free for it (bucket NULL when none is in reach). */
+static __always_inline bool table_search(__u64 key, struct table_pos *at, struct table_pos *room)
+{
+	__u32 home = alloc_table_home(key, alloc_buckets_mask);
+
+	room->bucket = NULL;
+	for (__u32 probe = 0; probe < ALLOC_PROBE_BUCKETS; probe++) {
+		struct alloc_bucket *b = alloc_bucket_at(home, probe);
+
+		if (!b)
+			return false;
+#pragma unroll
+		for (__u32 way = 0; way < ALLOC_BUCKET_WAYS; way++) {
+			__u64 k = *(volatile __u64 *)&b->keys[way];
+
+			if (k == key) {
+				*at = (struct table_pos){ b, way, k };
+				return true;
+			}
+			if ((k == ALLOC_KEY_EMPTY || k == ALLOC_KEY_GONE) && !room->bucket)
+				*room = (struct table_pos){ b, way, k };
+			if (k == ALLOC_KEY_EMPTY)
+				return false; /* no key is stored beyond */
+		}
+	}
+	return false;
+}
+
+/* Takes key's record out of the table into *word; false when it has none
+ * (a block allocated before we attached, or not tracked). */
+static __always_inline bool table_take(__u64 key, __u64 *word)
+{
+	struct table_pos at, room;
+
+	return table_search(key, &at, &room) && at.way < ALLOC_BUCKET_WAYS &&
+	       table_take_entry(at.bucket, at.way, word);
+}
+
+enum table_put_result {
+	TABLE_PUT_DONE,
+	TABLE_PUT_FULL,		/* --max-allocs records, or no free entry in reach */
+	TABLE_PUT_THERE,	/* key has a record already: nothing stored */
+};
+
+/* Stores word as key's record. */
+static __always_inline enum table_put_result table_put(__u64 key, __u64 word)
+{
+	__u32 header = alloc_buckets_mask + 1;
+	struct alloc_bucket *h = bpf_map_lookup_elem(&allocs, &header);
+	enum table_put_result r = TABLE_PUT_FULL;
+	struct table_pos at, room;
+
+	if (!h)
+		return TABLE_PUT_FULL;
+	/* A place among the --max-allocs records first, given back on failure. */
+	if (__sync_fetch_and_add(&ALLOC_TABLE_COUNT(h), 1) >= alloc_records_max)
+		goto out;
+	/* Another thread may take the free entry found first (for another
+	 * key): look again, a bounded number of times. */
+	for (int tries = 0; tries < 3; tries++) {
+		if (table_search(key, &at, &room)) {
+			r = TABLE_PUT_THERE;
+			break;
+		}
+		if (!room.bucket || room.way >= ALLOC_BUCKET_WAYS)
+			break;
+		if (__sync_val_compare_and_swap(&room.bucket->keys[room.way], room.key, key) == room.key) {
+			*(volatile __u64 *)&room.bucket->words[room.way] = word;
+			return TABLE_PUT_DONE;
+		}
+	}
+out:
+	__sync_fetch_and_add(&ALLOC_TABLE_COUNT(h), -1);
+	return r;
+}
