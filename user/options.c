@@ -40,7 +40,7 @@ const char options_usage[] =
 	"      --pprof PATH         also write a pprof heap profile (inuse_space,\n"
 	"                           inuse_objects, growth) at exit and on SIGUSR1\n"
 	"  -q, --quiet              no report on stdout (with a file option above)\n"
-	"      --max-allocs N       live allocations tracked (default 262144; attached:\n"
+	"      --max-allocs N       live allocations tracked (default 131072; attached:\n"
 	"                           one per 256 B of the target's RSS, up to 1048576)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
 	"      --duty-cycle PCT     allocation probes on for PCT% of each second, off\n"

@@ -42,9 +42,9 @@ struct options {
 #define DEFAULT_INTERVAL_S 1.0
 #define DEFAULT_WINDOW_S 10.0
 #define DEFAULT_TOP_BATCH 20
-#define DEFAULT_MAX_ALLOCS 262144
+#define DEFAULT_MAX_ALLOCS 131072	/* 4 MiB of kernel memory (bpf/alloc_table.h) */
 #define DEFAULT_MAX_STACKS 16384
-#define AUTO_MAX_ALLOCS_LIMIT 1048576	/* ~100 MiB of kernel memory */
+#define AUTO_MAX_ALLOCS_LIMIT 1048576	/* 32 MiB of kernel memory */
 #define RESIDENT_BYTES_PER_ALLOC 256
 #define DEFAULT_PROM_TOP 20
 
