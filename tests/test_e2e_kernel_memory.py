@@ -56,7 +56,7 @@ def test_a_tracked_allocation_costs_at_most_64_bytes(procs):
     tgt.wait_line("ready", 15)
     report = lt.fresh_json(2, 15)
     assert report["outstanding_allocs"] >= 100000, report["outstanding_allocs"]
-    assert "allocs_full" not in report.get("lost_by_reason", {}), report["lost_by_reason"]
+    assert "allocs_map_full" not in report.get("lost_by_reason", {}), report["lost_by_reason"]
     after = map_memory(lt.pid)
     records = after["allocs"] + after["big_sizes"] - before["allocs"] - before["big_sizes"]
     assert records <= 64 * 100000, records
