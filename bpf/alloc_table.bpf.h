@@ -63,7 +63,7 @@ static __always_inline bool table_search(__u64 key, struct table_pos *at, struct
 {
 	__u32 home = alloc_table_home(key, alloc_buckets_mask);
 
-	room->bucket = NULL;
+	*room = (struct table_pos){ 0 };
 	for (__u32 probe = 0; probe < ALLOC_PROBE_BUCKETS; probe++) {
 		struct alloc_bucket *b = alloc_bucket_at(home, probe);
 
@@ -87,11 +87,14 @@ static __always_inline bool table_search(__u64 key, struct table_pos *at, struct
 }
 
 /* Takes key's record out of the table into *word; false when it has none
- * (a block allocated before we attached, or not tracked). */
-static __always_inline bool table_take(__u64 key, __u64 *word)
+ * (a block allocated before we attached, or not tracked).  A function of
+ * its own (global: the verifier checks it once, not at each call). */
+__noinline bool table_take(__u64 key, __u64 *word)
 {
-	struct table_pos at, room;
+	struct table_pos at = {}, room;
 
+	if (!word)
+		return false;
 	return table_search(key, &at, &room) && at.way < ALLOC_BUCKET_WAYS &&
 	       table_take_entry(at.bucket, at.way, word);
 }
@@ -102,13 +105,13 @@ enum table_put_result {
 	TABLE_PUT_THERE,	/* key has a record already: nothing stored */
 };
 
-/* Stores word as key's record. */
-static __always_inline enum table_put_result table_put(__u64 key, __u64 word)
+/* Stores word as key's record (global, as table_take()). */
+__noinline enum table_put_result table_put(__u64 key, __u64 word)
 {
 	__u32 header = alloc_buckets_mask + 1;
 	struct alloc_bucket *h = bpf_map_lookup_elem(&allocs, &header);
 	enum table_put_result r = TABLE_PUT_FULL;
-	struct table_pos at, room;
+	struct table_pos at, room = {};
 
 	if (!h)
 		return TABLE_PUT_FULL;
