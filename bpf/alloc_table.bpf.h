@@ -50,20 +50,19 @@ static __always_inline bool table_take_entry(struct alloc_bucket *b, __u32 way, 
 	return true;
 }
 
-/* An entry of the table. */
-struct table_pos {
-	struct alloc_bucket *bucket;	/* NULL: none */
-	__u32 way;
-	__u64 key;			/* its key when seen */
+/* What table_scan() does in key's buckets. */
+enum table_scan {
+	SCAN_FIND,	/* is key there? (up to the first entry never used: */
+	SCAN_TAKE,	/* no key is stored beyond it); take its record out */
+	SCAN_CLAIM,	/* store key and *word in the first free entry it wins
+			 * (another thread may take one first) */
 };
 
-/* Searches key's buckets: true when key is in *at.  Else *room is the
- * first entry free for it (bucket NULL when none is in reach). */
-static __always_inline bool table_search(__u64 key, struct table_pos *at, struct table_pos *room)
+/* True when key was found (and taken), or stored. */
+static __always_inline bool table_scan(__u64 key, enum table_scan what, __u64 *word)
 {
 	__u32 home = alloc_table_home(key, alloc_buckets_mask);
 
-	*room = (struct table_pos){ 0 };
 	for (__u32 probe = 0; probe < ALLOC_PROBE_BUCKETS; probe++) {
 		struct alloc_bucket *b = alloc_bucket_at(home, probe);
 
@@ -73,14 +72,18 @@ static __always_inline bool table_search(__u64 key, struct table_pos *at, struct
 		for (__u32 way = 0; way < ALLOC_BUCKET_WAYS; way++) {
 			__u64 k = *(volatile __u64 *)&b->keys[way];
 
-			if (k == key) {
-				*at = (struct table_pos){ b, way, k };
-				return true;
+			if (what == SCAN_CLAIM) {
+				if ((k == ALLOC_KEY_EMPTY || k == ALLOC_KEY_GONE) &&
+				    __sync_val_compare_and_swap(&b->keys[way], k, key) == k) {
+					*(volatile __u64 *)&b->words[way] = *word;
+					return true;
+				}
+				continue;
 			}
-			if ((k == ALLOC_KEY_EMPTY || k == ALLOC_KEY_GONE) && !room->bucket)
-				*room = (struct table_pos){ b, way, k };
+			if (k == key)
+				return what == SCAN_TAKE ? table_take_entry(b, way, word) : true;
 			if (k == ALLOC_KEY_EMPTY)
-				return false; /* no key is stored beyond */
+				return false;
 		}
 	}
 	return false;
@@ -91,12 +94,7 @@ static __always_inline bool table_search(__u64 key, struct table_pos *at, struct
  * its own (global: the verifier checks it once, not at each call). */
 __noinline bool table_take(__u64 key, __u64 *word)
 {
-	struct table_pos at = {}, room;
-
-	if (!word)
-		return false;
-	return table_search(key, &at, &room) && at.way < ALLOC_BUCKET_WAYS &&
-	       table_take_entry(at.bucket, at.way, word);
+	return word && table_scan(key, SCAN_TAKE, word);
 }
 
 enum table_put_result {
@@ -105,33 +103,24 @@ enum table_put_result {
 	TABLE_PUT_THERE,	/* key has a record already: nothing stored */
 };
 
-/* Stores word as key's record (global, as table_take()). */
+/* Stores word as key's record (global, as table_take()): after checking
+ * that key has none, in the first free entry, before any entry never used
+ * (so that a search stopping there finds it). */
 __noinline enum table_put_result table_put(__u64 key, __u64 word)
 {
 	__u32 header = alloc_buckets_mask + 1;
 	struct alloc_bucket *h = bpf_map_lookup_elem(&allocs, &header);
 	enum table_put_result r = TABLE_PUT_FULL;
-	struct table_pos at, room = {};
 
 	if (!h)
 		return TABLE_PUT_FULL;
 	/* A place among the --max-allocs records first, given back on failure. */
 	if (__sync_fetch_and_add(&ALLOC_TABLE_COUNT(h), 1) >= alloc_records_max)
 		goto out;
-	/* Another thread may take the free entry found first (for another
-	 * key): look again, a bounded number of times. */
-	for (int tries = 0; tries < 3; tries++) {
-		if (table_search(key, &at, &room)) {
-			r = TABLE_PUT_THERE;
-			break;
-		}
-		if (!room.bucket || room.way >= ALLOC_BUCKET_WAYS)
-			break;
-		if (__sync_val_compare_and_swap(&room.bucket->keys[room.way], room.key, key) == room.key) {
-			*(volatile __u64 *)&room.bucket->words[room.way] = word;
-			return TABLE_PUT_DONE;
-		}
-	}
+	if (table_scan(key, SCAN_FIND, NULL))
+		r = TABLE_PUT_THERE;
+	else if (table_scan(key, SCAN_CLAIM, &word))
+		return TABLE_PUT_DONE;
 out:
 	__sync_fetch_and_add(&ALLOC_TABLE_COUNT(h), -1);
 	return r;

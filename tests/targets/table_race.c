@@ -12,9 +12,9 @@
 #include "target.h"
 
 #define THREADS 8
-#define ROUNDS 20000
+#define ROUNDS 60000
 #define RING 16
-#define KEEP_ONE_IN 5000
+#define KEEP_ONE_IN 15000
 
 static _Atomic(void *) ring[RING];
 static atomic_ulong kept_blocks, kept_bytes;
