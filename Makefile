@@ -28,8 +28,8 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	@./scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h \
-		bpf/unwind.h bpf/unwind.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
+$(BUILD)/leaktop.bpf.o: bpf/leaktop.bpf.c bpf/leaktop.h bpf/python_stack.bpf.h bpf/sampling.h bpf/alloc_table.h \
+		bpf/unwind.h bpf/unwind.bpf.h bpf/alloc_table.bpf.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

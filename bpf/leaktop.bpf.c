@@ -41,16 +41,8 @@ struct pending {
 	struct alloc_info old;
 };
 
-/* Live blocks: alloc_key() -> the record word (struct alloc_info, packed).
- * Not preallocated: the map costs its buckets (16 bytes an entry) and the
- * records it holds, not max_entries records from the start. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 262144); /* resized by userspace (--max-allocs) */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, __u64);
-} allocs SEC(".maps");
+/* Live blocks: alloc_key() -> the record word (struct alloc_info, packed). */
+#include "alloc_table.bpf.h"
 
 /* The sizes of blocks of ALLOC_SIZE_BIG bytes or more (their record says
  * ALLOC_SIZE_BIG), by the same key. */
@@ -194,8 +186,8 @@ static __always_inline bool is_target(__u64 pid_tgid)
  * tracked.  The one place that builds it. */
 static __always_inline __u64 alloc_key(__u64 addr)
 {
-	if (addr >> ALLOC_ADDRESS_BITS)
-		return 0;
+	if (addr >> ALLOC_ADDRESS_BITS || addr <= ALLOC_KEY_GONE)
+		return 0; /* (0 and 1 mark free entries of the table) */
 	return addr | process_key;
 }
 
@@ -209,23 +201,13 @@ static __always_inline void weigh(__u64 size, __u64 *bytes, __u64 *count)
 		sample_weight(weight_table, size, sample_bytes, bytes, count);
 }
 
-/* Takes key's record out of allocs, if we saw the block being made.  Of
- * threads racing for one record only one gets it: BPF has no lookup-and-
- * delete for hash maps, so the taker is the thread whose compare-and-swap
- * zeroes the record word. */
+/* Takes key's record out of allocs, if we saw the block being made. */
 static __always_inline bool take_alloc(__u64 key, struct alloc_info *info)
 {
-	__u64 *a = bpf_map_lookup_elem(&allocs, &key), *big;
-	__u64 word;
+	__u64 word, *big;
 
-	if (!a)
+	if (!table_take(key, &word))
 		return false; /* allocated before we attached, or not tracked */
-	word = *(volatile __u64 *)a;
-	if (!word)
-		return false; /* being taken by another thread */
-	if (__sync_val_compare_and_swap(a, word, 0) != word)
-		return false;
-	bpf_map_delete_elem(&allocs, &key);
 	alloc_unpack(word, info);
 	if (info->size == ALLOC_SIZE_BIG) {
 		big = bpf_map_lookup_elem(&big_sizes, &key);
@@ -237,14 +219,14 @@ static __always_inline bool take_alloc(__u64 key, struct alloc_info *info)
 	return true;
 }
 
-/* Stores a record; false when the map is full (or holds key already). */
+/* Stores a record; false when the table is full (or holds key already). */
 static __always_inline bool put_alloc(__u64 key, const struct alloc_info *info)
 {
 	__u64 word = alloc_pack(info);
 
 	if (info->size >= ALLOC_SIZE_BIG && bpf_map_update_elem(&big_sizes, &key, &info->size, BPF_ANY))
 		return false;
-	return bpf_map_update_elem(&allocs, &key, &word, BPF_NOEXIST) == 0;
+	return table_put(key, word) == TABLE_PUT_DONE;
 }
 
 /* Takes what a record added to its stack off again: the count first, in

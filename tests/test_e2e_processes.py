@@ -361,9 +361,10 @@ def fd_kinds(pid):
 
 def allocs_processes(pid):
     """The process indexes (the high 16 bits of the keys) of the records in
-    leaktop's shared allocations map."""
+    leaktop's shared allocations table (bpf/alloc_table.h: an array of
+    buckets of 8 keys then 8 record words, the last element a counter)."""
 
-    ids = {info["map_id"] for info in fdinfo(pid) if info.get("map_type") == "1" and "map_id" in info}
+    ids = {info["map_id"] for info in fdinfo(pid) if info.get("map_type") == "2" and "map_id" in info}
     indexes = collections.Counter()
     for map_id in ids:
         show = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id", map_id],
@@ -372,9 +373,12 @@ def allocs_processes(pid):
             continue
         dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", map_id],
                                          capture_output=True, text=True).stdout or "[]")
-        for entry in dump:
-            key = bytes(int(x, 16) for x in entry["key"])
-            indexes[int.from_bytes(key, "little") >> 48] += 1
+        for entry in dump[:-1]:
+            value = bytes(int(x, 16) for x in entry["value"])
+            words = [int.from_bytes(value[i:i + 8], "little") for i in range(0, len(value), 8)]
+            for key, word in zip(words[:8], words[8:]):
+                if key > 1 and word:
+                    indexes[key >> 48] += 1
     return indexes
 
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "alloc_table_walk.h"
 #include "collector.h"
 #include "grow.h"
 
@@ -150,13 +151,6 @@ static bool alloc_of_other_image(const struct collection *c, __u64 word, uint16_
 	return collection_slot_key(c, info.slot, slot_generation, &key) && older(key.generation, gen);
 }
 
-static void drop_alloc(int allocs_fd, int big_sizes_fd, __u64 key)
-{
-	bpf_map_delete_elem(allocs_fd, &key);
-	if (big_sizes_fd >= 0)
-		bpf_map_delete_elem(big_sizes_fd, &key); /* if it had one */
-}
-
 static void drop_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key, const struct collection *c,
 			uint16_t gen);
 
@@ -202,27 +196,38 @@ void drop_other_generations(const struct generation_maps *maps, uint16_t gen)
 	drop_allocs(allocs_fd, maps->big_sizes_fd, maps->process_key, maps->c, gen);
 }
 
-/* Deletes the records of one process (keys with process_key above the
+/* Which records drop_allocs() drops, and where their big sizes are. */
+struct drop_filter {
+	uint64_t process_key;
+	const struct collection *c;
+	uint16_t gen;
+	int big_sizes_fd;
+};
+
+static bool drop_this(void *ctx, __u64 key, __u64 word)
+{
+	const struct drop_filter *f = ctx;
+
+	return process_of(key) == f->process_key && (!f->c || alloc_of_other_image(f->c, word, f->gen));
+}
+
+static void dropped(void *ctx, __u64 key, __u64 word)
+{
+	const struct drop_filter *f = ctx;
+
+	if (f->big_sizes_fd >= 0 && (word & ALLOC_SIZE_BIG) == ALLOC_SIZE_BIG)
+		bpf_map_delete_elem(f->big_sizes_fd, &key);
+}
+
+/* Takes out the records of one process (keys with process_key above the
  * address), with their big_sizes entries (big_sizes_fd >= 0): all of them
  * (c NULL), or those of program images older than gen (by c's slots). */
 static void drop_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key, const struct collection *c,
 			uint16_t gen)
 {
-	__u64 addr, next_addr, word;
-	void *prev = NULL;
-	bool drop = false;
+	struct drop_filter f = { process_key, c, gen, big_sizes_fd };
 
-	/* Deleting the current key would restart the walk: delete behind it. */
-	while (bpf_map_get_next_key(allocs_fd, prev, &next_addr) == 0) {
-		if (drop)
-			drop_alloc(allocs_fd, big_sizes_fd, addr);
-		addr = next_addr;
-		prev = &addr;
-		drop = process_of(addr) == process_key &&
-		       (!c || (bpf_map_lookup_elem(allocs_fd, &addr, &word) == 0 && alloc_of_other_image(c, word, gen)));
-	}
-	if (drop)
-		drop_alloc(allocs_fd, big_sizes_fd, addr);
+	alloc_table_drop_fd(allocs_fd, drop_this, dropped, &f);
 }
 
 void drop_process_allocs(int allocs_fd, int big_sizes_fd, uint64_t process_key)

@@ -41,7 +41,8 @@ const char options_usage[] =
 	"                           inuse_objects, growth) at exit and on SIGUSR1\n"
 	"  -q, --quiet              no report on stdout (with a file option above)\n"
 	"      --max-allocs N       live allocations tracked (default 262144; attached:\n"
-	"                           one per 256 B of the target's RSS, up to 1048576)\n"
+	"                           one per 256 B of the target's RSS, from 131072 up\n"
+	"                           to 1048576)\n"
 	"      --max-stacks N       distinct stacks tracked (default 16384)\n"
 	"      --duty-cycle PCT     allocation probes on for PCT% of each second, off\n"
 	"                           for the rest (free and realloc probes stay on);\n"
@@ -303,7 +304,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 
 uint32_t max_allocs_for(uint64_t resident_bytes)
 {
-	uint64_t wanted = resident_bytes / RESIDENT_BYTES_PER_ALLOC, n = DEFAULT_MAX_ALLOCS;
+	uint64_t wanted = resident_bytes / RESIDENT_BYTES_PER_ALLOC, n = ATTACHED_MIN_ALLOCS;
 
 	while (n < wanted && n < AUTO_MAX_ALLOCS_LIMIT)
 		n *= 2;

@@ -42,9 +42,10 @@ struct options {
 #define DEFAULT_INTERVAL_S 1.0
 #define DEFAULT_WINDOW_S 10.0
 #define DEFAULT_TOP_BATCH 20
-#define DEFAULT_MAX_ALLOCS 262144
+#define DEFAULT_MAX_ALLOCS 262144	/* a command started: 8 MiB of kernel memory (bpf/alloc_table.h) */
+#define ATTACHED_MIN_ALLOCS 131072	/* attached to a small process: 4 MiB */
 #define DEFAULT_MAX_STACKS 16384
-#define AUTO_MAX_ALLOCS_LIMIT 1048576	/* ~100 MiB of kernel memory */
+#define AUTO_MAX_ALLOCS_LIMIT 1048576	/* 32 MiB of kernel memory */
 #define RESIDENT_BYTES_PER_ALLOC 256
 #define DEFAULT_PROM_TOP 20
 
@@ -54,7 +55,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 
 /* Live allocations to make room for in a running target of this resident
  * size, when --max-allocs is not given: one per RESIDENT_BYTES_PER_ALLOC
- * bytes (a power of two), from the default up to AUTO_MAX_ALLOCS_LIMIT.  A
+ * bytes (a power of two), from ATTACHED_MIN_ALLOCS up to AUTO_MAX_ALLOCS_LIMIT.  A
  * big process churns its old blocks into tracked ones over time. */
 uint32_t max_allocs_for(uint64_t resident_bytes);
 

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "alloc_table_walk.h"
 #include "grow.h"
 #include "leaktop_types.h"
 #include "leaktop.skel.h"
@@ -344,14 +346,22 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	sampling_tables(cfg->sample_bytes, (uint64_t *)p->skel->rodata->exp_table,
 			(uint32_t *)p->skel->rodata->weight_table);
 	p->skel->rodata->process_key = (__u64)cfg->process_index << ALLOC_ADDRESS_BITS;
+	p->skel->rodata->alloc_records_max = cfg->max_allocs;
 	if (cfg->shared_allocs_fd >= 0) {
+		struct bpf_map_info info = { 0 };
+		__u32 info_len = sizeof(info);
+
 		e = bpf_map__reuse_fd(p->skel->maps.allocs, cfg->shared_allocs_fd);
+		if (!e && bpf_obj_get_info_by_fd(cfg->shared_allocs_fd, &info, &info_len))
+			e = -errno;
 		if (e) {
 			fail(err, errlen, "cannot share the allocations map: %s", strerror(-e));
 			goto out;
 		}
+		p->skel->rodata->alloc_buckets_mask = info.max_entries - 2; /* (buckets, then the count) */
 	} else {
-		bpf_map__set_max_entries(p->skel->maps.allocs, cfg->max_allocs);
+		bpf_map__set_max_entries(p->skel->maps.allocs, alloc_table_entries(cfg->max_allocs));
+		p->skel->rodata->alloc_buckets_mask = alloc_table_buckets(cfg->max_allocs) - 1;
 	}
 	bpf_map__set_max_entries(p->skel->maps.stack_index, cfg->max_stacks);
 	bpf_map__set_max_entries(p->skel->maps.stack_keys, cfg->max_stacks);
@@ -368,10 +378,6 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 	if (cfg->unwind_rows)
 		bpf_map__set_max_entries(p->skel->maps.unwind_rows, cfg->unwind_rows);
 	use_uprobe_multi(p);
-	/* For bench/allocs_cost.sh: the allocs map preallocated, to compare. */
-	if (getenv("LEAKTOP_ALLOCS_PREALLOC") && cfg->shared_allocs_fd < 0)
-		bpf_map__set_map_flags(p->skel->maps.allocs,
-				       bpf_map__map_flags(p->skel->maps.allocs) & ~(__u32)BPF_F_NO_PREALLOC);
 	/* 1 KiB a Python stack: memory only for those stored (none in a
 	 * program without Python), not for the whole map at load. */
 	bpf_map__set_map_flags(p->skel->maps.py_stacks,

@@ -144,8 +144,8 @@ TEST(max_allocs_given_is_kept_apart_from_the_default)
 
 TEST(max_allocs_follow_the_targets_resident_size)
 {
-	CHECK_INT(max_allocs_for(0), DEFAULT_MAX_ALLOCS);
-	CHECK_INT(max_allocs_for(10 << 20), DEFAULT_MAX_ALLOCS); /* small: the default */
+	CHECK_INT(max_allocs_for(0), ATTACHED_MIN_ALLOCS);
+	CHECK_INT(max_allocs_for(10 << 20), ATTACHED_MIN_ALLOCS); /* small: the least */
 	CHECK_INT(max_allocs_for(64ULL << 20), DEFAULT_MAX_ALLOCS); /* 64 MiB / 256 B = 256 k */
 	CHECK_INT(max_allocs_for((64ULL << 20) + 256), 2 * DEFAULT_MAX_ALLOCS);
 	CHECK_INT(max_allocs_for(200ULL << 20), 1048576);
