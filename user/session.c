@@ -93,6 +93,8 @@ static int add_member(struct session *s, pid_t pid, bool later)
 		s->index_used[0] |= 1;
 	}
 	s->members[s->count++] = t;
+	if (later && !s->duty.on)
+		probes_pause_allocs(t->probes); /* found in an off-phase: off with the others */
 	if (!s->leader_pid) { /* (a cgroup empty at the start: its first process) */
 		s->leader_pid = t->target.pid;
 		snprintf(s->leader_comm, sizeof(s->leader_comm), "%s", t->target.comm);
@@ -260,6 +262,9 @@ int session_start(struct session *s)
 	for (int i = 0; i < o->npids; i++)
 		if (add_member(s, o->pids[i], false))
 			return 1;
+	/* The first on-phase begins once the probes are on: loading and
+	 * attaching saw nothing, and would count as on-time. */
+	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
 	if (s->group && !(s->trend = model_new(o->window_s))) {
 		fprintf(stderr, "leaktop: out of memory\n");
 		return 1;
