@@ -89,7 +89,7 @@ static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 static void write_folded(struct session *s)
 {
 	struct report r;
-	char err[512];
+	char err[512] = "out of memory";
 
 	if (!s->opts.folded_file)
 		return;
