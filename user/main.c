@@ -85,48 +85,60 @@ static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Folded stacks of every stack holding memory (their lines add up to the total). */
-static void write_folded(struct session *s)
-{
-	struct report r;
-	char err[512] = "out of memory";
-
-	if (!s->opts.folded_file)
-		return;
-	if (!session_report(s, SORT_BYTES, (size_t)-1 / 2, &r) ||
-	    folded_write(s->opts.folded_file, &r, err, sizeof(err)))
-		fprintf(stderr, "leaktop: %s\n", err);
-}
-
-/* The HTML report, from a report of every stack (the table shows as many
+/* The HTML report, from a report of every stack (its table shows as many
  * as the JSON line). */
-static void write_html(struct session *s)
+static int html_view_write(const char *path, const struct report *r, const struct session *s, char *err,
+			   size_t errlen)
 {
-	char version[64], err[512] = "out of memory";
-	struct report r;
-	struct html_input in = { &r, (size_t)(s->opts.top ? s->opts.top : DEFAULT_TOP_BATCH),
-				 &s->history, session_trend(s), version };
+	char version[64];
+	struct html_input in = { r, (size_t)(s->opts.top ? s->opts.top : DEFAULT_TOP_BATCH), &s->history,
+				 session_trend(s), version };
 
-	if (!s->opts.html_file)
-		return;
 	snprintf(version, sizeof(version), "%.*s", (int)strcspn(options_version, "\n"), options_version);
-	if (!session_report(s, SORT_GROWTH, (size_t)-1 / 2, &r) ||
-	    html_write(s->opts.html_file, &in, err, sizeof(err)))
-		fprintf(stderr, "leaktop: %s\n", err);
+	return html_write(path, &in, err, errlen);
 }
 
-/* The pprof heap profile of every stack the model reports: those holding
- * memory, and those whose growth is not 0 (a shrinking one). */
-static void write_pprof(struct session *s)
+static int folded_view_write(const char *path, const struct report *r, const struct session *s, char *err,
+			     size_t errlen)
 {
-	struct report r;
-	char err[512] = "out of memory";
+	(void)s;
+	return folded_write(path, r, err, errlen);
+}
 
-	if (!s->opts.pprof_file)
-		return;
-	if (!session_report(s, SORT_BYTES, (size_t)-1 / 2, &r) ||
-	    pprof_write(s->opts.pprof_file, &r, err, sizeof(err)))
-		fprintf(stderr, "leaktop: %s\n", err);
+static int pprof_view_write(const char *path, const struct report *r, const struct session *s, char *err,
+			    size_t errlen)
+{
+	(void)s;
+	return pprof_write(path, r, err, errlen);
+}
+
+/* The files written at exit and on SIGUSR1, each from a report of every
+ * stack the model has: the folded stacks of those holding memory (their
+ * lines add up to the total), the HTML report, the pprof profile (also
+ * the shrinking ones). */
+static void write_views(struct session *s)
+{
+	const struct {
+		const char *path;
+		enum model_sort sort;
+		int (*write)(const char *path, const struct report *r, const struct session *s, char *err,
+			     size_t errlen);
+	} views[] = {
+		{ s->opts.folded_file, SORT_BYTES, folded_view_write },
+		{ s->opts.html_file, SORT_GROWTH, html_view_write },
+		{ s->opts.pprof_file, SORT_BYTES, pprof_view_write },
+	};
+
+	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+		char err[512] = "out of memory";
+		struct report r;
+
+		if (!views[i].path)
+			continue;
+		if (!session_report(s, views[i].sort, (size_t)-1 / 2, &r) ||
+		    views[i].write(views[i].path, &r, s, err, sizeof(err)))
+			fprintf(stderr, "leaktop: %s\n", err);
+	}
 }
 
 /* The files written every interval: the Prometheus textfile, and the folded
@@ -149,9 +161,7 @@ static void write_exports(struct session *s)
 	}
 	if (dump_requested) {
 		dump_requested = 0;
-		write_folded(s);
-		write_html(s);
-		write_pprof(s);
+		write_views(s);
 	}
 }
 
@@ -383,9 +393,7 @@ int main(int argc, char **argv)
 			tui_close(s.tui);
 			print_report(&s);
 		}
-		write_folded(&s);
-		write_html(&s);
-		write_pprof(&s);
+		write_views(&s);
 	}
 	finish(&s);
 	return code;
