@@ -345,15 +345,26 @@ def _links_held_by_other_tracers():
     return held
 
 
+def bpftool_json(*args):
+    """bpftool -j ARGS, parsed.  A listing of every object ("link show", "map
+    show") fails when one goes away between its id and its details (other
+    tests' tracers detach all the time): tried again, as the kernel's list
+    has moved on by then."""
+    for _ in range(20):
+        result = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True)
+        if result.returncode == 0:
+            return json.loads(result.stdout or "[]")
+        time.sleep(0.05)
+    raise AssertionError(f"bpftool {' '.join(args)}: {result.stderr.strip()}")
+
+
 def leaktop_links():
     """Ids of BPF links whose program is one of leaktop's, except those of
     other leaktop binaries running beside the suite and those of the
     leaktops of other xdist workers."""
-    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True).stdout
-    progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
-    ours = {p["id"] for p in json.loads(progs or "[]")
+    ours = {p["id"] for p in bpftool_json("prog", "show")
             if p.get("name") in ("alloc_enter", "alloc_return", "free_enter", "new_return")}
-    links = {link["id"] for link in json.loads(out or "[]") if link.get("prog_id") in ours}
+    links = {link["id"] for link in bpftool_json("link", "show") if link.get("prog_id") in ours}
     return links - _links_held_by_other_tracers()
 
 

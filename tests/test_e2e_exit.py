@@ -1,14 +1,12 @@
 """Leaving: a target that is gone before the first report still gets named
 stacks (they were symbolized while it lived); quitting does not wait for the
 uprobes to be removed one by one, and leaves none behind."""
-import json
 import os
 import re
 import signal
-import subprocess
 import time
 
-from conftest import TARGET_SOURCES, alloc_line, fdinfo, find_stack, leaktop, target
+from conftest import TARGET_SOURCES, alloc_line, bpftool_json, fdinfo, find_stack, leaktop, target
 
 BRIEF = {  # brief.c: function -> (marker, outstanding bytes at exit)
     "keep_blocks": ("brief_keep_blocks", 2500 * 100),
@@ -119,9 +117,7 @@ def links_of(pid):
 
 
 def links_alive(ids):
-    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True,
-                         check=True).stdout
-    return ids & {link["id"] for link in json.loads(out or "[]")}
+    return ids & {link["id"] for link in bpftool_json("link", "show")}
 
 
 def probe_count(lt):

@@ -3,10 +3,8 @@ start, and nothing reserved for Python stacks in a program without Python."""
 import os
 import re
 import signal
-import subprocess
-import json
 
-from conftest import fdinfo, leaktop, target
+from conftest import bpftool_json, fdinfo, leaktop, target
 
 
 def map_memory(pid):
@@ -14,8 +12,7 @@ def map_memory(pid):
     account, from /proc/PID/fdinfo and bpftool for the names)."""
     ids = {int(info["map_id"]): int(info["memlock"]) for info in fdinfo(pid)
            if "map_id" in info and "memlock" in info}
-    shown = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
-                                      text=True).stdout or "[]")
+    shown = bpftool_json("map", "show")
     return {m["name"]: ids[m["id"]] for m in shown if m["id"] in ids}
 
 

@@ -1,11 +1,10 @@
 """Growth ranking, threads, code without frame pointers, static executables, C++."""
-import json
 import re
 import subprocess
 
 import pytest
 
-from conftest import (alloc_line, attach_after_ready, fdinfo, find_stack, leaktop,
+from conftest import (alloc_line, attach_after_ready, bpftool_json, fdinfo, find_stack, leaktop,
                       spawn_after_ready, target)
 
 LEAK_RATE = 102400  # leak_rate.c: 10240 bytes every 100 ms
@@ -136,8 +135,7 @@ def allocs_map_size(leaktop_pid):
     and a counter, twice as many entries as records (bpf/alloc_table.h)."""
     ids = {int(info["map_id"]): int(info["max_entries"]) for info in fdinfo(leaktop_pid)
            if "map_id" in info and "max_entries" in info}
-    shown = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
-                                      text=True).stdout or "[]")
+    shown = bpftool_json("map", "show")
     sizes = [ids[m["id"]] for m in shown if m["id"] in ids and m.get("name") == "allocs"]
     assert len(sizes) == 1, sizes
     return (sizes[0] - 1) * 8 // 2
