@@ -66,6 +66,15 @@ def whole_cpu():
         yield
 
 
+def children_of(pid):
+    """The PIDs of a process's children (none once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+
+
 class Proc:
     """A started process whose stdout lines are queued as they come."""
 
@@ -172,11 +181,7 @@ class Proc:
         return "\n".join(self.stderr_lines)
 
     def children(self):
-        try:
-            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
-                return [int(pid) for pid in f.read().split()]
-        except OSError:
-            return []
+        return children_of(self.pid)
 
     def kill(self):
         """Ends the process and the children it started (leaktop's spawned

@@ -45,6 +45,9 @@ def free_pid():
     (["-s", "x", "-p", "1"], ["--sample-bytes"]),
     (["--quiet", "-p", "1"], ["--prom-file", "--pprof"]),
     (["--pprof", "", "-p", "1"], ["--pprof needs a file name"]),
+    (["--prom-file", "", "-p", "1"], ["--prom-file needs a file name"]),
+    (["--folded", "", "-p", "1"], ["--folded needs a file name"]),
+    (["--html", "", "-p", "1"], ["--html needs a file name"]),
 ])
 def test_usage_errors_exit_2(args, words, tmp_path):
     # Said before anything is loaded: not one bpf() or perf_event_open() call

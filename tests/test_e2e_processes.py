@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import LEAKTOP, TARGET_SOURCES, alloc_line, caller_name, fdinfo, find_stack, leaktop, target
+from conftest import LEAKTOP, TARGET_SOURCES, alloc_line, caller_name, children_of, fdinfo, find_stack, leaktop, target
 
 TABLE_SIZE = 8 << 20
 BLOCKS, BLOCK_SIZE = 100, 10000
@@ -36,14 +36,6 @@ def wait_traced(lt, pids, timeout=60):
     while not set(pids) <= traced_pids(lt):
         assert time.monotonic() < deadline, f"not all of {pids} traced: {lt.stderr()}"
         time.sleep(0.05)
-
-
-def children_of(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 def report_where(lt, ok, timeout=60):

@@ -108,6 +108,30 @@ static const struct option long_options[] = {
 	{ 0 },
 };
 
+/* The long name of option code c, for messages. */
+static const char *option_name(int c)
+{
+	for (const struct option *opt = long_options; opt->name; opt++)
+		if (opt->val == c)
+			return opt->name;
+	return "?";
+}
+
+/* Where the file name of an output option goes. */
+static const char **output_file(struct options *o, int c)
+{
+	switch (c) {
+	case OPT_PROM_FILE:
+		return &o->prom_file;
+	case OPT_FOLDED:
+		return &o->folded_file;
+	case OPT_HTML:
+		return &o->html_file;
+	default:
+		return &o->pprof_file;
+	}
+}
+
 /* A whole-string integer in [min, max]. */
 static bool parse_long(const char *s, long min, long max, long *out)
 {
@@ -236,29 +260,17 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			o->sample_bytes = (uint64_t)v;
 			break;
 		case OPT_PROM_FILE:
+		case OPT_FOLDED:
+		case OPT_HTML:
+		case OPT_PPROF:
 			if (!*optarg)
-				return fail(err, errlen, "--prom-file needs a file name");
-			o->prom_file = optarg;
+				return fail(err, errlen, "--%s needs a file name", option_name(c));
+			*output_file(o, c) = optarg;
 			break;
 		case OPT_PROM_TOP:
 			if (!parse_long(optarg, 0, 10000, &v))
 				return fail(err, errlen, "invalid --prom-top '%s': expected 0 to 10000 stacks", optarg);
 			o->prom_top = (int)v;
-			break;
-		case OPT_FOLDED:
-			if (!*optarg)
-				return fail(err, errlen, "--folded needs a file name");
-			o->folded_file = optarg;
-			break;
-		case OPT_HTML:
-			if (!*optarg)
-				return fail(err, errlen, "--html needs a file name");
-			o->html_file = optarg;
-			break;
-		case OPT_PPROF:
-			if (!*optarg)
-				return fail(err, errlen, "--pprof needs a file name");
-			o->pprof_file = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
