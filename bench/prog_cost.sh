@@ -11,7 +11,11 @@
 # LEAKTOPS="./leaktop /tmp/other" measures several builds in alternating
 # rounds, for side-by-side figures on a busy machine.
 # The statistics add two clock reads to each run of a program (part of each
-# figure); the throughput without them is bench/throughput.sh's.
+# figure); the throughput without them is bench/throughput.sh's.  So the
+# empty programs of bench/floor.c, on the same probes, are measured too
+# (build "floor", always, in the same rounds): what they show is the price of
+# the statistics and of entering a program, and "net" is leaktop's per pair
+# less the floor's, the work leaktop's programs add.
 # Usage: sudo bench/prog_cost.sh   (ROUNDS=3 SECONDS_PER_RUN=4 DEEP=30;
 # TARGETS="churn,deep_nofp 8" to choose; PYTHON=interpreter for py_deep.py)
 set -euo pipefail
@@ -21,6 +25,7 @@ seconds=${SECONDS_PER_RUN:-4}
 deep=${DEEP:-30}
 read -r -a builds <<< "${LEAKTOPS:-./leaktop}"
 last=${builds[-1]}  # the build memleak is compared with
+builds+=(floor)
 [[ -n ${MEMLEAK:-} ]] && builds+=(memleak)
 python=${PYTHON:-/usr/bin/python3}
 targets=(churn "deep_nofp $deep")
@@ -42,6 +47,10 @@ run() { # build target -> "enter return free pair" ns
     "$MEMLEAK" -p "$pid" 1 > /dev/null 2>&1 &
     tracer=$!
     sleep 3
+  elif [[ $build == floor ]]; then
+    build/bench/floor "$pid" 2>/dev/null &
+    tracer=$!
+    sleep 3
   else
     "$build" -p "$pid" -i 1 --quiet --prom-file "$out.prom" 2>/dev/null &
     tracer=$!
@@ -55,11 +64,12 @@ run() { # build target -> "enter return free pair" ns
   kill "$pid"; wait "$pid" 2>/dev/null || true
   kill -INT "$tracer" 2>/dev/null || true; wait "$tracer" 2>/dev/null || true
   rm -f "$out" "$out.prom"
-  local p line=
-  for p in "${programs[@]}"; do
+  local p line= names=("${programs[@]}")
+  [[ $build == floor ]] && names=(floor_enter floor_return floor_free)
+  for p in "${names[@]}"; do
     if [[ $build == memleak ]]; then line+="- "; else line+="$(window_ns "$before|$after" "$p") "; fi
   done
-  echo "$line$(window_ns "$before|$after" free_enter pair)"
+  echo "$line$(window_ns "$before|$after" "${names[2]}" pair)"
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | grep -v '^-$' | sort -n | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "-")}'; }
@@ -80,6 +90,11 @@ for target in "${targets[@]}"; do
     printf '%-14s %-22s %12s %13s %11s %9s\n' "$target" "$build" \
       "$(echo "${ns[$build/$target/0]}" | median)" "$(echo "${ns[$build/$target/1]}" | median)" \
       "$(echo "${ns[$build/$target/2]}" | median)" "$(echo "${ns[$build/$target/3]}" | median)"
+  done
+  for build in "${builds[@]}"; do
+    [[ $build == floor || $build == memleak ]] && continue
+    awk -v l="$(echo "${ns[$build/$target/3]}" | median)" -v f="$(echo "${ns[floor/$target/3]}" | median)" -v b="$build" \
+      'BEGIN { if (l + 0 > 0 && f + 0 > 0) printf "%-14s %s per pair net of the floor: %d ns\n", "", b, l - f }'
   done
   if [[ -n ${MEMLEAK:-} ]]; then
     awk -v m="$(echo "${ns[memleak/$target/3]}" | median)" -v l="$(echo "${ns[$last/$target/3]}" | median)" -v b="$last" \

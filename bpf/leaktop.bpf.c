@@ -14,6 +14,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set by userspace before load. */
 const volatile __u32 target_tgid = 0;
+/* The kernel runs the uprobe programs for the target's own threads only
+ * (uprobe_multi links with its PID, on kernels whose filter compares thread
+ * groups: 6.12 on).  Otherwise (perf-event uprobes, older kernels) a task
+ * sharing its memory, as a vfork child does, gets here too. */
+const volatile bool kernel_filters_tgid = false;
 const volatile __u64 sample_bytes = 0;	/* -s: mean bytes between samples; 0 = exact */
 const volatile __u32 stack_slots_max = 16384; /* --max-stacks: the size of stack_keys/stats */
 const volatile __u64 process_key = 0;	/* this process's index in its session << 48 */
@@ -175,9 +180,12 @@ struct {
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
-static __always_inline bool is_target(__u64 pid_tgid)
+/* Is the calling thread one of the target's?  Asked at each probe: where
+ * the kernel answers already, without the helper call (a tenth of the
+ * programs' own time on a malloc+free). */
+static __always_inline bool is_target(void)
 {
-	return (pid_tgid >> 32) == target_tgid;
+	return kernel_filters_tgid || (bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
 /* The allocs key of a block at addr (see ALLOC_ADDRESS_BITS): its address
@@ -474,14 +482,12 @@ static __always_inline bool nested(const struct pending *call, __u64 sp, __u16 f
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
 	__u64 sp = PT_REGS_SP(ctx);
 	struct thread_state *t;
 	struct pending call = {};
 	long stack_id;
 
-	if (!is_target(pid_tgid))
+	if (!is_target())
 		return 0;
 	count_hit();
 	t = thread_state(true);
@@ -567,7 +573,7 @@ int BPF_KPROBE(alloc_enter, __u64 a1, __u64 a2, __u64 a3)
 		t->call = call; /* its return may still free realloc's old block */
 		return 0;
 	}
-	call.key.py_stack = python_stack(tid);
+	call.key.py_stack = python_stack();
 	if (call.key.py_stack && call.key.caller >= python.text_start &&
 	    call.key.caller < python.text_end) {
 		/* Called from the interpreter itself: its native frames are
@@ -625,7 +631,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
 	struct thread_state *t;
 
-	if (!is_target(bpf_get_current_pid_tgid()))
+	if (!is_target())
 		return 0;
 	t = thread_state(false);
 	if (!t || !t->call.depth)
@@ -666,7 +672,7 @@ int BPF_KPROBE(new_return)
 	__u64 sp = PT_REGS_SP(ctx), ret_addr = 0;
 	struct thread_state *t;
 
-	if (!is_target(bpf_get_current_pid_tgid()))
+	if (!is_target())
 		return 0;
 	t = thread_state(false);
 	if (!t || !t->call.depth || !is_operator_new(t->call.key.fn) || sp != t->call.sp)
@@ -682,23 +688,37 @@ int BPF_KPROBE(new_return)
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 a1, __u64 a2)
+static __always_inline void free_seen(__u64 ptr)
 {
-	__u64 ptr = bpf_get_attach_cookie(ctx) == FREE_ARG2 ? a2 : a1;
-
-	if (!is_target(bpf_get_current_pid_tgid()))
-		return 0;
+	if (!is_target())
+		return;
 	count_hit();
 	if (ptr)
 		release(ptr);
+}
+
+/* free(ptr), operator delete(ptr, ...). */
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	free_seen(ptr);
+	return 0;
+}
+
+/* pymalloc's free(ctx, ptr), the arena free(ctx, ptr, size): a program of
+ * its own rather than a cookie to read at every free. */
+SEC("uprobe")
+int BPF_KPROBE(py_free_enter, __u64 py_ctx, __u64 ptr)
+{
+	free_seen(ptr);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(target_exec)
 {
-	if (is_target(bpf_get_current_pid_tgid())) {
+	/* A tracepoint of every process: the kernel filters nothing here. */
+	if ((bpf_get_current_pid_tgid() >> 32) == target_tgid) {
 		__sync_fetch_and_add(&generation, 1);
 		unwind_invalidate();
 	}

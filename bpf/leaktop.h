@@ -38,12 +38,6 @@ enum alloc_fn {
 	FN_COUNT,
 };
 
-/* Cookie of a free probe: where the pointer is. */
-enum free_kind {
-	FREE_ARG1,		/* free(ptr), operator delete(ptr, ...) */
-	FREE_ARG2,		/* pymalloc's free(ctx, ptr), arena free(ctx, ptr, size) */
-};
-
 /* Why something could not be tracked; each is a per-CPU counter. */
 enum lost_reason {
 	LOST_STACK,	    /* stack trace map full or collision: caller kept, rest lost */

@@ -212,7 +212,7 @@ static __always_inline __u64 py_thread_state(__u32 tid)
 
 /* Returns the py_stacks key of this thread's Python stack, 0 when it is
  * running no Python code (or does not hold the GIL). */
-static __always_inline __u64 python_stack(__u32 tid)
+static __always_inline __u64 python_stack(void)
 {
 	struct py_walk w = { .hash = 0xcbf29ce484222325ULL };
 	struct py_scratch *scratch;
@@ -221,7 +221,7 @@ static __always_inline __u64 python_stack(__u32 tid)
 
 	if (!python.runtime)
 		return 0;
-	tstate = py_thread_state(tid);
+	tstate = py_thread_state((__u32)bpf_get_current_pid_tgid());
 	if (!tstate)
 		return 0;
 	scratch = bpf_task_storage_get(&py_scratch, bpf_get_current_task_btf(), 0,

@@ -271,14 +271,15 @@ def leaktop(*args):
     return [LEAKTOP, *[str(a) for a in args]]
 
 
-def attach_after_ready(procs, name, *leaktop_args, intervals_after=2, target_args=()):
-    """Starts target `name --wait`, attaches leaktop --json -i 0.5, lets the target
-    allocate once the probes are live; returns the report `intervals_after`
-    intervals after the target said ready."""
+def attach_after_ready(procs, name, *leaktop_args, intervals_after=2, target_args=(), env=None,
+                       attach_timeout=15):
+    """Starts target `name --wait`, attaches leaktop --json -i 0.5 (with `env`),
+    lets the target allocate once the probes are live; returns the report
+    `intervals_after` intervals after the target said ready."""
     tgt = procs([target(name), "--wait", *target_args])
     tgt.wait_line("waiting", 10)
-    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", *leaktop_args))
-    lt.json_lines(1, 15)  # probes are attached once the first report is out
+    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5", *leaktop_args), env=env)
+    lt.json_lines(1, attach_timeout)  # probes are attached once the first report is out
     os.kill(tgt.pid, signal.SIGUSR1)
     tgt.wait_line("ready", 15)
     return lt.fresh_json(intervals_after + 1, 15), tgt, lt
@@ -368,7 +369,8 @@ def leaktop_links():
     other leaktop binaries running beside the suite and those of the
     leaktops of other xdist workers."""
     ours = {p["id"] for p in bpftool_json("prog", "show")
-            if p.get("name") in ("alloc_enter", "alloc_return", "free_enter", "new_return")}
+            if p.get("name") in ("alloc_enter", "alloc_return", "free_enter", "py_free_enter",
+                                     "new_return")}
     links = {link["id"] for link in bpftool_json("link", "show") if link.get("prog_id") in ours}
     return links - _links_held_by_other_tracers()
 

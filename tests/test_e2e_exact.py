@@ -1,8 +1,10 @@
 """Exact outstanding bytes per stack for every glibc allocation function, in spawn
 and attach mode, with the right caller, file and line."""
+import os
+
 import pytest
 
-from conftest import alloc_line, attach_after_ready, find_stack, spawn_after_ready
+from conftest import alloc_line, attach_after_ready, caller_name, find_stack, spawn_after_ready
 
 # caller function -> (allocator frame, outstanding bytes, outstanding allocations)
 EXPECTED = {
@@ -72,3 +74,18 @@ def test_churn_shows_no_growth(procs):
         assert stack["outstanding_bytes"] < 4096
     for caller in EXPECTED:
         assert find_stack(report, caller)["growth_bytes_per_s"] == pytest.approx(0, abs=1e-6)
+
+
+@pytest.mark.parametrize("attach_path", ["uprobe_multi", "perf_event"])
+def test_vfork_child_is_not_the_target(procs, attach_path):
+    """A vfork child shares the target's memory but is another process: its
+    allocations are not counted, whichever way the probes are attached (the
+    kernel filters uprobe_multi links by thread group from 6.12, and leaktop
+    checks the process itself where it does not)."""
+    env = dict(os.environ, LEAKTOP_NO_UPROBE_MULTI="1" if attach_path == "perf_event" else "0")
+    report, _, _ = attach_after_ready(procs, "vfork_child", env=env, attach_timeout=60)
+    parent = find_stack(report, "parent_keeps")
+    assert (parent["outstanding_bytes"], parent["outstanding_allocs"]) == (10 * 1000, 10)
+    assert parent["frames"][1]["line"] == alloc_line("vfork_child.c", "parent_keeps")
+    assert not [s for s in report["stacks"] if caller_name(s) == "child_allocates"]
+    assert report["outstanding_bytes"] == 10 * 1000

@@ -6,7 +6,8 @@ import re
 import signal
 import time
 
-from conftest import TARGET_SOURCES, alloc_line, bpftool_json, fdinfo, find_stack, leaktop, target
+from conftest import (TARGET_SOURCES, alloc_line, attach_after_ready, bpftool_json, fdinfo, find_stack,
+                      leaktop, target)
 
 BRIEF = {  # brief.c: function -> (marker, outstanding bytes at exit)
     "keep_blocks": ("brief_keep_blocks", 2500 * 100),
@@ -178,13 +179,7 @@ def test_quit_when_spawned_target_exits(procs):
 def test_perf_event_uprobes_without_uprobe_multi(procs):
     """The fallback for kernels before uprobe_multi: one link per uprobe."""
     env = dict(os.environ, LEAKTOP_NO_UPROBE_MULTI="1")
-    tgt = procs([target("exact"), "--wait"])
-    tgt.wait_line("waiting", 10)
-    lt = procs(leaktop("-p", tgt.pid, "--json", "-i", "0.5"), env=env)
-    lt.json_lines(1, 60)
-    os.kill(tgt.pid, signal.SIGUSR1)
-    tgt.wait_line("ready", 15)
-    report = lt.fresh_json(2, 15)
+    report, tgt, lt = attach_after_ready(procs, "exact", intervals_after=1, env=env, attach_timeout=60)
     assert find_stack(report, "keep_blocks")["outstanding_bytes"] == 100000
     links = links_of(lt.pid)
     # One per uprobe, and the tracepoints' (exec; the unwinder's code-change watcher).

@@ -102,7 +102,8 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 	p->sites = grown;
 	site = &p->sites[p->nsites];
 	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
-				     prog != p->skel->progs.free_enter && !frees_old_block(cookie), NULL };
+				     prog != p->skel->progs.free_enter && prog != p->skel->progs.py_free_enter &&
+					     !frees_old_block(cookie), NULL };
 	/* With uprobe_multi, attached by attach_batches; in the off-phase an
 	 * allocation probe waits for probes_resume_allocs. */
 	if (!p->multi && !(site->alloc && p->paused)) {
@@ -205,8 +206,9 @@ static int attach_object(struct probes *p, const struct allocator_object *obj, i
 				err = attach_one(p, skel->progs.alloc_return, path, probe->at,
 						 true, (uint64_t)probe->fn, pid);
 		} else if (is_free) {
-			err = attach_one(p, skel->progs.free_enter, path, probe->at, false,
-					 probe->fn == ALLOC_PY_FREE ? FREE_ARG2 : FREE_ARG1, pid);
+			err = attach_one(p, probe->fn == ALLOC_PY_FREE ? skel->progs.py_free_enter
+								 : skel->progs.free_enter,
+					 path, probe->at, false, 0, pid);
 		} else {
 			err = attach_one(p, skel->progs.alloc_enter, path, probe->at, false,
 					 (uint64_t)probe->fn, pid);
@@ -317,6 +319,7 @@ static void use_uprobe_multi(struct probes *p)
 	p->multi = uprobe_multi_supported();
 	if (!p->multi)
 		return;
+	p->skel->rodata->kernel_filters_tgid = uprobe_multi_filters_thread_group();
 	bpf_object__for_each_program(prog, p->skel->obj)
 		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
 		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)

@@ -19,6 +19,12 @@
  * with that id).  LEAKTOP_NO_UPROBE_MULTI=1 says no (tests of the fallback). */
 bool uprobe_multi_supported(void);
 
+/* Whether the links' PID filter lets only the process's own threads run the
+ * programs: from 6.12 it compares thread groups; before, memory (a vfork
+ * child, which shares its parent's, passed).  By version: a fix backported
+ * to an older kernel is not noticed, which only costs a check in BPF. */
+bool uprobe_multi_filters_thread_group(void);
+
 /* Attaches prog_fd (loaded with UPROBE_MULTI_ATTACH_TYPE) at n file offsets
  * of path, each with its cookie, as return probes if retprobe, for process
  * pid only.  Returns the link's descriptor (closing it removes the uprobes)
