@@ -24,8 +24,9 @@ for name, (t, c) in sorted(sums.items()):
 
 # Between two outputs of prog_stats ($1: "before|after", the two joined by a
 # '|'; before empty: since load): the mean ns per run of program $2 (default
-# alloc_enter), or with $3 = pair, the run time of all the programs per run of
-# program $2 (the free probe: per malloc+free pair).
+# alloc_enter; "a,b": of programs a and b together), or with $3 = pair, the
+# run time of all the programs per run of program(s) $2 (the free probes: per
+# malloc+free pair).
 window_ns() {
   python3 -c '
 import sys
@@ -34,8 +35,9 @@ def parse(text):
 before, after = (parse(t) for t in sys.argv[1].split("|"))
 def delta(name, i):
     return after.get(name, (0, 0))[i] - before.get(name, (0, 0))[i]
-time = sum(delta(n, 0) for n in after) if sys.argv[3] == "pair" else delta(sys.argv[2], 0)
-runs = delta(sys.argv[2], 1)
+names = sys.argv[2].split(",")
+time = sum(delta(n, 0) for n in (after if sys.argv[3] == "pair" else names))
+runs = sum(delta(n, 1) for n in names)
 print(round(time / runs) if runs > 0 else "-")' "$1" "${2:-alloc_enter}" "${3:-}"
 }
 

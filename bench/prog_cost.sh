@@ -6,7 +6,8 @@
 # frame pointers) and, when the interpreter is there, bench/py_deep.py at DEEP
 # Python frames (PYTHONMALLOC=malloc: every object a probed malloc).
 # "per pair": the run time of all the tracer's programs over the window per
-# free seen, which is also measured for memleak when MEMLEAK names its binary
+# free probe run (two per Python object freed through PyObject_Free and
+# free: each probe's run counts), which is also measured for memleak when MEMLEAK names its binary
 # (never built here), with the ratio memleak / leaktop (the last build given).
 # LEAKTOPS="./leaktop /tmp/other" measures several builds in alternating
 # rounds, for side-by-side figures on a busy machine.
@@ -31,7 +32,9 @@ python=${PYTHON:-/usr/bin/python3}
 targets=(churn "deep_nofp $deep")
 [[ -x $python ]] && targets+=("python $deep")
 [[ -n ${TARGETS:-} ]] && IFS=, read -r -a targets <<< "$TARGETS"
-programs=(alloc_enter alloc_return free_enter)
+# free_enter: libc's free and operator delete; py_free_enter: an interpreter's
+# free wrapper (a Python attached to with PYTHONMALLOC=malloc has both).
+programs=(alloc_enter alloc_return free_enter,py_free_enter)
 
 . bench/bpf_stats.sh  # from the top directory (cd above)
 
