@@ -6,8 +6,9 @@
 # frame pointers) and, when the interpreter is there, bench/py_deep.py at DEEP
 # Python frames (PYTHONMALLOC=malloc: every object a probed malloc).
 # "per pair": the run time of all the tracer's programs over the window per
-# free probe run (two per Python object freed through PyObject_Free and
-# free: each probe's run counts), which is also measured for memleak when MEMLEAK names its binary
+# block freed (runs of free_enter, libc's free, which every block reaches; a
+# Python object of an attached PYTHONMALLOC=malloc interpreter also passes
+# PyObject_Free's probe and, on its way in, two allocation probes), which is also measured for memleak when MEMLEAK names its binary
 # (never built here), with the ratio memleak / leaktop (the last build given).
 # LEAKTOPS="./leaktop /tmp/other" measures several builds in alternating
 # rounds, for side-by-side figures on a busy machine.
@@ -72,7 +73,7 @@ run() { # build target -> "enter return free pair" ns
   for p in "${names[@]}"; do
     if [[ $build == memleak ]]; then line+="- "; else line+="$(window_ns "$before|$after" "$p") "; fi
   done
-  echo "$line$(window_ns "$before|$after" "${names[2]}" pair)"
+  echo "$line$(window_ns "$before|$after" "${names[2]%%,*}" pair)"
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | grep -v '^-$' | sort -n | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "-")}'; }
@@ -104,6 +105,6 @@ for target in "${targets[@]}"; do
       'BEGIN { if (m + 0 > 0 && l + 0 > 0) printf "%-14s memleak / %s per pair: %.2fx\n", "", b, m / l }'
   fi
 done
-echo "(ns per call: run_time_ns / run_cnt over ${seconds}s windows; per pair: all programs' run time per free;" \
+echo "(ns per call: run_time_ns / run_cnt over ${seconds}s windows; per pair: all programs' run time per block freed;" \
   "medians of $rounds alternating rounds; kernel.bpf_stats_enabled adds two clock reads per run;" \
   "$(nproc) CPUs; $(uname -r))"

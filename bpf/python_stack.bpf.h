@@ -121,10 +121,17 @@ struct py_walk {
 static __always_inline __u32 code_identity(struct py_scratch *scratch, __u64 code)
 {
 	__u32 base = python.code_window, size = python.code_window_size;
+	/* Read onto the BPF stack, then copied: the kernel checks the
+	 * destination of every read of user memory (hardened usercopy), and a
+	 * buffer on the stack passes at once where map memory is looked up
+	 * among the slab's objects. */
+	__u64 buf[PY_WINDOW / 8] = {};
 
 	/* Just the fields: a code object can end a mapping. */
-	if (size > PY_WINDOW || bpf_probe_read_user(scratch->code, size, (void *)(code + base)))
+	if (size > PY_WINDOW || bpf_probe_read_user(buf, size, (void *)(code + base)))
 		return 0;
+	for (__u32 i = 0; i < PY_WINDOW / 8; i++)
+		scratch->code[i] = buf[i];
 	return py_code_identity(window_u32(scratch->code, base, python.code_first_line),
 				window_u64(scratch->code, base, python.code_filename),
 				window_u64(scratch->code, base, python.code_name));
