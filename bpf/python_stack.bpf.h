@@ -28,13 +28,12 @@ struct {
 } py_stacks SEC(".maps");
 
 /* Too big for the BPF stack: one scratch stack per thread (not per CPU: uprobe
- * programs can be preempted by another thread's on the same CPU), and the
- * frame and code object fields read at each frame (picked at offsets known
- * only at run time, which the verifier allows in a map value, not on the
- * stack). */
+ * programs can be preempted by another thread's on the same CPU), the code
+ * object fields read at each frame and the memory holding the frames (their
+ * fields are picked at offsets known only at run time, which the verifier
+ * allows in a map value, not on the stack). */
 struct py_scratch {
 	struct py_stack st;
-	__u64 frame[PY_WINDOW / 8];
 	__u64 code[PY_WINDOW / 8];
 	/* The thread's memory below the last frame read (py_frame_read()). */
 	__u64 span_base;
@@ -69,26 +68,23 @@ static __always_inline __u32 window_u32(const __u64 *window, __u32 base, __u32 a
 	return window_u64(window, base, at) >> (((at - base) & 4) * 8);
 }
 
-static __always_inline __u8 window_u8(const __u64 *window, __u32 base, __u32 at)
-{
-	return window_u64(window, base, at) >> (((at - base) & 7) * 8);
-}
 
-/* The frame fields at addr (size bytes, 8-aligned) into scratch->frame.  From
- * 3.11 on, a thread's frames lie one after the other in its data stack, the
- * callers below: one read of the memory below a frame, up to the start of its
- * page, holds the next frames too (each read of user memory costs about as
- * much as a frame's whole step).  Other frames (3.10's frame objects,
- * generators') are read where they are. */
-static __always_inline bool py_frame_read(struct py_scratch *scratch, __u64 addr, __u32 size)
+/* Makes the span hold the frame fields at addr (size bytes, 8-aligned) and
+ * says where they start in it (*off, 8-aligned).  From 3.11 on, a thread's
+ * frames lie one after the other in its data stack, the callers below: one
+ * read of the memory below a frame, up to the start of its page, holds the
+ * next frames too (each read of user memory costs about as much as a frame's
+ * whole step).  Other frames (3.10's frame objects, generators') are read
+ * where they are. */
+static __always_inline bool py_frame_read(struct py_scratch *scratch, __u64 addr, __u32 size, __u32 *off)
 {
 	/* end rounded up to a word: the same page as the last field's byte */
-	__u64 off = addr - scratch->span_base, end = addr + ((size + 7) & ~7u), low = addr & ~4095ULL;
+	__u64 at = addr - scratch->span_base, end = addr + ((size + 7) & ~7u), low = addr & ~4095ULL;
 	__u32 len;
 
 	if (size > PY_WINDOW || (addr & 7))
 		return false;
-	if (off >= scratch->span_len || scratch->span_len - off < size) {
+	if (at >= scratch->span_len || scratch->span_len - at < size) {
 		scratch->span_len = 0;
 		if (end - low > PY_SPAN)
 			low = end - PY_SPAN;
@@ -100,11 +96,28 @@ static __always_inline bool py_frame_read(struct py_scratch *scratch, __u64 addr
 			return false;
 		scratch->span_base = low;
 		scratch->span_len = len;
-		off = addr - low;
+		at = addr - low;
 	}
-	for (__u32 i = 0; i < PY_WINDOW / 8; i++)
-		scratch->frame[i] = scratch->span[(off / 8 + i) & (PY_SPAN / 8 - 1)];
+	*off = (__u32)at;
 	return true;
+}
+
+/* A field of the frame whose fields start at span offset off (window base
+ * `base`: the frame's address plus base is the span's byte off): read in place,
+ * not copied out per frame. */
+static __always_inline __u64 frame_u64(const struct py_scratch *scratch, __u32 off, __u32 base, __u32 at)
+{
+	return scratch->span[((off + at - base) / 8) & (PY_SPAN / 8 - 1)];
+}
+
+static __always_inline __u32 frame_u32(const struct py_scratch *scratch, __u32 off, __u32 base, __u32 at)
+{
+	return frame_u64(scratch, off, base, at) >> (((at - base) & 4) * 8);
+}
+
+static __always_inline __u8 frame_u8(const struct py_scratch *scratch, __u32 off, __u32 base, __u32 at)
+{
+	return frame_u64(scratch, off, base, at) >> (((at - base) & 7) * 8);
 }
 
 struct py_walk {
@@ -137,31 +150,31 @@ static __always_inline __u32 code_identity(struct py_scratch *scratch, __u64 cod
 				window_u64(scratch->code, base, python.code_name));
 }
 
-/* One frame of the walk (a bpf_loop callback, so that the verifier checks
- * it once, not once per frame and path). */
-static long walk_frame(__u32 index, struct py_walk *w)
+/* One frame of the walk; non-zero to stop. */
+static __always_inline long walk_frame(struct py_walk *w)
 {
-	__u32 base = python.frame_window, size = python.frame_window_size;
-	struct py_stack *st = &w->scratch->st;
-	__u64 *window = w->scratch->frame, code, instr, frame = w->frame;
+	__u32 base = python.frame_window, size = python.frame_window_size, off = 0;
+	struct py_scratch *scratch = w->scratch;
+	struct py_stack *st = &scratch->st;
+	__u64 code, instr, frame = w->frame;
 	__s32 offset;
 
 	/* One read for the fields: each read of user memory costs about as
 	 * much as the rest of the step. */
-	if (!frame || !py_frame_read(w->scratch, frame + base, size))
+	if (!frame || !py_frame_read(scratch, frame + base, size, &off))
 		return 1;
 	/* 3.14+: f_executable is a _PyStackRef, the object's address with tag
 	 * bits (Py_TAG_BITS: the low two at most) that objects, aligned to 8,
 	 * never have: cleared (a no-op before 3.14). */
-	code = window_u64(window, base, python.frame_code) & ~PY_STACKREF_TAG_BITS;
-	w->frame = window_u64(window, base, python.frame_previous);
+	code = frame_u64(scratch, off, base, python.frame_code) & ~PY_STACKREF_TAG_BITS;
+	w->frame = frame_u64(scratch, off, base, python.frame_previous);
 	if (python.frame_owner != PY_NO_FIELD &&
-	    window_u8(window, base, python.frame_owner) >= python.owner_cstack)
+	    frame_u8(scratch, off, base, python.frame_owner) >= python.owner_cstack)
 		return 0; /* the eval loop's entry frame (or 3.15's base frame): no Python code */
 	if (python.instr_is_index) {
-		offset = (__s32)window_u32(window, base, python.frame_instr) * 2;
+		offset = (__s32)frame_u32(scratch, off, base, python.frame_instr) * 2;
 	} else {
-		instr = window_u64(window, base, python.frame_instr);
+		instr = frame_u64(scratch, off, base, python.frame_instr);
 		offset = (__s32)(instr - (code + python.code_bytecode));
 	}
 	if (code) {
@@ -171,7 +184,7 @@ static long walk_frame(__u32 index, struct py_walk *w)
 		 * templates) must not fall into the old one's stacks. */
 		if (code != w->last_code) {
 			w->last_code = code;
-			w->last_identity = code_identity(w->scratch, code);
+			w->last_identity = code_identity(scratch, code);
 		}
 		f->code = code;
 		f->offset = offset;
@@ -179,6 +192,20 @@ static long walk_frame(__u32 index, struct py_walk *w)
 		w->hash = hash_mix(hash_mix(hash_mix(w->hash, code), (__u32)offset), f->identity);
 		w->depth++;
 	}
+	return 0;
+}
+
+/* Frames per bpf_loop callback: fewer calls for a walk. */
+#define PY_FRAMES_PER_STEP 2
+
+/* Frames of the walk (a bpf_loop callback, so that the verifier checks it
+ * once, not once per frame and path). */
+static long walk_frames(__u32 index, struct py_walk *w)
+{
+#pragma unroll
+	for (int i = 0; i < PY_FRAMES_PER_STEP; i++)
+		if (walk_frame(w))
+			return 1;
 	return 0;
 }
 
@@ -241,7 +268,7 @@ static __always_inline __u64 python_stack(void)
 	w.frame = read_pointer(tstate, python.tstate_frame);
 	if (python.cframe_current_frame != PY_NO_FIELD)
 		w.frame = read_pointer(w.frame, python.cframe_current_frame);
-	bpf_loop(MAX_PY_FRAMES, walk_frame, &w, 0);
+	bpf_loop(MAX_PY_FRAMES / PY_FRAMES_PER_STEP, walk_frames, &w, 0);
 	if (!w.depth)
 		return 0;
 	st->depth = w.depth;
