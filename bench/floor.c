@@ -1,5 +1,7 @@
 /* Attaches the empty floor programs where leaktop would attach its own, to one
- * PID, until SIGINT/SIGTERM: `floor PID`. */
+ * PID, until SIGINT/SIGTERM: `floor PID`.  FLOOR_AT_ENTRY=1: at the function
+ * entries instead (before probe placement).  FLOOR_OFF_PHASE=1: only the
+ * probes --duty-cycle keeps in its off-phase (frees and the realloc family). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,11 @@ int main(int argc, char **argv)
 			/* leaktop's places: operator new returns through uprobes on
 			 * its rets (ALLOC_NEW_RETURN), not a uretprobe. */
 			bool is_new = probe->fn == FN_OPERATOR_NEW || probe->fn == FN_OPERATOR_NEW_ARRAY;
+			bool reallocs = probe->fn == FN_REALLOC || probe->fn == FN_REALLOCARRAY ||
+					probe->fn == FN_RALLOCX || probe->fn == FN_XALLOCX;
+
+			if (getenv("FLOOR_OFF_PHASE") && !is_free && !reallocs)
+				continue;
 
 			if (probe->fn == ALLOC_NEW_RETURN) {
 				links += !!bpf_program__attach_uprobe_opts(skel->progs.floor_return, pid,

@@ -6,7 +6,9 @@
 # --duty-cycle $DUTY (default 10).  The floor modes attach empty BPF programs
 # at leaktop's probes (bench/floor.c): the traps alone, what no work in the
 # programs can beat (floor: the service as attached; malloc-floor: with
-# PYTHONMALLOC=malloc, every object a probed malloc, as spawned).  Rounds
+# PYTHONMALLOC=malloc, every object a probed malloc, as spawned;
+# malloc-floor-off: only the probes --duty-cycle keeps in its off-phase, the
+# frees and the realloc family).  Rounds
 # alternate; the table shows medians and ratios from this one run.
 # Usage: sudo bench/tornado.sh   (ROUNDS=3 SECONDS_PER_RUN=8 DUTY=10 by default)
 set -euo pipefail
@@ -16,7 +18,7 @@ seconds=${SECONDS_PER_RUN:-8}
 duty=${DUTY:-10}
 service=tests/targets/tornado_service.py
 python=/usr/bin/python3.11
-modes=(untraced floor attached attached-duty malloc-untraced malloc-floor spawned spawned-duty)
+modes=(untraced floor attached attached-duty malloc-untraced malloc-floor malloc-floor-off spawned spawned-duty)
 
 run_mode() { # mode -> requests/s
   local mode=$1 out pid tracer= port
@@ -25,7 +27,7 @@ run_mode() { # mode -> requests/s
     untraced) $python $service > "$out" & pid=$! ;;
     malloc-untraced) PYTHONMALLOC=malloc $python $service > "$out" & pid=$! ;;
     attached|attached-duty|floor) $python $service > "$out" & pid=$! ;;
-    malloc-floor) PYTHONMALLOC=malloc $python $service > "$out" & pid=$! ;;
+    malloc-floor|malloc-floor-off) PYTHONMALLOC=malloc $python $service > "$out" & pid=$! ;;
     spawned) ./leaktop --quiet --prom-file "$out.prom" -- $python $service > "$out" 2>/dev/null & tracer=$! ;;
     spawned-duty) ./leaktop --quiet --prom-file "$out.prom" --duty-cycle "$duty" -- $python $service > "$out" 2>/dev/null & tracer=$! ;;
   esac
@@ -33,6 +35,7 @@ run_mode() { # mode -> requests/s
   port=$(awk '/^port /{print $2}' "$out")
   [[ $mode == attached ]] && { ./leaktop -p "$pid" --quiet --prom-file "$out.prom" 2>/dev/null & tracer=$!; sleep 1; }
   [[ $mode == floor || $mode == malloc-floor ]] && { build/bench/floor "$pid" 2>/dev/null & tracer=$!; sleep 1; }
+  [[ $mode == malloc-floor-off ]] && { FLOOR_OFF_PHASE=1 build/bench/floor "$pid" 2>/dev/null & tracer=$!; sleep 1; }
   [[ $mode == attached-duty ]] && { ./leaktop -p "$pid" --quiet --prom-file "$out.prom" --duty-cycle "$duty" 2>/dev/null & tracer=$!; sleep 1; }
   $python bench/tornado_client.py "$port" "$seconds"
   [[ -n $tracer ]] && { kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true; }
@@ -51,7 +54,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR] = $1} END {print v
 printf '%-16s %10s %14s\n' mode "PUTs/s" "vs untraced"
 for mode in "${modes[@]}"; do
   base=untraced
-  [[ $mode == spawned* || $mode == malloc-floor ]] && base=malloc-untraced
+  [[ $mode == spawned* || $mode == malloc-floor* ]] && base=malloc-untraced
   awk -v m="$mode" -v v="$(echo "${results[$mode]}" | median)" -v b="$(echo "${results[$base]}" | median)" \
     'BEGIN { printf "%-16s %10.1f %14.3f\n", m, v, v / b }'
 done
