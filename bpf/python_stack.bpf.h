@@ -36,6 +36,11 @@ struct {
 	__type(value, struct py_stack);
 } py_stacks SEC(".maps");
 
+/* Too big for the BPF stack: one scratch stack per thread (not per CPU: uprobe
+ * programs can be preempted by another thread's on the same CPU), the code
+ * object fields read at each frame and the memory holding the frames (their
+ * fields are picked at offsets known only at run time, which the verifier
+ * allows in a map value, not on the stack). */
 /* A code object's identity as read while python_code_frees was epoch - 1
  * (0: empty).  A frame on the thread's stack holds a reference to its code
  * object, so the object read was alive then, and with the count unchanged it
@@ -50,11 +55,6 @@ struct py_code_memo {
 	__u32 pad;
 };
 
-/* Too big for the BPF stack: one scratch stack per thread (not per CPU: uprobe
- * programs can be preempted by another thread's on the same CPU), the code
- * object fields read at each frame and the memory holding the frames (their
- * fields are picked at offsets known only at run time, which the verifier
- * allows in a map value, not on the stack). */
 struct py_scratch {
 	struct py_stack st;
 	struct py_code_memo memo[PY_CODE_MEMO_SETS][2]; /* [0]: the newer */
@@ -91,6 +91,7 @@ static __always_inline __u32 window_u32(const __u64 *window, __u32 base, __u32 a
 {
 	return window_u64(window, base, at) >> (((at - base) & 4) * 8);
 }
+
 
 /* Makes the span hold the frame fields at addr (size bytes, 8-aligned) and
  * says where they start in it (*off, 8-aligned).  From 3.11 on, a thread's
