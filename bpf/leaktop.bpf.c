@@ -12,10 +12,6 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* A fresh read of a word userspace or another CPU changes. */
-#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
-#define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
-
 /* Set by userspace before load. */
 const volatile __u32 target_tgid = 0;
 /* The kernel runs the uprobe programs for the target's own threads only
@@ -724,19 +720,7 @@ int BPF_PROG(target_exec)
 	/* A tracepoint of every process: the kernel filters nothing here. */
 	if ((bpf_get_current_pid_tgid() >> 32) == target_tgid) {
 		__sync_fetch_and_add(&generation, 1);
-		__sync_fetch_and_add(&python_code_frees, 1); /* other code at the old addresses */
 		unwind_invalidate();
 	}
-	return 0;
-}
-
-/* The interpreter's code object deallocator (PyCode_Type's tp_dealloc), at
- * its entry: before the object's memory is freed, so before any other code
- * object can be made at its address (see python_code_frees). */
-SEC("uprobe")
-int BPF_KPROBE(code_freed)
-{
-	if (is_target())
-		__sync_fetch_and_add(&python_code_frees, 1);
 	return 0;
 }

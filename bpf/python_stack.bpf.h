@@ -20,15 +20,6 @@
 /* Set by userspace once it has found the interpreter in the target. */
 struct python_config python = {};
 
-/* Code objects the interpreter has deallocated, and the target's execs: a
- * probe on its PyCode_Type's tp_dealloc (code_freed) counts them, once
- * userspace has attached it and set python_code_watch.  While the count
- * stands still, no code object was freed, so none was made at a freed one's
- * address: a code object's identity read under a count is still its identity
- * while the count is the same (struct py_code_memo). */
-__u64 python_code_frees = 0;
-__u32 python_code_watch = 0;
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace (--max-stacks) */
@@ -41,23 +32,8 @@ struct {
  * object fields read at each frame and the memory holding the frames (their
  * fields are picked at offsets known only at run time, which the verifier
  * allows in a map value, not on the stack). */
-/* A code object's identity as read while python_code_frees was epoch - 1
- * (0: empty).  A frame on the thread's stack holds a reference to its code
- * object, so the object read was alive then, and with the count unchanged it
- * is still the one at that address.  (The count is read at the walk's start;
- * a code object the walk meets cannot be freed during the walk: the frame
- * referring to it is still there.) */
-#define PY_CODE_MEMO_SETS 64u	/* of two entries: a thread's 128 last code objects */
-struct py_code_memo {
-	__u64 code;
-	__u64 epoch;
-	__u32 identity;
-	__u32 pad;
-};
-
 struct py_scratch {
 	struct py_stack st;
-	struct py_code_memo memo[PY_CODE_MEMO_SETS][2]; /* [0]: the newer */
 	__u64 code[PY_WINDOW / 8];
 	/* The thread's memory below the last frame read (py_frame_read()). */
 	__u64 span_base;
@@ -148,7 +124,6 @@ struct py_walk {
 	struct py_scratch *scratch; /* the thread's */
 	__u64 frame;	/* next frame to read */
 	__u64 hash;
-	__u64 memo_epoch;	/* python_code_frees + 1 at the start; 0: no memo */
 	__u64 last_code;	/* the code object of the last frame and its */
 	__u32 last_identity;	/* identity: recursion reads it once */
 	__u32 depth;
@@ -173,28 +148,6 @@ static __always_inline __u32 code_identity(struct py_scratch *scratch, __u64 cod
 	return py_code_identity(window_u32(scratch->code, base, python.code_first_line),
 				window_u64(scratch->code, base, python.code_filename),
 				window_u64(scratch->code, base, python.code_name));
-}
-
-/* code's identity: remembered by the thread (see struct py_code_memo), else
- * read and remembered in place of the older of its set's two. */
-static __always_inline __u32 remembered_identity(struct py_walk *w, __u64 code)
-{
-	struct py_code_memo *set = w->scratch->memo[((code >> 4) * 0x9e3779b97f4a7c15ULL) >> 58 &
-						    (PY_CODE_MEMO_SETS - 1)];
-	__u32 identity;
-
-	if (w->memo_epoch) {
-		if (set[0].code == code && set[0].epoch == w->memo_epoch)
-			return set[0].identity;
-		if (set[1].code == code && set[1].epoch == w->memo_epoch)
-			return set[1].identity;
-	}
-	identity = code_identity(w->scratch, code);
-	if (w->memo_epoch && identity) {
-		set[1] = set[0];
-		set[0] = (struct py_code_memo){ .code = code, .epoch = w->memo_epoch, .identity = identity };
-	}
-	return identity;
 }
 
 /* One frame of the walk; non-zero to stop. */
@@ -231,7 +184,7 @@ static __always_inline long walk_frame(struct py_walk *w)
 		 * templates) must not fall into the old one's stacks. */
 		if (code != w->last_code) {
 			w->last_code = code;
-			w->last_identity = remembered_identity(w, code);
+			w->last_identity = code_identity(scratch, code);
 		}
 		f->code = code;
 		f->offset = offset;
@@ -311,10 +264,6 @@ static __always_inline __u64 python_stack(void)
 		return 0;
 	w.scratch = scratch;
 	scratch->span_len = 0; /* the memory of the last walk may have changed */
-	if (READ_ONCE_U32(python_code_watch)) {
-		w.memo_epoch = READ_ONCE_U64(python_code_frees) + 1;
-		barrier();
-	}
 	st = &scratch->st;
 	w.frame = read_pointer(tstate, python.tstate_frame);
 	if (python.cframe_current_frame != PY_NO_FIELD)

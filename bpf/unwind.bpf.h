@@ -19,6 +19,9 @@
 #ifndef VM_EXEC
 #define VM_EXEC 0x00000004 /* include/linux/mm.h */
 #endif
+/* A fresh read of a word userspace or another CPU changes. */
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
 
 /* Rows of every object, written by userspace through a memory mapping. */
 struct {

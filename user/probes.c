@@ -103,7 +103,7 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 	site = &p->sites[p->nsites];
 	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
 				     prog != p->skel->progs.free_enter && prog != p->skel->progs.py_free_enter &&
-					     prog != p->skel->progs.code_freed && !frees_old_block(cookie), NULL };
+					     !frees_old_block(cookie), NULL };
 	/* With uprobe_multi, attached by attach_batches; in the off-phase an
 	 * allocation probe waits for probes_resume_allocs. */
 	if (!p->multi && !(site->alloc && p->paused)) {
@@ -257,9 +257,9 @@ static int object_open(struct probe_object *o, const struct allocator_object *ob
 }
 
 /* Adds obj's file to p->objects; *index is its place there, or -1 when that
- * file (same device and inode, under whatever path) is probed already (its
- * place then in *known, if given).  Returns 0 or a negative errno. */
-static int object_add(struct probes *p, const struct allocator_object *obj, int *index, int *known)
+ * file (same device and inode, under whatever path) is probed already.
+ * Returns 0 or a negative errno. */
+static int object_add(struct probes *p, const struct allocator_object *obj, int *index)
 {
 	struct probe_object o, *grown;
 	int err = object_open(&o, obj);
@@ -270,8 +270,6 @@ static int object_add(struct probes *p, const struct allocator_object *obj, int 
 	for (int i = 0; i < p->nobjects; i++) {
 		if (p->objects[i].dev == o.dev && p->objects[i].ino == o.ino) {
 			object_close(&o);
-			if (known)
-				*known = i;
 			return 0;
 		}
 	}
@@ -407,7 +405,7 @@ struct probes *probes_attach(const struct probes_config *cfg, const struct alloc
 		goto out;
 	}
 	for (int i = 0; i < list->count; i++) {
-		e = object_add(p, &list->objects[i], &index[i], NULL);
+		e = object_add(p, &list->objects[i], &index[i]);
 		if (e) {
 			fail(err, errlen, "cannot open %s: %s", list->objects[i].open_path, strerror(-e));
 			goto out;
@@ -432,7 +430,7 @@ out:
 
 int probes_add_object(struct probes *p, const struct allocator_object *obj, char *err, size_t errlen)
 {
-	int before = p->nsites, index, e = object_add(p, obj, &index, NULL);
+	int before = p->nsites, index, e = object_add(p, obj, &index);
 
 	if (e) {
 		fail(err, errlen, "cannot open %s: %s", obj->open_path, strerror(-e));
@@ -449,35 +447,6 @@ int probes_add_object(struct probes *p, const struct allocator_object *obj, char
 		return e;
 	}
 	return p->nsites - before;
-}
-
-int probes_watch_code_frees(struct probes *p, const struct allocator_object *obj, uint64_t offset)
-{
-	int first = p->nsites, index, known = -1, e = object_add(p, obj, &index, &known);
-
-	if (e)
-		return e;
-	if (index < 0)
-		index = known;
-	for (int i = 0; i < p->nsites; i++)
-		if (p->sites[i].prog == p->skel->progs.code_freed &&
-		    p->sites[i].path == p->objects[index].attach_path && p->sites[i].offset == offset)
-			goto on; /* the same interpreter again (it exec'd itself) */
-	e = attach_one(p, p->skel->progs.code_freed, p->objects[index].attach_path, offset, false, 0, p->pid);
-	if (!e && p->multi)
-		e = attach_batches(p, first);
-	if (e)
-		return e;
-on:
-	__sync_synchronize(); /* the probe is live before anything relies on it */
-	p->skel->bss->python_code_watch = 1;
-	return 0;
-}
-
-void probes_unwatch_code_frees(struct probes *p)
-{
-	p->skel->bss->python_code_watch = 0;
-	__sync_fetch_and_add(&p->skel->bss->python_code_frees, 1);
 }
 
 /* A link to remove: a perf-event uprobe's, or a uprobe_multi link's fd. */

@@ -78,12 +78,6 @@ int probes_py_stacks_fd(const struct probes *p);
 
 /* Turns the kernel's Python stack walk on (config->runtime != 0) or off. */
 void probes_set_python(struct probes *p, const struct python_config *config);
-/* Probes the interpreter's code object deallocator (at offset in obj's file;
- * obj's probes are not used) and lets the Python walk remember code object
- * identities while none is freed; 0 or a negative errno (then it reads each
- * one at every walk, as before).  Off again when the interpreter goes. */
-int probes_watch_code_frees(struct probes *p, const struct allocator_object *obj, uint64_t offset);
-void probes_unwatch_code_frees(struct probes *p);
 
 /* The unwinder's maps and index (user/unwind_maps.c), and how many frames
  * were in code no indexed mapping covers. */

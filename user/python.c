@@ -1039,24 +1039,6 @@ static bool devirtualized(const struct python *py, const struct function_scan *s
 	return false;
 }
 
-/* PyTypeObject's tp_dealloc: after PyObject_VAR_HEAD (24 bytes in the GIL
- * builds), tp_name, tp_basicsize and tp_itemsize; the same in 3.10-3.15. */
-#define TYPE_TP_DEALLOC 48
-
-bool python_code_dealloc(const struct python *py, struct allocator_object *obj, uint64_t *offset)
-{
-	uint64_t dealloc;
-
-	memset(obj, 0, sizeof(*obj));
-	snprintf(obj->path, sizeof(obj->path), "%s", py->path);
-	snprintf(obj->open_path, sizeof(obj->open_path), "%s", py->open_path);
-	if (!py->symbols[SYM_CODE_TYPE])
-		return false;
-	dealloc = read_u64(py, py->symbols[SYM_CODE_TYPE] + (uint64_t)py->bias + TYPE_TP_DEALLOC);
-	*offset = file_offset(py, dealloc);
-	return *offset != 0;
-}
-
 enum python_heap_view python_allocator_probes(struct python *py, struct allocator_object *obj)
 {
 	struct function_scan object_malloc, mem_malloc, arenas;

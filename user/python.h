@@ -74,10 +74,6 @@ void python_bpf_config(const struct python *py, struct python_config *out);
  * probes on the functions they point to (PyObject_Malloc & co, or the arena
  * allocator when the fast path is inlined).  Returns the resulting view. */
 enum python_heap_view python_allocator_probes(struct python *py, struct allocator_object *obj);
-/* Where the interpreter deallocates code objects (its PyCode_Type's
- * tp_dealloc): obj names the file, *offset the place in it; false when it
- * cannot be told (then no probe goes there). */
-bool python_code_dealloc(const struct python *py, struct allocator_object *obj, uint64_t *offset);
 
 /* Runtime addresses of pymalloc's allocator tables (PyMemAllocatorEx: ctx,
  * malloc, calloc, realloc, free) of the object and mem domains, and of the

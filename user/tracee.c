@@ -65,18 +65,6 @@ static struct python *find_python(struct tracee *s, struct allocator_object *obj
 	return py;
 }
 
-/* The Python walk reads each code object's identity once per walk unless
- * code object deallocations are seen (struct py_code_memo in BPF). */
-static void watch_code_frees(struct tracee *s, const struct python *py)
-{
-	struct allocator_object obj;
-	uint64_t offset;
-
-	if (python_frames_off(py) || !python_code_dealloc(py, &obj, &offset) ||
-	    probes_watch_code_frees(s->probes, &obj, offset))
-		return; /* (every identity read at every walk, as before) */
-}
-
 /* Starts using an interpreter found in the target. */
 static void use_python(struct tracee *s, struct python *py, enum python_heap_view view)
 {
@@ -92,7 +80,6 @@ static void use_python(struct tracee *s, struct python *py, enum python_heap_vie
 	python_bpf_config(py, &config);
 	probes_set_python(s->probes, &config);
 	stack_table_set_python(s->stacks, py, probes_py_stacks_fd(s->probes));
-	watch_code_frees(s, py);
 	if (s->later)
 		return; /* said for the first process of the session */
 	if (python_frames_off(py))
@@ -117,7 +104,6 @@ static void forget_python(struct tracee *s)
 	s->redirect = NULL;
 	if (!s->python)
 		return;
-	probes_unwatch_code_frees(s->probes);
 	probes_set_python(s->probes, &off);
 	stack_table_set_python(s->stacks, NULL, -1);
 	python_free(s->python);
