@@ -52,10 +52,8 @@ int main(int argc, char **argv)
 			/* leaktop's places: operator new returns through uprobes on
 			 * its rets (ALLOC_NEW_RETURN), not a uretprobe. */
 			bool is_new = probe->fn == FN_OPERATOR_NEW || probe->fn == FN_OPERATOR_NEW_ARRAY;
-			bool reallocs = probe->fn == FN_REALLOC || probe->fn == FN_REALLOCARRAY ||
-					probe->fn == FN_RALLOCX || probe->fn == FN_XALLOCX;
 
-			if (getenv("FLOOR_OFF_PHASE") && !is_free && !reallocs)
+			if (getenv("FLOOR_OFF_PHASE") && !is_free && !alloc_fn_frees_old_block(probe->fn))
 				continue;
 
 			if (probe->fn == ALLOC_NEW_RETURN) {

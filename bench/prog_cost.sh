@@ -8,8 +8,9 @@
 # "per pair": the run time of all the tracer's programs over the window per
 # block freed (runs of free_enter, libc's free, which every block reaches; a
 # Python object of an attached PYTHONMALLOC=malloc interpreter also passes
-# PyObject_Free's probe and, on its way in, two allocation probes), which is also measured for memleak when MEMLEAK names its binary
-# (never built here), with the ratio memleak / leaktop (the last build given).
+# PyObject_Free's probe and, on its way in, two allocation probes), which is
+# also measured for memleak when MEMLEAK names its binary (never built here),
+# with the ratio memleak / leaktop (the last build given).
 # LEAKTOPS="./leaktop /tmp/other" measures several builds in alternating
 # rounds, for side-by-side figures on a busy machine.
 # The statistics add two clock reads to each run of a program (part of each

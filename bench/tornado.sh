@@ -8,8 +8,8 @@
 # programs can beat (floor: the service as attached; malloc-floor: with
 # PYTHONMALLOC=malloc, every object a probed malloc, as spawned;
 # malloc-floor-off: only the probes --duty-cycle keeps in its off-phase, the
-# frees and the realloc family).  Rounds
-# alternate; the table shows medians and ratios from this one run.
+# frees and the realloc family).  Rounds alternate; the table shows medians
+# and ratios from this one run.
 # Usage: sudo bench/tornado.sh   (ROUNDS=3 SECONDS_PER_RUN=8 DUTY=10 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."

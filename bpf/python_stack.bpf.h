@@ -57,17 +57,22 @@ static __always_inline __u64 read_pointer(__u64 base, __u64 offset)
 	return value;
 }
 
-/* Fields of a window read at `base`: naturally aligned, and so is the base. */
-static __always_inline __u64 window_u64(const __u64 *window, __u32 base, __u32 at)
+/* The naturally aligned field at byte `byte` of memory read into words
+ * (nwords of them, a power of two; read from an 8-aligned address). */
+static __always_inline __u64 field_u64(const __u64 *words, __u32 nwords, __u32 byte)
 {
-	return window[((at - base) / 8) & (PY_WINDOW / 8 - 1)];
+	return words[(byte / 8) & (nwords - 1)];
 }
 
-static __always_inline __u32 window_u32(const __u64 *window, __u32 base, __u32 at)
+static __always_inline __u32 field_u32(const __u64 *words, __u32 nwords, __u32 byte)
 {
-	return window_u64(window, base, at) >> (((at - base) & 4) * 8);
+	return field_u64(words, nwords, byte) >> ((byte & 4) * 8);
 }
 
+static __always_inline __u8 field_u8(const __u64 *words, __u32 nwords, __u32 byte)
+{
+	return field_u64(words, nwords, byte) >> ((byte & 7) * 8);
+}
 
 /* Makes the span hold the frame fields at addr (size bytes, 8-aligned) and
  * says where they start in it (*off, 8-aligned).  From 3.11 on, a thread's
@@ -102,24 +107,6 @@ static __always_inline bool py_frame_read(struct py_scratch *scratch, __u64 addr
 	return true;
 }
 
-/* A field of the frame whose fields start at span offset off (window base
- * `base`: the frame's address plus base is the span's byte off): read in place,
- * not copied out per frame. */
-static __always_inline __u64 frame_u64(const struct py_scratch *scratch, __u32 off, __u32 base, __u32 at)
-{
-	return scratch->span[((off + at - base) / 8) & (PY_SPAN / 8 - 1)];
-}
-
-static __always_inline __u32 frame_u32(const struct py_scratch *scratch, __u32 off, __u32 base, __u32 at)
-{
-	return frame_u64(scratch, off, base, at) >> (((at - base) & 4) * 8);
-}
-
-static __always_inline __u8 frame_u8(const struct py_scratch *scratch, __u32 off, __u32 base, __u32 at)
-{
-	return frame_u64(scratch, off, base, at) >> (((at - base) & 7) * 8);
-}
-
 struct py_walk {
 	struct py_scratch *scratch; /* the thread's */
 	__u64 frame;	/* next frame to read */
@@ -145,15 +132,15 @@ static __always_inline __u32 code_identity(struct py_scratch *scratch, __u64 cod
 		return 0;
 	for (__u32 i = 0; i < PY_WINDOW / 8; i++)
 		scratch->code[i] = buf[i];
-	return py_code_identity(window_u32(scratch->code, base, python.code_first_line),
-				window_u64(scratch->code, base, python.code_filename),
-				window_u64(scratch->code, base, python.code_name));
+	return py_code_identity(field_u32(scratch->code, PY_WINDOW / 8, python.code_first_line - base),
+				field_u64(scratch->code, PY_WINDOW / 8, python.code_filename - base),
+				field_u64(scratch->code, PY_WINDOW / 8, python.code_name - base));
 }
 
 /* One frame of the walk; non-zero to stop. */
 static __always_inline long walk_frame(struct py_walk *w)
 {
-	__u32 base = python.frame_window, size = python.frame_window_size, off = 0;
+	__u32 base = python.frame_window, size = python.frame_window_size, off = 0, rel;
 	struct py_scratch *scratch = w->scratch;
 	struct py_stack *st = &scratch->st;
 	__u64 code, instr, frame = w->frame;
@@ -163,18 +150,19 @@ static __always_inline long walk_frame(struct py_walk *w)
 	 * much as the rest of the step. */
 	if (!frame || !py_frame_read(scratch, frame + base, size, &off))
 		return 1;
+	rel = off - base; /* a field at frame + f is at byte rel + f of the span */
 	/* 3.14+: f_executable is a _PyStackRef, the object's address with tag
 	 * bits (Py_TAG_BITS: the low two at most) that objects, aligned to 8,
 	 * never have: cleared (a no-op before 3.14). */
-	code = frame_u64(scratch, off, base, python.frame_code) & ~PY_STACKREF_TAG_BITS;
-	w->frame = frame_u64(scratch, off, base, python.frame_previous);
+	code = field_u64(scratch->span, PY_SPAN / 8, rel + python.frame_code) & ~PY_STACKREF_TAG_BITS;
+	w->frame = field_u64(scratch->span, PY_SPAN / 8, rel + python.frame_previous);
 	if (python.frame_owner != PY_NO_FIELD &&
-	    frame_u8(scratch, off, base, python.frame_owner) >= python.owner_cstack)
+	    field_u8(scratch->span, PY_SPAN / 8, rel + python.frame_owner) >= python.owner_cstack)
 		return 0; /* the eval loop's entry frame (or 3.15's base frame): no Python code */
 	if (python.instr_is_index) {
-		offset = (__s32)frame_u32(scratch, off, base, python.frame_instr) * 2;
+		offset = (__s32)field_u32(scratch->span, PY_SPAN / 8, rel + python.frame_instr) * 2;
 	} else {
-		instr = frame_u64(scratch, off, base, python.frame_instr);
+		instr = field_u64(scratch->span, PY_SPAN / 8, rel + python.frame_instr);
 		offset = (__s32)(instr - (code + python.code_bytecode));
 	}
 	if (code) {

@@ -94,6 +94,12 @@ static int symbol_fn(const char *name)
 	return -1;
 }
 
+bool alloc_fn_frees_old_block(int fn)
+{
+	return fn == FN_REALLOC || fn == FN_REALLOCARRAY || fn == FN_RALLOCX || fn == FN_XALLOCX ||
+	       fn == FN_PY_REALLOC;
+}
+
 /* Adds a probe unless its offset is probed already (aliases such as glibc's
  * aligned_alloc and memalign share their code: one probe, the first name). */
 void allocator_object_add_probe(struct allocator_object *obj, int fn, uint64_t offset)

@@ -19,6 +19,11 @@
 /* Display names of enum alloc_fn (and ALLOC_FREE, ALLOC_PY_FREE, ALLOC_NEW_RETURN). */
 extern const char *const alloc_fn_names[ALLOC_FN_NAMES];
 
+/* realloc and its kin (enum alloc_fn): they free their old block, so their
+ * probes stay attached in --duty-cycle's off-phase, or every realloc in it
+ * would leave its old block behind. */
+bool alloc_fn_frees_old_block(int fn);
+
 /* One function to probe in an object. */
 struct alloc_probe {
 	int fn;			/* enum alloc_fn, or ALLOC_FREE */

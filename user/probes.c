@@ -82,15 +82,6 @@ static struct bpf_link *attach_site(const struct probe_site *site, pid_t pid)
 	return bpf_program__attach_uprobe_opts(site->prog, pid, site->path, (size_t)site->offset, &opts);
 }
 
-/* realloc and its kin free their old block: their probes stay attached in
- * --duty-cycle's off-phase (a flag in BPF keeps them from recording new
- * blocks then), or every realloc in it would leave its old block behind. */
-static bool frees_old_block(uint64_t fn)
-{
-	return fn == FN_REALLOC || fn == FN_REALLOCARRAY || fn == FN_RALLOCX || fn == FN_XALLOCX ||
-	       fn == FN_PY_REALLOC;
-}
-
 static int attach_one(struct probes *p, struct bpf_program *prog, const char *path,
 		      uint64_t offset, bool retprobe, uint64_t cookie, pid_t pid)
 {
@@ -103,7 +94,7 @@ static int attach_one(struct probes *p, struct bpf_program *prog, const char *pa
 	site = &p->sites[p->nsites];
 	*site = (struct probe_site){ prog, path, offset, cookie, retprobe,
 				     prog != p->skel->progs.free_enter && prog != p->skel->progs.py_free_enter &&
-					     !frees_old_block(cookie), NULL };
+					     !alloc_fn_frees_old_block((int)cookie), NULL };
 	/* With uprobe_multi, attached by attach_batches; in the off-phase an
 	 * allocation probe waits for probes_resume_allocs. */
 	if (!p->multi && !(site->alloc && p->paused)) {
