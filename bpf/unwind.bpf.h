@@ -58,6 +58,7 @@ __u64 unwind_misses = 0;
 struct cfi_walk {
 	__u64 pc, sp, rbp;	/* registers of the frame being unwound */
 	__u64 hash;
+	__u64 certain_hash;	/* hash after frames 0 and 1, which need no table */
 	__u32 epoch;		/* the thread's rule cache epoch for this walk */
 	bool cached;		/* a rule came from the cache */
 	struct unwind_mapping map; /* the mapping of the last pc looked up */
@@ -654,6 +655,7 @@ static __always_inline bool walk_once(struct pt_regs *ctx, struct cfi_scratch *s
 	if (!ra)
 		return true;
 	unwind_append(sc, ra);
+	sc->walk.certain_hash = sc->walk.hash;
 	sc->walk.pc = ra;
 	sc->walk.sp = sp + 8;
 	sc->walk.rbp = PT_REGS_FP(ctx);
@@ -686,8 +688,7 @@ static __always_inline long unwind_user_stack(struct pt_regs *ctx, struct cfi_sc
 	if (!walk_once(ctx, sc, sp, caller, py_stack) && !walk_once(ctx, sc, sp, caller, py_stack)) {
 		/* Changed again: keep the frames that are certain, 0 and 1. */
 		sc->walk.depth = 2;
-		sc->walk.hash = hash_mix(hash_mix(hash_mix(0xcbf29ce484222325ULL, generation), PT_REGS_IP(ctx)),
-					 caller);
+		sc->walk.hash = sc->walk.certain_hash;
 		sc->walk.clean = false;
 	}
 	if (!sc->walk.clean || sc->walk.dropped)

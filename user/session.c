@@ -255,7 +255,6 @@ int session_start(struct session *s)
 		fprintf(stderr, "leaktop: out of memory\n");
 		return 1;
 	}
-	duty_cycle_init(&s->duty, o->duty_cycle, DUTY_CYCLE_PERIOD_S, now(CLOCK_MONOTONIC));
 	s->scale = 1;
 	if (o->command && add_member(s, 0, false))
 		return 1;

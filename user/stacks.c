@@ -15,8 +15,7 @@
 
 struct stack_table {
 	struct symbolizer *sym;
-	struct frame_table *frames;
-	bool own_frames;	/* frames is its own, not a session's */
+	struct frame_table *frames;	/* the session's */
 	int traces_fd;
 	struct python *python;	/* the target's interpreter, when it has one */
 	int py_stacks_fd;
@@ -29,12 +28,7 @@ struct stack_table *stack_table_new(struct symbolizer *sym, struct frame_table *
 
 	if (!t)
 		return NULL;
-	t->own_frames = !frames;
-	t->frames = frames ? frames : frame_table_new();
-	if (!t->frames) {
-		free(t);
-		return NULL;
-	}
+	t->frames = frames;
 	t->sym = sym;
 	t->traces_fd = traces_fd;
 	return t;
@@ -46,16 +40,18 @@ void stack_table_set_python(struct stack_table *t, struct python *py, int py_sta
 	t->py_stacks_fd = py_stacks_fd;
 }
 
-static void free_stack(void *ctx, uint64_t id, uint64_t stack)
+/* A stack no one holds: its frames given back, then itself. */
+static void release_stack(struct stack_table *t, struct stack *s)
 {
-	struct stack_table *t = ctx;
-	struct stack *s = (struct stack *)(uintptr_t)stack;
-
-	(void)id;
-	/* (An own frame table goes whole, without counting.) */
-	for (int i = 0; !t->own_frames && i < s->nframes; i++)
+	for (int i = 0; i < s->nframes; i++)
 		frame_table_put(t->frames, s->frames[i]);
 	free(s);
+}
+
+static void free_stack(void *ctx, uint64_t id, uint64_t stack)
+{
+	(void)id;
+	release_stack(ctx, (struct stack *)(uintptr_t)stack);
 }
 
 void stack_table_free(struct stack_table *t)
@@ -64,8 +60,6 @@ void stack_table_free(struct stack_table *t)
 		return;
 	id_map_each(&t->by_id, free_stack, t);
 	id_map_free(&t->by_id);
-	if (t->own_frames)
-		frame_table_free(t->frames);
 	free(t);
 }
 
@@ -237,9 +231,7 @@ void stack_table_put(struct stack_table *t, struct stack *s)
 	if (--s->refs)
 		return;
 	id_map_set(&t->by_id, s->id, 0);
-	for (int i = 0; i < s->nframes; i++)
-		frame_table_put(t->frames, s->frames[i]);
-	free(s);
+	release_stack(t, s);
 }
 
 size_t stack_table_count(const struct stack_table *t)

@@ -25,9 +25,9 @@ struct frame_table;
 
 /* frames: the frame table the stacks' frames are kept in, shared with the
  * stack tables of a session's other processes (their workers' stacks name
- * the same frames); NULL: one of its own. */
+ * the same frames). */
 struct stack_table *stack_table_new(struct symbolizer *sym, struct frame_table *frames, int traces_fd);
-/* Frees its stacks, putting their frames back (a shared frame table stays). */
+/* Frees its stacks, putting their frames back (the frame table stays). */
 void stack_table_free(struct stack_table *t);
 
 struct python;

@@ -598,6 +598,16 @@ static void drop_any_entry(void *p)
 	drop_entry(trimmed, p);
 }
 
+/* Empties the address cache. */
+static void drop_cache(struct symbol_store *s)
+{
+	trimmed = s;
+	tdestroy(s->cache, drop_any_entry);
+	trimmed = NULL;
+	s->cache = NULL;
+	s->ncache = 0;
+}
+
 /* Entries of objects about to be closed, collected by twalk_r. */
 struct doomed {
 	struct cache_entry **entries;
@@ -641,11 +651,7 @@ static void close_unused(struct symbol_store *s)
 	}
 	twalk_r(s->cache, collect_doomed, &d);
 	if (d.failed) { /* out of memory: all entries go instead */
-		trimmed = s;
-		tdestroy(s->cache, drop_any_entry);
-		trimmed = NULL;
-		s->cache = NULL;
-		s->ncache = 0;
+		drop_cache(s);
 	} else {
 		for (size_t i = 0; i < d.n; i++) {
 			tdelete(d.entries[i], &s->cache, compare_entries);
@@ -671,13 +677,8 @@ void symbol_store_trim(struct symbol_store *s)
 {
 	if (s->nunused)
 		close_unused(s);
-	if (s->ncache <= s->cache_limit)
-		return;
-	trimmed = s;
-	tdestroy(s->cache, drop_any_entry);
-	trimmed = NULL;
-	s->cache = NULL;
-	s->ncache = 0;
+	if (s->ncache > s->cache_limit)
+		drop_cache(s);
 }
 
 void symbolizer_trim(struct symbolizer *sym)

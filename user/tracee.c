@@ -499,11 +499,11 @@ int tracee_start(struct tracee *s, const struct options *o, pid_t pid, bool late
 								    &allocators),
 				     .loaded = build_unwind_tables, .loaded_arg = &start_unwind };
 	s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
-	if (!s->probes && s->shared_allocs_fd < 0 && !o->max_allocs_given && s->max_allocs > DEFAULT_MAX_ALLOCS) {
-		/* The map sized from the target may not fit (memory cgroup): the
-		 * default size did before sizing existed. */
-		fprintf(stderr, "leaktop: %s; trying again with --max-allocs %d\n", err, DEFAULT_MAX_ALLOCS);
-		s->max_allocs = cfg.max_allocs = DEFAULT_MAX_ALLOCS;
+	if (!s->probes && s->shared_allocs_fd < 0 && !o->max_allocs_given && s->max_allocs > ATTACHED_MIN_ALLOCS) {
+		/* The map sized from the target may not fit (memory cgroup): try
+		 * the smallest size sizing gives. */
+		fprintf(stderr, "leaktop: %s; trying again with --max-allocs %d\n", err, ATTACHED_MIN_ALLOCS);
+		s->max_allocs = cfg.max_allocs = ATTACHED_MIN_ALLOCS;
 		s->probes = probes_attach(&cfg, &allocators, err, sizeof(err));
 	}
 	if (!s->probes) {
@@ -554,8 +554,7 @@ attached:
 	}
 	/* The session's processes share their objects' symbols (a forked
 	 * worker's frames cost nothing new); each has its own mappings. */
-	s->sym = s->symbols ? symbolizer_new_shared(s->symbols, s->target.pid, s->target.root)
-			    : symbolizer_new(s->target.pid, s->target.root);
+	s->sym = symbolizer_new_shared(s->symbols, s->target.pid, s->target.root);
 	s->stacks = s->sym ? stack_table_new(s->sym, s->frames, probes_stack_traces_fd(s->probes)) : NULL;
 	s->model = model_new(o->window_s);
 	struct slot_maps slot_maps = { probes_stack_index_fd(s->probes), probes_free_slots_fd(s->probes),
